@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs, idempotently and only from the package registries, every tool the
+# build, the demo and the tests need. Safe to run again: each step checks first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n== setup: %s\n' "$*"; }
+
+step "rust target wasm32-unknown-unknown"
+if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+  rustup target add wasm32-unknown-unknown
+fi
+
+# wasm-bindgen-cli must match the wasm-bindgen crate in Cargo.lock exactly,
+# otherwise the generated JS glue and the wasm disagree.
+bindgen_version=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)
+step "wasm-bindgen-cli $bindgen_version"
+if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$bindgen_version" ]; then
+  cargo install wasm-bindgen-cli --version "$bindgen_version" --force
+fi
+
+step "chromium + chromedriver (Debian)"
+if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q
+  apt-get install -y -q chromium chromium-driver
+fi
+
+step "python environment (.venv) for the training pipeline"
+if [ ! -x .venv/bin/python ]; then
+  python3 -m venv .venv
+fi
+if ! cmp -s models/requirements.txt .venv/.installed-requirements 2>/dev/null; then
+  .venv/bin/pip install -q --disable-pip-version-check -r models/requirements.txt
+  cp models/requirements.txt .venv/.installed-requirements
+fi
+
+echo
+echo "setup: done"

@@ -1,0 +1,321 @@
+//! The façade: one verified bundle, every question answered from it.
+//!
+//! [`Engine::load`] verifies the bundle, builds the models and re-runs the
+//! bundle's parity cases; an engine that exists has passed all of them.
+//! Every answer carries the bundle version that produced it.
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+use thiserror::Error;
+
+use crate::bundle::{Bundle, BundleError, BundleFiles, Expected, Manifest, ParityCase};
+use crate::catalog::Catalog;
+use crate::kernel::Hit;
+use crate::models::{FactorModel, FoldInError, SimilarItems};
+
+#[derive(Debug, Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Bundle(#[from] BundleError),
+    #[error(transparent)]
+    FoldIn(#[from] FoldInError),
+    #[error("parity case {case} ({input}) disagrees with the training side: {reason}")]
+    Parity {
+        case: usize,
+        input: String,
+        reason: String,
+    },
+    #[error("k must be at least 1, got {k}")]
+    InvalidK { k: usize },
+    #[error("unknown item id {id:?}")]
+    UnknownItem { id: String },
+    #[error("unknown user id {id:?}")]
+    UnknownUser { id: String },
+    #[error("unknown category {name:?}")]
+    UnknownCategory { name: String },
+    #[error("history has no item this catalog knows (skipped: {skipped:?})")]
+    EmptyHistory { skipped: Vec<String> },
+    #[error("this bundle has no {model:?} model")]
+    ModelMissing { model: &'static str },
+}
+
+impl EngineError {
+    /// Stable machine-readable code, carried to JS as `error.code`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Bundle(e) => e.code(),
+            Self::FoldIn(_) => "bundle_degenerate_factors",
+            Self::Parity { .. } => "bundle_parity_failed",
+            Self::InvalidK { .. } => "invalid_k",
+            Self::UnknownItem { .. } => "unknown_item",
+            Self::UnknownUser { .. } => "unknown_user",
+            Self::UnknownCategory { .. } => "unknown_category",
+            Self::EmptyHistory { .. } => "empty_history",
+            Self::ModelMissing { .. } => "model_missing",
+        }
+    }
+}
+
+/// An answer: ranked items and the bundle version that produced them.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Recommendations {
+    pub version: String,
+    pub items: Vec<Recommendation>,
+    /// Input ids the catalog does not know, skipped rather than fatal.
+    pub skipped: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Recommendation {
+    pub id: String,
+    pub score: f32,
+    pub title: String,
+}
+
+pub struct Engine {
+    manifest: Manifest,
+    catalog: Catalog,
+    similar: Option<SimilarItems>,
+    factors: Option<KnownUsers>,
+}
+
+/// The factor model plus who the known users are and what they already saw.
+struct KnownUsers {
+    model: FactorModel,
+    index_of: HashMap<String, usize>,
+    seen: Vec<Vec<u32>>,
+}
+
+impl Engine {
+    /// Verifies and loads a bundle, then runs its parity cases.
+    pub fn load(files: &BundleFiles) -> Result<Self, EngineError> {
+        let bundle = Bundle::from_files(files)?;
+        let similar = bundle.similar.as_ref().map(SimilarItems::new);
+        let factors = match bundle.factors {
+            Some(f) => Some(KnownUsers {
+                model: FactorModel::new(f.items, f.users, f.fold_in_lambda)?,
+                index_of: f
+                    .users_list
+                    .ids
+                    .iter()
+                    .enumerate()
+                    .map(|(i, id)| (id.clone(), i))
+                    .collect(),
+                seen: f.users_list.seen,
+            }),
+            None => None,
+        };
+        let engine = Self {
+            manifest: bundle.manifest,
+            catalog: bundle.catalog,
+            similar,
+            factors,
+        };
+        engine.check_parity()?;
+        Ok(engine)
+    }
+
+    pub fn version(&self) -> &str {
+        &self.manifest.version
+    }
+
+    pub fn name(&self) -> &str {
+        &self.manifest.name
+    }
+
+    pub fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
+    /// Items most similar to `item_id` (cosine), optionally only from `category`.
+    pub fn similar(
+        &self,
+        item_id: &str,
+        k: usize,
+        category: Option<&str>,
+    ) -> Result<Recommendations, EngineError> {
+        check_k(k)?;
+        let model = self
+            .similar
+            .as_ref()
+            .ok_or(EngineError::ModelMissing { model: "similar" })?;
+        let item = self.item_index(item_id)?;
+        let hits = match category {
+            None => model.similar(item, k, |_| true),
+            Some(name) => {
+                let members =
+                    self.catalog
+                        .members_of(name)
+                        .ok_or_else(|| EngineError::UnknownCategory {
+                            name: name.to_owned(),
+                        })?;
+                model.similar(item, k, |i| members[i])
+            }
+        };
+        Ok(self.answer(hits, Vec::new()))
+    }
+
+    /// Best items for a user known to the factor model, their training items excluded.
+    pub fn for_user(&self, user_id: &str, k: usize) -> Result<Recommendations, EngineError> {
+        check_k(k)?;
+        let users = self
+            .factors
+            .as_ref()
+            .ok_or(EngineError::ModelMissing { model: "factors" })?;
+        let user = *users
+            .index_of
+            .get(user_id)
+            .ok_or_else(|| EngineError::UnknownUser {
+                id: user_id.to_owned(),
+            })?;
+        let mut seen: Vec<usize> = users.seen[user].iter().map(|&i| i as usize).collect();
+        seen.sort_unstable();
+        let hits = users
+            .model
+            .for_user(user, k, |i| seen.binary_search(&i).is_err());
+        Ok(self.answer(hits, Vec::new()))
+    }
+
+    /// Best items for an anonymous shopper folded in from their history of
+    /// item ids. Unknown ids are skipped and reported in `skipped`.
+    pub fn for_history<S: AsRef<str>>(
+        &self,
+        history: &[S],
+        k: usize,
+    ) -> Result<Recommendations, EngineError> {
+        check_k(k)?;
+        let users = self
+            .factors
+            .as_ref()
+            .ok_or(EngineError::ModelMissing { model: "factors" })?;
+        let (known, skipped) = self.resolve(history);
+        if known.is_empty() {
+            return Err(EngineError::EmptyHistory { skipped });
+        }
+        let hits = users.model.for_history(&known, k, |_| true);
+        Ok(self.answer(hits, skipped))
+    }
+
+    fn item_index(&self, id: &str) -> Result<usize, EngineError> {
+        self.catalog
+            .index_of(id)
+            .ok_or_else(|| EngineError::UnknownItem { id: id.to_owned() })
+    }
+
+    /// Splits ids into known item rows and unknown ids.
+    fn resolve<S: AsRef<str>>(&self, ids: &[S]) -> (Vec<usize>, Vec<String>) {
+        let mut known = Vec::with_capacity(ids.len());
+        let mut skipped = Vec::new();
+        for id in ids {
+            match self.catalog.index_of(id.as_ref()) {
+                Some(index) => known.push(index),
+                None => skipped.push(id.as_ref().to_owned()),
+            }
+        }
+        (known, skipped)
+    }
+
+    fn answer(&self, hits: Vec<Hit>, skipped: Vec<String>) -> Recommendations {
+        let items = hits
+            .into_iter()
+            .map(|hit| {
+                let item = self.catalog.item(hit.index);
+                Recommendation {
+                    id: item.id.clone(),
+                    score: hit.score,
+                    title: item.title.clone(),
+                }
+            })
+            .collect();
+        Recommendations {
+            version: self.manifest.version.clone(),
+            items,
+            skipped,
+        }
+    }
+
+    fn check_parity(&self) -> Result<(), EngineError> {
+        let parity = &self.manifest.parity;
+        for (case, spec) in parity.cases.iter().enumerate() {
+            let (input, result) = match spec {
+                ParityCase::Similar {
+                    item,
+                    category,
+                    expected,
+                } => (
+                    format!("similar {item:?} category {category:?}"),
+                    self.similar(item, parity.k, category.as_deref())
+                        .map(|r| (r, expected)),
+                ),
+                ParityCase::ForUser { user, expected } => (
+                    format!("for_user {user:?}"),
+                    self.for_user(user, parity.k).map(|r| (r, expected)),
+                ),
+                ParityCase::ForHistory { history, expected } => (
+                    format!("for_history {history:?}"),
+                    self.for_history(history, parity.k).map(|r| (r, expected)),
+                ),
+            };
+            let fail = |reason: String| EngineError::Parity {
+                case,
+                input: input.clone(),
+                reason,
+            };
+            let (got, expected) = result.map_err(|e| fail(e.to_string()))?;
+            compare_ranking(&got.items, expected, parity.tolerance).map_err(fail)?;
+        }
+        Ok(())
+    }
+}
+
+fn check_k(k: usize) -> Result<(), EngineError> {
+    if k == 0 {
+        return Err(EngineError::InvalidK { k });
+    }
+    Ok(())
+}
+
+/// Same ranking within `tolerance`: scores agree position by position, and
+/// ids differ only where the training side's scores were tied within the
+/// tolerance (float summation order may break such ties either way).
+fn compare_ranking(
+    got: &[Recommendation],
+    expected: &[Expected],
+    tolerance: f32,
+) -> Result<(), String> {
+    if got.len() != expected.len() {
+        return Err(format!(
+            "{} results, expected {}",
+            got.len(),
+            expected.len()
+        ));
+    }
+    let close = |a: f32, b: f32| (a - b).abs() <= tolerance;
+    for (position, (g, e)) in got.iter().zip(expected).enumerate() {
+        if !close(g.score, e.score) {
+            return Err(format!(
+                "position {position}: score {} for {:?}, expected {} for {:?} (tolerance {tolerance})",
+                g.score, g.id, e.score, e.id
+            ));
+        }
+        if g.id == e.id {
+            continue;
+        }
+        let tied = match got.iter().find(|r| r.id == e.id) {
+            Some(r) => close(r.score, e.score),
+            None => got.last().is_some_and(|last| close(last.score, e.score)),
+        };
+        if !tied {
+            return Err(format!(
+                "position {position}: got {:?}, expected {:?}",
+                g.id, e.id
+            ));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,138 @@
+//! "Recommended for you": matrix-factorisation scores (user factor · item
+//! factor). A known user uses their trained factor; an anonymous shopper is
+//! folded in from their on-device history by regularised least squares
+//! against the item factors: u = (VᵀV + λI)⁻¹ Vᵀ r, with r = 1 on the history.
+
+use thiserror::Error;
+
+use crate::kernel::{search, Hit, Matrix};
+
+#[derive(Debug, Error, PartialEq)]
+pub enum FoldInError {
+    #[error(
+        "VᵀV + λI is not positive definite (λ = {lambda}); the bundle's factors are degenerate"
+    )]
+    NotPositiveDefinite { lambda: f64 },
+}
+
+#[derive(Debug, Clone)]
+pub struct FactorModel {
+    items: Matrix,
+    users: Matrix,
+    /// Lower-triangular Cholesky factor of VᵀV + λI, computed once at load.
+    gram_cholesky: Vec<f64>,
+}
+
+impl FactorModel {
+    pub fn new(items: Matrix, users: Matrix, lambda: f64) -> Result<Self, FoldInError> {
+        let gram_cholesky = cholesky(&regularised_gram(&items, lambda), items.cols())
+            .ok_or(FoldInError::NotPositiveDefinite { lambda })?;
+        Ok(Self {
+            items,
+            users,
+            gram_cholesky,
+        })
+    }
+
+    pub fn user_count(&self) -> usize {
+        self.users.rows()
+    }
+
+    /// Best `k` items for a known user (row of the user-factor matrix).
+    pub fn for_user(&self, user: usize, k: usize, keep: impl Fn(usize) -> bool) -> Vec<Hit> {
+        let query = self.users.row(user).to_vec();
+        search(&self.items, &query, k, keep)
+    }
+
+    /// The folded-in factor vector of a shopper who interacted with `history`
+    /// (item rows; repeats count once, as in training).
+    pub fn fold_in(&self, history: &[usize]) -> Vec<f32> {
+        self.fold_in_distinct(&distinct(history))
+    }
+
+    /// Best `k` items for an anonymous shopper, history excluded.
+    pub fn for_history(
+        &self,
+        history: &[usize],
+        k: usize,
+        keep: impl Fn(usize) -> bool,
+    ) -> Vec<Hit> {
+        let seen = distinct(history);
+        let query = self.fold_in_distinct(&seen);
+        search(&self.items, &query, k, |i| {
+            seen.binary_search(&i).is_err() && keep(i)
+        })
+    }
+
+    fn fold_in_distinct(&self, seen: &[usize]) -> Vec<f32> {
+        let dim = self.items.cols();
+        let mut rhs = vec![0.0f64; dim];
+        for &item in seen {
+            for (acc, &v) in rhs.iter_mut().zip(self.items.row(item).iter()) {
+                *acc += f64::from(v);
+            }
+        }
+        solve_cholesky(&self.gram_cholesky, dim, &mut rhs);
+        rhs.into_iter().map(|v| v as f32).collect()
+    }
+}
+
+fn distinct(items: &[usize]) -> Vec<usize> {
+    let mut items = items.to_vec();
+    items.sort_unstable();
+    items.dedup();
+    items
+}
+
+fn regularised_gram(items: &Matrix, lambda: f64) -> Vec<f64> {
+    let dim = items.cols();
+    let mut gram = vec![0.0f64; dim * dim];
+    for r in 0..items.rows() {
+        let row = items.row(r);
+        for i in 0..dim {
+            let vi = f64::from(row[i]);
+            for j in 0..=i {
+                gram[i * dim + j] += vi * f64::from(row[j]);
+            }
+        }
+    }
+    for i in 0..dim {
+        gram[i * dim + i] += lambda;
+        for j in 0..i {
+            gram[j * dim + i] = gram[i * dim + j];
+        }
+    }
+    gram
+}
+
+/// Lower-triangular L with L Lᵀ = a, or None if `a` is not positive definite.
+fn cholesky(a: &[f64], n: usize) -> Option<Vec<f64>> {
+    let mut l = vec![0.0f64; n * n];
+    for i in 0..n {
+        for j in 0..=i {
+            let dot: f64 = (0..j).map(|p| l[i * n + p] * l[j * n + p]).sum();
+            if i == j {
+                let d = a[i * n + i] - dot;
+                if d.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) {
+                    return None;
+                }
+                l[i * n + i] = d.sqrt();
+            } else {
+                l[i * n + j] = (a[i * n + j] - dot) / l[j * n + j];
+            }
+        }
+    }
+    Some(l)
+}
+
+/// Solves L Lᵀ x = b in place.
+fn solve_cholesky(l: &[f64], n: usize, b: &mut [f64]) {
+    for i in 0..n {
+        let dot: f64 = (0..i).map(|p| l[i * n + p] * b[p]).sum();
+        b[i] = (b[i] - dot) / l[i * n + i];
+    }
+    for i in (0..n).rev() {
+        let dot: f64 = (i + 1..n).map(|p| l[p * n + i] * b[p]).sum();
+        b[i] = (b[i] - dot) / l[i * n + i];
+    }
+}

@@ -1,0 +1,7 @@
+//! Encoders: each turns a question into a query vector for the kernel.
+
+pub mod factors;
+pub mod similar;
+
+pub use factors::{FactorModel, FoldInError};
+pub use similar::SimilarItems;

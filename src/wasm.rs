@@ -1,0 +1,168 @@
+//! wasm-bindgen bindings: the only module that talks to JavaScript.
+//!
+//! It converts JS values to Rust types, delegates to the core [`crate::Engine`]
+//! and converts results and errors back. No logic lives here. Every error
+//! becomes a thrown JS `Error` with a stable `code`; bad input never panics.
+
+use js_sys::{Array, Map, Object, Reflect, Uint8Array};
+use serde::Serialize;
+use wasm_bindgen::prelude::*;
+
+use crate::bundle::BundleFiles;
+use crate::engine::{Engine as CoreEngine, EngineError};
+
+/// A loaded, verified bundle answering recommendation queries.
+#[wasm_bindgen(js_name = Engine)]
+pub struct Engine {
+    inner: CoreEngine,
+}
+
+#[wasm_bindgen(js_class = Engine)]
+impl Engine {
+    /// Loads a bundle from its files: a plain object or a `Map` from path
+    /// (`"manifest.json"`, ...) to `Uint8Array`/`ArrayBuffer`. Verifies
+    /// sizes, hashes and dimensions and runs the parity cases; throws if any fails.
+    #[wasm_bindgen(constructor)]
+    pub fn new(files: &JsValue) -> Result<Engine, JsValue> {
+        let files = bundle_files(files)?;
+        let inner = CoreEngine::load(&files).map_err(engine_error)?;
+        Ok(Self { inner })
+    }
+
+    #[wasm_bindgen(getter)]
+    pub fn version(&self) -> String {
+        self.inner.version().to_owned()
+    }
+
+    #[wasm_bindgen(getter)]
+    pub fn name(&self) -> String {
+        self.inner.name().to_owned()
+    }
+
+    #[wasm_bindgen(getter, js_name = itemCount)]
+    pub fn item_count(&self) -> usize {
+        self.inner.catalog().len()
+    }
+
+    /// The catalog: `[{ id, title, categories }]` in bundle order.
+    pub fn items(&self) -> Result<JsValue, JsValue> {
+        to_js(self.inner.catalog().items())
+    }
+
+    /// Category names, in catalog order of first appearance.
+    pub fn categories(&self) -> Result<JsValue, JsValue> {
+        to_js(self.inner.catalog().categories())
+    }
+
+    /// `{ version, items: [{ id, score, title }], skipped }` most similar to `itemId`.
+    pub fn similar(
+        &self,
+        item_id: &JsValue,
+        k: f64,
+        category: &JsValue,
+    ) -> Result<JsValue, JsValue> {
+        let item_id = string_arg("itemId", item_id)?;
+        let category = optional_string_arg("category", category)?;
+        let answer = self.inner.similar(&item_id, k_arg(k)?, category.as_deref());
+        to_js(&answer.map_err(engine_error)?)
+    }
+
+    /// Best items for a user known to the bundle's factor model.
+    #[wasm_bindgen(js_name = forUser)]
+    pub fn for_user(&self, user_id: &JsValue, k: f64) -> Result<JsValue, JsValue> {
+        let user_id = string_arg("userId", user_id)?;
+        to_js(
+            &self
+                .inner
+                .for_user(&user_id, k_arg(k)?)
+                .map_err(engine_error)?,
+        )
+    }
+
+    /// Best items for an anonymous shopper, folded in from an array of item ids.
+    #[wasm_bindgen(js_name = forHistory)]
+    pub fn for_history(&self, item_ids: &JsValue, k: f64) -> Result<JsValue, JsValue> {
+        let item_ids: Vec<String> = serde_wasm_bindgen::from_value(item_ids.clone())
+            .map_err(|_| invalid_argument("history must be an array of item id strings"))?;
+        to_js(
+            &self
+                .inner
+                .for_history(&item_ids, k_arg(k)?)
+                .map_err(engine_error)?,
+        )
+    }
+}
+
+fn bundle_files(files: &JsValue) -> Result<BundleFiles, JsValue> {
+    let entries: Array = if let Some(map) = files.dyn_ref::<Map>() {
+        Array::from(&map.entries())
+    } else if files.is_object() {
+        Object::entries(files.unchecked_ref())
+    } else {
+        return Err(invalid_argument(
+            "bundle files must be an object or Map from path to bytes",
+        ));
+    };
+    let mut out = BundleFiles::new();
+    for entry in entries.iter() {
+        let pair: Array = entry.unchecked_into();
+        let path = pair
+            .get(0)
+            .as_string()
+            .ok_or_else(|| invalid_argument("bundle file paths must be strings"))?;
+        let value = pair.get(1);
+        let is_bytes =
+            value.is_instance_of::<Uint8Array>() || value.is_instance_of::<js_sys::ArrayBuffer>();
+        if !is_bytes {
+            return Err(invalid_argument(&format!(
+                "bundle file {path:?} must be a Uint8Array or ArrayBuffer"
+            )));
+        }
+        out.insert(path, Uint8Array::new(&value).to_vec());
+    }
+    Ok(out)
+}
+
+fn k_arg(k: f64) -> Result<usize, JsValue> {
+    if !(k.is_finite() && k.fract() == 0.0 && (1.0..=u32::MAX as f64).contains(&k)) {
+        return Err(error(
+            "invalid_k",
+            &format!("k must be a whole number >= 1, got {k}"),
+        ));
+    }
+    Ok(k as usize)
+}
+
+fn string_arg(name: &str, value: &JsValue) -> Result<String, JsValue> {
+    value
+        .as_string()
+        .ok_or_else(|| invalid_argument(&format!("{name} must be a string")))
+}
+
+fn optional_string_arg(name: &str, value: &JsValue) -> Result<Option<String>, JsValue> {
+    if value.is_undefined() || value.is_null() {
+        return Ok(None);
+    }
+    string_arg(name, value).map(Some)
+}
+
+fn to_js<T: Serialize + ?Sized>(value: &T) -> Result<JsValue, JsValue> {
+    serde_wasm_bindgen::to_value(value).map_err(|e| error("internal", &e.to_string()))
+}
+
+fn engine_error(e: EngineError) -> JsValue {
+    error(e.code(), &e.to_string())
+}
+
+fn invalid_argument(message: &str) -> JsValue {
+    error("invalid_argument", message)
+}
+
+/// A JS `Error` named `EdgeRecError` with a stable `code` property.
+fn error(code: &str, message: &str) -> JsValue {
+    let error = js_sys::Error::new(message);
+    error.set_name("EdgeRecError");
+    // Setting a property on a fresh Error object cannot fail.
+    let _ = Reflect::set(&error, &JsValue::from_str("code"), &JsValue::from_str(code));
+    error.into()
+}
