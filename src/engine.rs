@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::bundle::{Bundle, BundleError, BundleFiles, Expected, Manifest, ParityCase};
@@ -58,7 +58,7 @@ impl EngineError {
 }
 
 /// An answer: ranked items and the bundle version that produced them.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Recommendations {
     pub version: String,
     pub items: Vec<Recommendation>,
@@ -66,7 +66,7 @@ pub struct Recommendations {
     pub skipped: Vec<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Recommendation {
     pub id: String,
     pub score: f32,
@@ -283,7 +283,7 @@ fn check_k(k: usize) -> Result<(), EngineError> {
 /// Same ranking within `tolerance`: scores agree position by position, and
 /// ids differ only where the training side's scores were tied within the
 /// tolerance (float summation order may break such ties either way).
-fn compare_ranking(
+pub fn compare_ranking(
     got: &[Recommendation],
     expected: &[Expected],
     tolerance: f32,

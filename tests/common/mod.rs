@@ -123,3 +123,10 @@ impl HandMade<'_> {
         files
     }
 }
+
+/// Parity cases of a bundle as (label, call, expected), so page, worker and
+/// native runners check the same cases the same way.
+pub fn parity_cases(files: &BundleFiles) -> (usize, f32, Vec<edgerec::bundle::ParityCase>) {
+    let manifest: edgerec::bundle::Manifest = serde_json::from_slice(&files["manifest.json"]).unwrap();
+    (manifest.parity.k, manifest.parity.tolerance, manifest.parity.cases)
+}

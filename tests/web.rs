@@ -1,0 +1,100 @@
+//! The wasm build in headless Chromium (a page): the committed bundle loads
+//! through the JS binding, reproduces its parity cases, and bad input throws
+//! JS errors with a code while the engine keeps answering.
+#![cfg(target_arch = "wasm32")]
+
+mod common;
+
+use edgerec::bundle::ParityCase;
+use edgerec::engine::compare_ranking;
+use edgerec::wasm::Engine;
+use edgerec::{BundleFiles, Recommendations};
+use js_sys::{Object, Reflect, Uint8Array};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+fn js_files(files: &BundleFiles) -> JsValue {
+    let object = Object::new();
+    for (path, bytes) in files {
+        Reflect::set(&object, &path.into(), &Uint8Array::from(bytes.as_slice())).unwrap();
+    }
+    object.into()
+}
+
+fn answer(value: Result<JsValue, JsValue>) -> Recommendations {
+    serde_wasm_bindgen::from_value(value.expect("call succeeds")).expect("result has the documented shape")
+}
+
+/// The thrown value is a JS Error with this `code`; returns its message.
+fn thrown(result: Result<impl Sized, JsValue>, code: &str) -> String {
+    let Err(value) = result else { panic!("expected a thrown {code} error") };
+    let error: js_sys::Error = value.dyn_into().expect("thrown value is an Error");
+    assert_eq!(Reflect::get(&error, &"code".into()).unwrap().as_string().as_deref(), Some(code));
+    error.message().into()
+}
+
+#[wasm_bindgen_test]
+fn default_bundle_reproduces_its_parity_cases_through_the_binding() {
+    let files = common::default_bundle();
+    let engine = Engine::new(&js_files(&files)).expect("default bundle loads in wasm");
+    let (k, tolerance, cases) = common::parity_cases(&files);
+    assert!(cases.len() >= 20);
+    for case in cases {
+        let (got, expected) = match &case {
+            ParityCase::Similar { item, category, expected } => {
+                let category = category.as_deref().map(JsValue::from).unwrap_or(JsValue::UNDEFINED);
+                (answer(engine.similar(&item.into(), k as f64, &category)), expected)
+            }
+            ParityCase::ForUser { user, expected } => (answer(engine.for_user(&user.into(), k as f64)), expected),
+            ParityCase::ForHistory { history, expected } => {
+                let ids = serde_wasm_bindgen::to_value(history).unwrap();
+                (answer(engine.for_history(&ids, k as f64)), expected)
+            }
+        };
+        assert_eq!(got.version, engine.version());
+        compare_ranking(&got.items, expected, tolerance).unwrap_or_else(|e| panic!("{case:?}: {e}"));
+    }
+}
+
+#[wasm_bindgen_test]
+fn bad_input_throws_and_the_engine_keeps_answering() {
+    let engine = Engine::new(&js_files(&common::default_bundle())).unwrap();
+    let none = JsValue::UNDEFINED;
+    let message = thrown(engine.similar(&"no-such-item".into(), 5.0, &none), "unknown_item");
+    assert!(message.contains("no-such-item"), "{message}");
+    thrown(engine.similar(&"1".into(), 0.0, &none), "invalid_k");
+    thrown(engine.similar(&"1".into(), f64::NAN, &none), "invalid_k");
+    thrown(engine.similar(&"1".into(), 2.5, &none), "invalid_k");
+    thrown(engine.similar(&JsValue::from(42), 5.0, &none), "invalid_argument");
+    thrown(engine.similar(&"1".into(), 5.0, &"Not-A-Genre".into()), "unknown_category");
+    thrown(engine.for_user(&"0".into(), 5.0), "unknown_user");
+    thrown(engine.for_history(&JsValue::from("1"), 5.0), "invalid_argument");
+    thrown(engine.for_history(&serde_wasm_bindgen::to_value(&["x"]).unwrap(), 5.0), "empty_history");
+
+    let after = answer(engine.similar(&"1".into(), 5.0, &none));
+    assert_eq!(after.items.len(), 5);
+    let with_unknown = answer(engine.for_history(&serde_wasm_bindgen::to_value(&["1", "x"]).unwrap(), 3.0));
+    assert_eq!(with_unknown.skipped, vec!["x".to_owned()]);
+}
+
+#[wasm_bindgen_test]
+fn malformed_bundles_throw_with_the_reason() {
+    let mut files = common::default_bundle();
+    files.get_mut("item_factors.f32").unwrap()[10] ^= 0xFF;
+    let message = thrown(Engine::new(&js_files(&files)), "bundle_hash_mismatch");
+    assert!(message.contains("item_factors.f32"), "{message}");
+
+    let mut files = common::default_bundle();
+    files.remove("catalog.json");
+    thrown(Engine::new(&js_files(&files)), "bundle_missing_file");
+
+    thrown(Engine::new(&JsValue::from(7)), "invalid_argument");
+    let object = Object::new();
+    Reflect::set(&object, &"manifest.json".into(), &"not bytes".into()).unwrap();
+    thrown(Engine::new(&object), "invalid_argument");
+
+    // A good bundle still loads after all those failures.
+    Engine::new(&js_files(&common::default_bundle())).unwrap();
+}
