@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # Installs, idempotently and only from the package registries, every tool the
 # build, the demo and the tests need. Safe to run again: each step checks first.
+#
+#   scripts/setup.sh          everything (build, browser tests, training)
+#   scripts/setup.sh build    only what building the wasm needs (the demo)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+scope=${1:-all}
 
 step() { printf '\n== setup: %s\n' "$*"; }
 
@@ -19,11 +23,17 @@ if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$bindgen_ver
   cargo install wasm-bindgen-cli --version "$bindgen_version" --force
 fi
 
+if [ "$scope" = build ]; then
+  echo "setup: build tools ready"
+  exit 0
+fi
+
 step "chromium + chromedriver (Debian)"
 if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -q
-  apt-get install -y -q chromium chromium-driver
+  sudo=$([ "$(id -u)" = 0 ] || echo sudo)
+  $sudo apt-get update -q
+  $sudo apt-get install -y -q chromium chromium-driver
 fi
 
 step "python environment (.venv) for the training pipeline"

@@ -5,57 +5,17 @@
 
 mod common;
 
-use edgerec::bundle::ParityCase;
-use edgerec::engine::compare_ranking;
+use common::js::{answer, assert_parity_through_binding, js_files, thrown};
 use edgerec::wasm::Engine;
-use edgerec::{BundleFiles, Recommendations};
-use js_sys::{Object, Reflect, Uint8Array};
-use wasm_bindgen::{JsCast, JsValue};
+use js_sys::{Object, Reflect};
+use wasm_bindgen::JsValue;
 use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
 
-fn js_files(files: &BundleFiles) -> JsValue {
-    let object = Object::new();
-    for (path, bytes) in files {
-        Reflect::set(&object, &path.into(), &Uint8Array::from(bytes.as_slice())).unwrap();
-    }
-    object.into()
-}
-
-fn answer(value: Result<JsValue, JsValue>) -> Recommendations {
-    serde_wasm_bindgen::from_value(value.expect("call succeeds")).expect("result has the documented shape")
-}
-
-/// The thrown value is a JS Error with this `code`; returns its message.
-fn thrown(result: Result<impl Sized, JsValue>, code: &str) -> String {
-    let Err(value) = result else { panic!("expected a thrown {code} error") };
-    let error: js_sys::Error = value.dyn_into().expect("thrown value is an Error");
-    assert_eq!(Reflect::get(&error, &"code".into()).unwrap().as_string().as_deref(), Some(code));
-    error.message().into()
-}
-
 #[wasm_bindgen_test]
 fn default_bundle_reproduces_its_parity_cases_through_the_binding() {
-    let files = common::default_bundle();
-    let engine = Engine::new(&js_files(&files)).expect("default bundle loads in wasm");
-    let (k, tolerance, cases) = common::parity_cases(&files);
-    assert!(cases.len() >= 20);
-    for case in cases {
-        let (got, expected) = match &case {
-            ParityCase::Similar { item, category, expected } => {
-                let category = category.as_deref().map(JsValue::from).unwrap_or(JsValue::UNDEFINED);
-                (answer(engine.similar(&item.into(), k as f64, &category)), expected)
-            }
-            ParityCase::ForUser { user, expected } => (answer(engine.for_user(&user.into(), k as f64)), expected),
-            ParityCase::ForHistory { history, expected } => {
-                let ids = serde_wasm_bindgen::to_value(history).unwrap();
-                (answer(engine.for_history(&ids, k as f64)), expected)
-            }
-        };
-        assert_eq!(got.version, engine.version());
-        compare_ranking(&got.items, expected, tolerance).unwrap_or_else(|e| panic!("{case:?}: {e}"));
-    }
+    assert_parity_through_binding(&common::default_bundle());
 }
 
 #[wasm_bindgen_test]

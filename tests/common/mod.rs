@@ -130,3 +130,6 @@ pub fn parity_cases(files: &BundleFiles) -> (usize, f32, Vec<edgerec::bundle::Pa
     let manifest: edgerec::bundle::Manifest = serde_json::from_slice(&files["manifest.json"]).unwrap();
     (manifest.parity.k, manifest.parity.tolerance, manifest.parity.cases)
 }
+
+#[cfg(target_arch = "wasm32")]
+pub mod js;
