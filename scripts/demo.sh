@@ -8,5 +8,5 @@ port=${PORT:-8080}
 scripts/setup.sh build
 scripts/build-wasm.sh
 echo
-echo "edgerec demo: http://127.0.0.1:${port}/"
+echo "edgerec demo: http://127.0.0.1:${port}/demo/"
 exec python3 -m http.server "$port" --bind 127.0.0.1 --directory www

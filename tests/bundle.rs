@@ -24,7 +24,10 @@ fn truncated_file_is_a_size_mismatch() {
     let mut files = common::default_bundle();
     files.get_mut("item_factors.f32").unwrap().truncate(1000);
     let e = load_error(&files);
-    assert!(matches!(&e, BundleError::SizeMismatch { path, actual: 1000, .. } if path == "item_factors.f32"), "{e}");
+    assert!(
+        matches!(&e, BundleError::SizeMismatch { path, actual: 1000, .. } if path == "item_factors.f32"),
+        "{e}"
+    );
     assert_eq!(e.code(), "bundle_size_mismatch");
     assert!(e.to_string().contains("item_factors.f32"));
 }
@@ -34,7 +37,10 @@ fn flipped_byte_is_a_hash_mismatch() {
     let mut files = common::default_bundle();
     files.get_mut("catalog.json").unwrap()[100] ^= 0x01;
     let e = load_error(&files);
-    assert!(matches!(&e, BundleError::HashMismatch { path, .. } if path == "catalog.json"), "{e}");
+    assert!(
+        matches!(&e, BundleError::HashMismatch { path, .. } if path == "catalog.json"),
+        "{e}"
+    );
     assert_eq!(e.code(), "bundle_hash_mismatch");
 }
 
@@ -43,7 +49,10 @@ fn missing_file_is_named() {
     let mut files = common::default_bundle();
     files.remove("users.json");
     let e = load_error(&files);
-    assert!(matches!(&e, BundleError::MissingFile { path } if path == "users.json"), "{e}");
+    assert!(
+        matches!(&e, BundleError::MissingFile { path } if path == "users.json"),
+        "{e}"
+    );
     assert_eq!(e.code(), "bundle_missing_file");
 }
 
@@ -66,12 +75,19 @@ fn unknown_format_is_refused() {
 #[test]
 fn wrong_dimensions_are_refused() {
     let mut files = common::default_bundle();
-    common::edit_manifest(&mut files, |m| m["models"]["similar"]["embeddings"]["cols"] = json!(63));
+    common::edit_manifest(&mut files, |m| {
+        m["models"]["similar"]["embeddings"]["cols"] = json!(63)
+    });
     let e = load_error(&files);
-    assert!(matches!(&e, BundleError::WrongDimensions { path, .. } if path == "item_embeddings.f32"), "{e}");
+    assert!(
+        matches!(&e, BundleError::WrongDimensions { path, .. } if path == "item_embeddings.f32"),
+        "{e}"
+    );
 
     let mut files = common::default_bundle();
-    common::edit_manifest(&mut files, |m| m["models"]["factors"]["items"]["rows"] = json!(1681));
+    common::edit_manifest(&mut files, |m| {
+        m["models"]["factors"]["items"]["rows"] = json!(1681)
+    });
     assert_eq!(load_error(&files).code(), "bundle_wrong_dimensions");
 }
 
@@ -108,10 +124,15 @@ fn duplicate_catalog_ids_are_refused() {
 #[test]
 fn seen_items_outside_the_catalog_are_refused() {
     let mut files = common::default_bundle();
-    common::replace_file(&mut files, "users.json", serde_json::to_vec(&json!({
-        "ids": (1..=943).map(|i| i.to_string()).collect::<Vec<_>>(),
-        "seen": (0..943).map(|_| vec![5000]).collect::<Vec<_>>(),
-    })).unwrap());
+    common::replace_file(
+        &mut files,
+        "users.json",
+        serde_json::to_vec(&json!({
+            "ids": (1..=943).map(|i| i.to_string()).collect::<Vec<_>>(),
+            "seen": (0..943).map(|_| vec![5000]).collect::<Vec<_>>(),
+        }))
+        .unwrap(),
+    );
     let e = load_error(&files);
     assert_eq!(e.code(), "bundle_inconsistent");
     assert!(e.to_string().contains("5000"), "{e}");
@@ -120,7 +141,12 @@ fn seen_items_outside_the_catalog_are_refused() {
 #[test]
 fn model_file_not_listed_in_the_manifest_is_refused() {
     let mut files = common::default_bundle();
-    common::edit_manifest(&mut files, |m| m["models"]["factors"]["users_file"] = json!("elsewhere.json"));
+    common::edit_manifest(&mut files, |m| {
+        m["models"]["factors"]["users_file"] = json!("elsewhere.json")
+    });
     let e = load_error(&files);
-    assert!(matches!(&e, BundleError::UnlistedFile { path } if path == "elsewhere.json"), "{e}");
+    assert!(
+        matches!(&e, BundleError::UnlistedFile { path } if path == "elsewhere.json"),
+        "{e}"
+    );
 }

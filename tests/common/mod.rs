@@ -127,8 +127,13 @@ impl HandMade<'_> {
 /// Parity cases of a bundle as (label, call, expected), so page, worker and
 /// native runners check the same cases the same way.
 pub fn parity_cases(files: &BundleFiles) -> (usize, f32, Vec<edgerec::bundle::ParityCase>) {
-    let manifest: edgerec::bundle::Manifest = serde_json::from_slice(&files["manifest.json"]).unwrap();
-    (manifest.parity.k, manifest.parity.tolerance, manifest.parity.cases)
+    let manifest: edgerec::bundle::Manifest =
+        serde_json::from_slice(&files["manifest.json"]).unwrap();
+    (
+        manifest.parity.k,
+        manifest.parity.tolerance,
+        manifest.parity.cases,
+    )
 }
 
 #[cfg(target_arch = "wasm32")]

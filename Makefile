@@ -1,0 +1,17 @@
+# The two commands the README promises, plus the pieces they are made of.
+.PHONY: demo test setup wasm bundle
+
+demo:      ## build the wasm and serve the demo shop on http://127.0.0.1:8080/demo/
+	scripts/demo.sh
+
+test:      ## install what is missing, run every test, print a summary
+	scripts/test.sh
+
+setup:     ## install toolchains, Chromium, Python deps (idempotent)
+	scripts/setup.sh
+
+wasm:      ## release wasm + JS bindings into www/pkg
+	scripts/build-wasm.sh
+
+bundle:    ## rebuild the committed default bundle from MovieLens-100K
+	.venv/bin/python -m models.build_bundle --out models/bundles/ml-100k
