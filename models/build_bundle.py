@@ -3,8 +3,10 @@
     python -m models.build_bundle --out models/bundles/ml-100k
 
 Catalog (ids, titles, genres as categories), SVD item embeddings for
-"similar", SVD factors for "for you" (known users and fold-in), and parity
-cases computed here with numpy that the Rust engine must reproduce.
+"similar", SVD factors for "for you" (known users and fold-in), the "next
+up" LSTM (ONNX) trained on each user's ratings in time order, and parity
+cases the Rust engine must reproduce (numpy for the SVD models,
+onnxruntime for the LSTM).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import bundle, factors, movielens
+from . import bundle, factors, movielens, next_up
 
 PARITY_K = 10
 PARITY_TOLERANCE = 1e-4
@@ -34,7 +36,11 @@ def main() -> None:
     parser.add_argument("--factor-dim", type=int, default=32)
     parser.add_argument("--embedding-dim", type=int, default=64)
     parser.add_argument("--fold-in-lambda", type=float, default=10.0)
-    parser.add_argument("--seed", type=int, default=7, help="picks the parity inputs")
+    parser.add_argument("--seed", type=int, default=7, help="picks the parity inputs, seeds training")
+    parser.add_argument("--next-up-dim", type=int, default=64)
+    parser.add_argument("--next-up-max-len", type=int, default=50)
+    parser.add_argument("--next-up-epochs", type=int, default=30,
+                        help="upper bound; training stops early on the validation item")
     args = parser.parse_args()
 
     started = time.time()
@@ -67,8 +73,15 @@ def main() -> None:
             "fold_in_lambda": args.fold_in_lambda,
         },
     }
+    ids = [item.id for item in items]
+    lstm_files, models["next_up"], lstm_cases, lstm_model = next_up.build(
+        user_items, ids, max_len=args.next_up_max_len, dim=args.next_up_dim,
+        epochs=args.next_up_epochs, seed=args.seed, parity_k=PARITY_K)
+    files.update(lstm_files)
+    print(f"next_up: trained in {lstm_model.train_seconds:.0f} s, best epoch {lstm_model.best_epoch}, "
+          f"validation {lstm_model.valid_metric:.4f}")
     parity = {"k": PARITY_K, "tolerance": PARITY_TOLERANCE,
-              "cases": parity_cases(items, user_ids, user_items, fitted, args)}
+              "cases": parity_cases(items, user_ids, user_items, fitted, args) + lstm_cases}
     created = args.created or dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
     manifest = bundle.write(args.out, name="ml-100k", version=args.version, created=created,
                             item_count=len(items), files=files, models=models, parity=parity)

@@ -45,5 +45,11 @@ if ! cmp -s models/requirements.txt .venv/.installed-requirements 2>/dev/null; t
   cp models/requirements.txt .venv/.installed-requirements
 fi
 
+step "npm packages for the end-to-end tests (playwright-core drives Debian's Chromium)"
+if ! cmp -s package-lock.json node_modules/.installed-lock 2>/dev/null; then
+  npm ci --no-audit --no-fund
+  cp package-lock.json node_modules/.installed-lock
+fi
+
 echo
 echo "setup: done"

@@ -43,9 +43,7 @@ impl Catalog {
                 return Err(CatalogError::EmptyId { position });
             }
             if index_of.insert(item.id.clone(), position).is_some() {
-                return Err(CatalogError::DuplicateId {
-                    id: item.id.clone(),
-                });
+                return Err(CatalogError::DuplicateId { id: item.id.clone() });
             }
             for category in &item.categories {
                 let slot = match category_names.iter().position(|c| c == category) {
@@ -59,12 +57,7 @@ impl Catalog {
                 category_members[slot][position] = true;
             }
         }
-        Ok(Self {
-            items,
-            index_of,
-            category_names,
-            category_members,
-        })
+        Ok(Self { items, index_of, category_names, category_members })
     }
 
     pub fn len(&self) -> usize {

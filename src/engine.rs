@@ -12,7 +12,7 @@ use thiserror::Error;
 use crate::bundle::{Bundle, BundleError, BundleFiles, Expected, Manifest, ParityCase};
 use crate::catalog::Catalog;
 use crate::kernel::Hit;
-use crate::models::{FactorModel, FoldInError, SimilarItems};
+use crate::models::{FactorModel, FoldInError, SequenceError, SequenceModel, SimilarItems};
 
 #[derive(Debug, Error)]
 pub enum EngineError {
@@ -20,12 +20,10 @@ pub enum EngineError {
     Bundle(#[from] BundleError),
     #[error(transparent)]
     FoldIn(#[from] FoldInError),
+    #[error("next_up: {0}")]
+    Sequence(#[from] SequenceError),
     #[error("parity case {case} ({input}) disagrees with the training side: {reason}")]
-    Parity {
-        case: usize,
-        input: String,
-        reason: String,
-    },
+    Parity { case: usize, input: String, reason: String },
     #[error("k must be at least 1, got {k}")]
     InvalidK { k: usize },
     #[error("unknown item id {id:?}")]
@@ -46,6 +44,8 @@ impl EngineError {
         match self {
             Self::Bundle(e) => e.code(),
             Self::FoldIn(_) => "bundle_degenerate_factors",
+            Self::Sequence(SequenceError::Run { .. }) => "inference_failed",
+            Self::Sequence(_) => "bundle_bad_encoder",
             Self::Parity { .. } => "bundle_parity_failed",
             Self::InvalidK { .. } => "invalid_k",
             Self::UnknownItem { .. } => "unknown_item",
@@ -78,6 +78,7 @@ pub struct Engine {
     catalog: Catalog,
     similar: Option<SimilarItems>,
     factors: Option<KnownUsers>,
+    sequence: Option<SequenceModel>,
 }
 
 /// The factor model plus who the known users are and what they already saw.
@@ -95,23 +96,16 @@ impl Engine {
         let factors = match bundle.factors {
             Some(f) => Some(KnownUsers {
                 model: FactorModel::new(f.items, f.users, f.fold_in_lambda)?,
-                index_of: f
-                    .users_list
-                    .ids
-                    .iter()
-                    .enumerate()
-                    .map(|(i, id)| (id.clone(), i))
-                    .collect(),
+                index_of: f.users_list.ids.iter().enumerate().map(|(i, id)| (id.clone(), i)).collect(),
                 seen: f.users_list.seen,
             }),
             None => None,
         };
-        let engine = Self {
-            manifest: bundle.manifest,
-            catalog: bundle.catalog,
-            similar,
-            factors,
+        let sequence = match bundle.next_up {
+            Some(parts) => Some(SequenceModel::new(&parts.encoder, parts.items, parts.max_len)?),
+            None => None,
         };
+        let engine = Self { manifest: bundle.manifest, catalog: bundle.catalog, similar, factors, sequence };
         engine.check_parity()?;
         Ok(engine)
     }
@@ -132,6 +126,16 @@ impl Engine {
         &self.catalog
     }
 
+    /// Names of the models this bundle carries.
+    pub fn models(&self) -> Vec<&'static str> {
+        let present = [
+            ("similar", self.similar.is_some()),
+            ("factors", self.factors.is_some()),
+            ("next_up", self.sequence.is_some()),
+        ];
+        present.into_iter().filter(|(_, has)| *has).map(|(name, _)| name).collect()
+    }
+
     /// Items most similar to `item_id` (cosine), optionally only from `category`.
     pub fn similar(
         &self,
@@ -140,20 +144,15 @@ impl Engine {
         category: Option<&str>,
     ) -> Result<Recommendations, EngineError> {
         check_k(k)?;
-        let model = self
-            .similar
-            .as_ref()
-            .ok_or(EngineError::ModelMissing { model: "similar" })?;
+        let model = self.similar.as_ref().ok_or(EngineError::ModelMissing { model: "similar" })?;
         let item = self.item_index(item_id)?;
         let hits = match category {
             None => model.similar(item, k, |_| true),
             Some(name) => {
-                let members =
-                    self.catalog
-                        .members_of(name)
-                        .ok_or_else(|| EngineError::UnknownCategory {
-                            name: name.to_owned(),
-                        })?;
+                let members = self
+                    .catalog
+                    .members_of(name)
+                    .ok_or_else(|| EngineError::UnknownCategory { name: name.to_owned() })?;
                 model.similar(item, k, |i| members[i])
             }
         };
@@ -163,21 +162,14 @@ impl Engine {
     /// Best items for a user known to the factor model, their training items excluded.
     pub fn for_user(&self, user_id: &str, k: usize) -> Result<Recommendations, EngineError> {
         check_k(k)?;
-        let users = self
-            .factors
-            .as_ref()
-            .ok_or(EngineError::ModelMissing { model: "factors" })?;
+        let users = self.factors.as_ref().ok_or(EngineError::ModelMissing { model: "factors" })?;
         let user = *users
             .index_of
             .get(user_id)
-            .ok_or_else(|| EngineError::UnknownUser {
-                id: user_id.to_owned(),
-            })?;
+            .ok_or_else(|| EngineError::UnknownUser { id: user_id.to_owned() })?;
         let mut seen: Vec<usize> = users.seen[user].iter().map(|&i| i as usize).collect();
         seen.sort_unstable();
-        let hits = users
-            .model
-            .for_user(user, k, |i| seen.binary_search(&i).is_err());
+        let hits = users.model.for_user(user, k, |i| seen.binary_search(&i).is_err());
         Ok(self.answer(hits, Vec::new()))
     }
 
@@ -189,10 +181,7 @@ impl Engine {
         k: usize,
     ) -> Result<Recommendations, EngineError> {
         check_k(k)?;
-        let users = self
-            .factors
-            .as_ref()
-            .ok_or(EngineError::ModelMissing { model: "factors" })?;
+        let users = self.factors.as_ref().ok_or(EngineError::ModelMissing { model: "factors" })?;
         let (known, skipped) = self.resolve(history);
         if known.is_empty() {
             return Err(EngineError::EmptyHistory { skipped });
@@ -201,10 +190,36 @@ impl Engine {
         Ok(self.answer(hits, skipped))
     }
 
+    /// What comes next after a session of item ids (oldest first): the LSTM
+    /// encodes the last `max_len` known items. Unknown ids are skipped and
+    /// reported; `exclude_history` drops items already in the history.
+    pub fn next_up<S: AsRef<str>>(
+        &self,
+        history: &[S],
+        k: usize,
+        exclude_history: bool,
+    ) -> Result<Recommendations, EngineError> {
+        check_k(k)?;
+        let model = self.sequence.as_ref().ok_or(EngineError::ModelMissing { model: "next_up" })?;
+        let (known, skipped) = self.resolve(history);
+        if known.is_empty() {
+            return Err(EngineError::EmptyHistory { skipped });
+        }
+        let mut seen = known.clone();
+        seen.sort_unstable();
+        let hits = model.next_up(&known, k, |i| !exclude_history || seen.binary_search(&i).is_err())?;
+        Ok(self.answer(hits, skipped))
+    }
+
+    /// The next-up score of every catalog item after a history of catalog
+    /// rows: what `next_up` ranks, before exclusions. Used by evaluation.
+    pub fn next_up_scores(&self, history: &[usize]) -> Result<Vec<f32>, EngineError> {
+        let model = self.sequence.as_ref().ok_or(EngineError::ModelMissing { model: "next_up" })?;
+        Ok(model.scores(history)?)
+    }
+
     fn item_index(&self, id: &str) -> Result<usize, EngineError> {
-        self.catalog
-            .index_of(id)
-            .ok_or_else(|| EngineError::UnknownItem { id: id.to_owned() })
+        self.catalog.index_of(id).ok_or_else(|| EngineError::UnknownItem { id: id.to_owned() })
     }
 
     /// Splits ids into known item rows and unknown ids.
@@ -225,47 +240,33 @@ impl Engine {
             .into_iter()
             .map(|hit| {
                 let item = self.catalog.item(hit.index);
-                Recommendation {
-                    id: item.id.clone(),
-                    score: hit.score,
-                    title: item.title.clone(),
-                }
+                Recommendation { id: item.id.clone(), score: hit.score, title: item.title.clone() }
             })
             .collect();
-        Recommendations {
-            version: self.manifest.version.clone(),
-            items,
-            skipped,
-        }
+        Recommendations { version: self.manifest.version.clone(), items, skipped }
     }
 
     fn check_parity(&self) -> Result<(), EngineError> {
         let parity = &self.manifest.parity;
         for (case, spec) in parity.cases.iter().enumerate() {
             let (input, result) = match spec {
-                ParityCase::Similar {
-                    item,
-                    category,
-                    expected,
-                } => (
+                ParityCase::Similar { item, category, expected } => (
                     format!("similar {item:?} category {category:?}"),
-                    self.similar(item, parity.k, category.as_deref())
-                        .map(|r| (r, expected)),
+                    self.similar(item, parity.k, category.as_deref()).map(|r| (r, expected)),
                 ),
-                ParityCase::ForUser { user, expected } => (
-                    format!("for_user {user:?}"),
-                    self.for_user(user, parity.k).map(|r| (r, expected)),
-                ),
+                ParityCase::ForUser { user, expected } => {
+                    (format!("for_user {user:?}"), self.for_user(user, parity.k).map(|r| (r, expected)))
+                }
                 ParityCase::ForHistory { history, expected } => (
                     format!("for_history {history:?}"),
                     self.for_history(history, parity.k).map(|r| (r, expected)),
                 ),
+                ParityCase::NextUp { history, expected } => (
+                    format!("next_up {history:?}"),
+                    self.next_up(history, parity.k, true).map(|r| (r, expected)),
+                ),
             };
-            let fail = |reason: String| EngineError::Parity {
-                case,
-                input: input.clone(),
-                reason,
-            };
+            let fail = |reason: String| EngineError::Parity { case, input: input.clone(), reason };
             let (got, expected) = result.map_err(|e| fail(e.to_string()))?;
             compare_ranking(&got.items, expected, parity.tolerance).map_err(fail)?;
         }
@@ -283,17 +284,9 @@ fn check_k(k: usize) -> Result<(), EngineError> {
 /// Same ranking within `tolerance`: scores agree position by position, and
 /// ids differ only where the training side's scores were tied within the
 /// tolerance (float summation order may break such ties either way).
-pub fn compare_ranking(
-    got: &[Recommendation],
-    expected: &[Expected],
-    tolerance: f32,
-) -> Result<(), String> {
+pub fn compare_ranking(got: &[Recommendation], expected: &[Expected], tolerance: f32) -> Result<(), String> {
     if got.len() != expected.len() {
-        return Err(format!(
-            "{} results, expected {}",
-            got.len(),
-            expected.len()
-        ));
+        return Err(format!("{} results, expected {}", got.len(), expected.len()));
     }
     let close = |a: f32, b: f32| (a - b).abs() <= tolerance;
     for (position, (g, e)) in got.iter().zip(expected).enumerate() {
@@ -311,10 +304,7 @@ pub fn compare_ranking(
             None => got.last().is_some_and(|last| close(last.score, e.score)),
         };
         if !tied {
-            return Err(format!(
-                "position {position}: got {:?}, expected {:?}",
-                g.id, e.id
-            ));
+            return Err(format!("position {position}: got {:?}, expected {:?}", g.id, e.id));
         }
     }
     Ok(())

@@ -10,6 +10,7 @@
 pub mod bundle;
 pub mod catalog;
 pub mod engine;
+pub mod eval;
 pub mod kernel;
 pub mod models;
 

@@ -55,12 +55,7 @@ impl Engine {
     }
 
     /// `{ version, items: [{ id, score, title }], skipped }` most similar to `itemId`.
-    pub fn similar(
-        &self,
-        item_id: &JsValue,
-        k: f64,
-        category: &JsValue,
-    ) -> Result<JsValue, JsValue> {
+    pub fn similar(&self, item_id: &JsValue, k: f64, category: &JsValue) -> Result<JsValue, JsValue> {
         let item_id = string_arg("itemId", item_id)?;
         let category = optional_string_arg("category", category)?;
         let answer = self.inner.similar(&item_id, k_arg(k)?, category.as_deref());
@@ -71,26 +66,39 @@ impl Engine {
     #[wasm_bindgen(js_name = forUser)]
     pub fn for_user(&self, user_id: &JsValue, k: f64) -> Result<JsValue, JsValue> {
         let user_id = string_arg("userId", user_id)?;
-        to_js(
-            &self
-                .inner
-                .for_user(&user_id, k_arg(k)?)
-                .map_err(engine_error)?,
-        )
+        to_js(&self.inner.for_user(&user_id, k_arg(k)?).map_err(engine_error)?)
     }
 
     /// Best items for an anonymous shopper, folded in from an array of item ids.
     #[wasm_bindgen(js_name = forHistory)]
     pub fn for_history(&self, item_ids: &JsValue, k: f64) -> Result<JsValue, JsValue> {
-        let item_ids: Vec<String> = serde_wasm_bindgen::from_value(item_ids.clone())
-            .map_err(|_| invalid_argument("history must be an array of item id strings"))?;
-        to_js(
-            &self
-                .inner
-                .for_history(&item_ids, k_arg(k)?)
-                .map_err(engine_error)?,
-        )
+        let item_ids = history_arg(item_ids)?;
+        to_js(&self.inner.for_history(&item_ids, k_arg(k)?).map_err(engine_error)?)
     }
+
+    /// What comes next after a session of item ids (oldest first), from the
+    /// LSTM. Items already in the history are left out unless
+    /// `excludeHistory` is `false`.
+    #[wasm_bindgen(js_name = nextUp)]
+    pub fn next_up(&self, item_ids: &JsValue, k: f64, exclude_history: &JsValue) -> Result<JsValue, JsValue> {
+        let item_ids = history_arg(item_ids)?;
+        let exclude_history = match exclude_history.as_bool() {
+            Some(flag) => flag,
+            None if exclude_history.is_undefined() => true,
+            None => return Err(invalid_argument("excludeHistory must be a boolean")),
+        };
+        to_js(&self.inner.next_up(&item_ids, k_arg(k)?, exclude_history).map_err(engine_error)?)
+    }
+
+    /// Which models this bundle has: some of `"similar"`, `"factors"`, `"next_up"`.
+    pub fn models(&self) -> Result<JsValue, JsValue> {
+        to_js(&self.inner.models())
+    }
+}
+
+fn history_arg(item_ids: &JsValue) -> Result<Vec<String>, JsValue> {
+    serde_wasm_bindgen::from_value(item_ids.clone())
+        .map_err(|_| invalid_argument("history must be an array of item id strings"))
 }
 
 fn bundle_files(files: &JsValue) -> Result<BundleFiles, JsValue> {
@@ -99,20 +107,15 @@ fn bundle_files(files: &JsValue) -> Result<BundleFiles, JsValue> {
     } else if files.is_object() {
         Object::entries(files.unchecked_ref())
     } else {
-        return Err(invalid_argument(
-            "bundle files must be an object or Map from path to bytes",
-        ));
+        return Err(invalid_argument("bundle files must be an object or Map from path to bytes"));
     };
     let mut out = BundleFiles::new();
     for entry in entries.iter() {
         let pair: Array = entry.unchecked_into();
-        let path = pair
-            .get(0)
-            .as_string()
-            .ok_or_else(|| invalid_argument("bundle file paths must be strings"))?;
+        let path =
+            pair.get(0).as_string().ok_or_else(|| invalid_argument("bundle file paths must be strings"))?;
         let value = pair.get(1);
-        let is_bytes =
-            value.is_instance_of::<Uint8Array>() || value.is_instance_of::<js_sys::ArrayBuffer>();
+        let is_bytes = value.is_instance_of::<Uint8Array>() || value.is_instance_of::<js_sys::ArrayBuffer>();
         if !is_bytes {
             return Err(invalid_argument(&format!(
                 "bundle file {path:?} must be a Uint8Array or ArrayBuffer"
@@ -125,18 +128,13 @@ fn bundle_files(files: &JsValue) -> Result<BundleFiles, JsValue> {
 
 fn k_arg(k: f64) -> Result<usize, JsValue> {
     if !(k.is_finite() && k.fract() == 0.0 && (1.0..=u32::MAX as f64).contains(&k)) {
-        return Err(error(
-            "invalid_k",
-            &format!("k must be a whole number >= 1, got {k}"),
-        ));
+        return Err(error("invalid_k", &format!("k must be a whole number >= 1, got {k}")));
     }
     Ok(k as usize)
 }
 
 fn string_arg(name: &str, value: &JsValue) -> Result<String, JsValue> {
-    value
-        .as_string()
-        .ok_or_else(|| invalid_argument(&format!("{name} must be a string")))
+    value.as_string().ok_or_else(|| invalid_argument(&format!("{name} must be a string")))
 }
 
 fn optional_string_arg(name: &str, value: &JsValue) -> Result<Option<String>, JsValue> {

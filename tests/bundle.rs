@@ -37,10 +37,7 @@ fn flipped_byte_is_a_hash_mismatch() {
     let mut files = common::default_bundle();
     files.get_mut("catalog.json").unwrap()[100] ^= 0x01;
     let e = load_error(&files);
-    assert!(
-        matches!(&e, BundleError::HashMismatch { path, .. } if path == "catalog.json"),
-        "{e}"
-    );
+    assert!(matches!(&e, BundleError::HashMismatch { path, .. } if path == "catalog.json"), "{e}");
     assert_eq!(e.code(), "bundle_hash_mismatch");
 }
 
@@ -49,10 +46,7 @@ fn missing_file_is_named() {
     let mut files = common::default_bundle();
     files.remove("users.json");
     let e = load_error(&files);
-    assert!(
-        matches!(&e, BundleError::MissingFile { path } if path == "users.json"),
-        "{e}"
-    );
+    assert!(matches!(&e, BundleError::MissingFile { path } if path == "users.json"), "{e}");
     assert_eq!(e.code(), "bundle_missing_file");
 }
 
@@ -75,19 +69,12 @@ fn unknown_format_is_refused() {
 #[test]
 fn wrong_dimensions_are_refused() {
     let mut files = common::default_bundle();
-    common::edit_manifest(&mut files, |m| {
-        m["models"]["similar"]["embeddings"]["cols"] = json!(63)
-    });
+    common::edit_manifest(&mut files, |m| m["models"]["similar"]["embeddings"]["cols"] = json!(63));
     let e = load_error(&files);
-    assert!(
-        matches!(&e, BundleError::WrongDimensions { path, .. } if path == "item_embeddings.f32"),
-        "{e}"
-    );
+    assert!(matches!(&e, BundleError::WrongDimensions { path, .. } if path == "item_embeddings.f32"), "{e}");
 
     let mut files = common::default_bundle();
-    common::edit_manifest(&mut files, |m| {
-        m["models"]["factors"]["items"]["rows"] = json!(1681)
-    });
+    common::edit_manifest(&mut files, |m| m["models"]["factors"]["items"]["rows"] = json!(1681));
     assert_eq!(load_error(&files).code(), "bundle_wrong_dimensions");
 }
 
@@ -141,12 +128,7 @@ fn seen_items_outside_the_catalog_are_refused() {
 #[test]
 fn model_file_not_listed_in_the_manifest_is_refused() {
     let mut files = common::default_bundle();
-    common::edit_manifest(&mut files, |m| {
-        m["models"]["factors"]["users_file"] = json!("elsewhere.json")
-    });
+    common::edit_manifest(&mut files, |m| m["models"]["factors"]["users_file"] = json!("elsewhere.json"));
     let e = load_error(&files);
-    assert!(
-        matches!(&e, BundleError::UnlistedFile { path } if path == "elsewhere.json"),
-        "{e}"
-    );
+    assert!(matches!(&e, BundleError::UnlistedFile { path } if path == "elsewhere.json"), "{e}");
 }

@@ -20,10 +20,7 @@ fn similar_movies_are_real_titles_with_the_version() {
     let answer = engine.similar("1", 10, None).unwrap(); // Toy Story
     assert_eq!(answer.version, engine.version());
     assert_eq!(answer.items.len(), 10);
-    assert!(answer
-        .items
-        .iter()
-        .all(|r| r.id != "1" && !r.title.is_empty()));
+    assert!(answer.items.iter().all(|r| r.id != "1" && !r.title.is_empty()));
     assert!(answer.items.windows(2).all(|w| w[0].score >= w[1].score));
 }
 
@@ -33,14 +30,8 @@ fn category_filter_keeps_only_that_category() {
     let answer = engine.similar("1", 20, Some("Animation")).unwrap();
     assert!(!answer.items.is_empty());
     for rec in &answer.items {
-        let item = engine
-            .catalog()
-            .item(engine.catalog().index_of(&rec.id).unwrap());
-        assert!(
-            item.categories.iter().any(|c| c == "Animation"),
-            "{} is not Animation",
-            item.title
-        );
+        let item = engine.catalog().item(engine.catalog().index_of(&rec.id).unwrap());
+        assert!(item.categories.iter().any(|c| c == "Animation"), "{} is not Animation", item.title);
     }
 }
 
@@ -48,9 +39,7 @@ fn category_filter_keeps_only_that_category() {
 fn tampered_parity_case_is_refused() {
     let mut files = common::default_bundle();
     common::edit_manifest(&mut files, |m| {
-        let score = m["parity"]["cases"][0]["expected"][0]["score"]
-            .as_f64()
-            .unwrap();
+        let score = m["parity"]["cases"][0]["expected"][0]["score"].as_f64().unwrap();
         m["parity"]["cases"][0]["expected"][0]["score"] = serde_json::json!(score + 0.01);
     });
     match Engine::load(&files) {

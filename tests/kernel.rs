@@ -23,19 +23,9 @@ impl Rng {
 
 /// Reference: sort everything by (score desc, index asc), filter, truncate.
 fn brute_force(scores: &[f32], k: usize, keep: impl Fn(usize) -> bool) -> Vec<Hit> {
-    let mut all: Vec<Hit> = (0..scores.len())
-        .filter(|&i| keep(i))
-        .map(|index| Hit {
-            index,
-            score: scores[index],
-        })
-        .collect();
-    all.sort_by(|a, b| {
-        b.score
-            .partial_cmp(&a.score)
-            .unwrap()
-            .then(a.index.cmp(&b.index))
-    });
+    let mut all: Vec<Hit> =
+        (0..scores.len()).filter(|&i| keep(i)).map(|index| Hit { index, score: scores[index] }).collect();
+    all.sort_by(|a, b| b.score.partial_cmp(&a.score).unwrap().then(a.index.cmp(&b.index)));
     all.truncate(k);
     all
 }
@@ -54,13 +44,7 @@ fn search_matches_brute_force_on_random_matrices() {
         let keep = |i: usize| !excluded[i];
 
         let scores: Vec<f32> = (0..rows)
-            .map(|r| {
-                values[r * cols..(r + 1) * cols]
-                    .iter()
-                    .zip(&query)
-                    .map(|(a, b)| a * b)
-                    .sum()
-            })
+            .map(|r| values[r * cols..(r + 1) * cols].iter().zip(&query).map(|(a, b)| a * b).sum())
             .collect();
         let got = search(&matrix, &query, k, keep);
         let want = brute_force(&scores, k, keep);
@@ -80,10 +64,7 @@ fn ties_come_back_in_index_order() {
     assert_eq!(order, vec![1, 2, 4, 0]);
     // -0.0 and 0.0 are equal scores, so index order decides.
     let signed_zeros = top_k(&[0.0, -0.0, 0.0], 3, |_| true);
-    assert_eq!(
-        signed_zeros.iter().map(|h| h.index).collect::<Vec<_>>(),
-        vec![0, 1, 2]
-    );
+    assert_eq!(signed_zeros.iter().map(|h| h.index).collect::<Vec<_>>(), vec![0, 1, 2]);
 }
 
 #[test]
@@ -110,28 +91,18 @@ fn negative_scores_rank_below_positive_ones() {
 fn matrix_rejects_wrong_lengths_and_non_finite_values() {
     assert_eq!(
         Matrix::new(2, 2, vec![0.0; 3]),
-        Err(MatrixError::WrongLength {
-            rows: 2,
-            cols: 2,
-            expected: 4,
-            found: 3
-        })
+        Err(MatrixError::WrongLength { rows: 2, cols: 2, expected: 4, found: 3 })
     );
     assert!(matches!(
         Matrix::new(2, 2, vec![0.0, 1.0, f32::NAN, 0.0]),
         Err(MatrixError::NonFinite { row: 1, col: 0, .. })
     ));
-    assert!(matches!(
-        Matrix::from_le_bytes(1, 1, &[0, 0, 0]),
-        Err(MatrixError::NotF32Aligned { bytes: 3 })
-    ));
+    assert!(matches!(Matrix::from_le_bytes(1, 1, &[0, 0, 0]), Err(MatrixError::NotF32Aligned { bytes: 3 })));
 }
 
 #[test]
 fn normalised_rows_have_unit_length_and_zero_rows_stay_zero() {
-    let m = Matrix::new(3, 2, vec![3.0, 4.0, 0.0, 0.0, -1.0, 0.0])
-        .unwrap()
-        .normalised_rows();
+    let m = Matrix::new(3, 2, vec![3.0, 4.0, 0.0, 0.0, -1.0, 0.0]).unwrap().normalised_rows();
     assert_eq!(m.row(0).to_vec(), vec![0.6, 0.8]);
     assert_eq!(m.row(1).to_vec(), vec![0.0, 0.0]);
     assert_eq!(m.row(2).to_vec(), vec![-1.0, 0.0]);

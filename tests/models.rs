@@ -39,10 +39,8 @@ const FACTORS: &[f32] = &[
 ];
 
 fn hand_made() -> Engine {
-    let users: &[(&str, &[f32], &[u32])] = &[
-        ("alice", &[1.0, 0.0, 0.0], &[0]),
-        ("bob", &[0.0, 1.0, 0.0], &[1, 3]),
-    ];
+    let users: &[(&str, &[f32], &[u32])] =
+        &[("alice", &[1.0, 0.0, 0.0], &[0]), ("bob", &[0.0, 1.0, 0.0], &[1, 3])];
     let files = HandMade {
         items: ITEMS,
         embeddings: EMBEDDINGS,
@@ -70,27 +68,15 @@ fn similar_is_cosine_and_never_the_item_itself() {
     assert!((answer.items[0].score - cos_ab).abs() < 1e-6);
     assert_eq!(answer.items[0].title, "Banana");
     assert_eq!(answer.version, "test-1");
-    assert_eq!(
-        ids(&engine.similar("sku-c", 1, None).unwrap()),
-        vec!["sku-e"]
-    );
+    assert_eq!(ids(&engine.similar("sku-c", 1, None).unwrap()), vec!["sku-e"]);
 }
 
 #[test]
 fn similar_with_category_filter() {
     let engine = hand_made();
-    assert_eq!(
-        ids(&engine.similar("sku-a", 5, Some("veg")).unwrap()),
-        vec!["sku-c", "sku-e"]
-    );
-    assert_eq!(
-        ids(&engine.similar("sku-d", 5, Some("dried")).unwrap()),
-        vec!["sku-f"]
-    );
-    assert!(matches!(
-        engine.similar("sku-a", 5, Some("meat")),
-        Err(EngineError::UnknownCategory { .. })
-    ));
+    assert_eq!(ids(&engine.similar("sku-a", 5, Some("veg")).unwrap()), vec!["sku-c", "sku-e"]);
+    assert_eq!(ids(&engine.similar("sku-d", 5, Some("dried")).unwrap()), vec!["sku-f"]);
+    assert!(matches!(engine.similar("sku-a", 5, Some("meat")), Err(EngineError::UnknownCategory { .. })));
 }
 
 #[test]
@@ -112,9 +98,7 @@ fn fold_in_matches_the_numpy_reference() {
 #[test]
 fn for_history_scores_the_folded_in_vector_and_excludes_the_history() {
     // numpy: V @ u = [0.9020, -0.0663, 0.6344, 0.2661, 0.2751, 0.6066]
-    let answer = hand_made()
-        .for_history(&["sku-a", "sku-c", "sku-f"], 3)
-        .unwrap();
+    let answer = hand_made().for_history(&["sku-a", "sku-c", "sku-f"], 3).unwrap();
     assert_eq!(ids(&answer), vec!["sku-e", "sku-d", "sku-b"]);
     let want = [0.275_115, 0.266_108_4, -0.066_309_12];
     for (got, want) in answer.items.iter().zip(want) {
@@ -126,36 +110,18 @@ fn for_history_scores_the_folded_in_vector_and_excludes_the_history() {
 fn for_user_excludes_training_items() {
     let engine = hand_made();
     // alice = e1: scores are the first factor column; she saw sku-a.
-    assert_eq!(
-        ids(&engine.for_user("alice", 2).unwrap()),
-        vec!["sku-f", "sku-d"]
-    );
+    assert_eq!(ids(&engine.for_user("alice", 2).unwrap()), vec!["sku-f", "sku-d"]);
     // bob = e2; he saw sku-b and sku-d.
-    assert_eq!(
-        ids(&engine.for_user("bob", 2).unwrap()),
-        vec!["sku-c", "sku-a"]
-    );
-    assert!(matches!(
-        engine.for_user("carol", 2),
-        Err(EngineError::UnknownUser { .. })
-    ));
+    assert_eq!(ids(&engine.for_user("bob", 2).unwrap()), vec!["sku-c", "sku-a"]);
+    assert!(matches!(engine.for_user("carol", 2), Err(EngineError::UnknownUser { .. })));
 }
 
 #[test]
 fn bad_queries_get_distinct_errors() {
     let engine = hand_made();
-    assert_eq!(
-        engine.similar("sku-zzz", 3, None).unwrap_err().code(),
-        "unknown_item"
-    );
-    assert_eq!(
-        engine.similar("sku-a", 0, None).unwrap_err().code(),
-        "invalid_k"
-    );
-    assert_eq!(
-        engine.for_history::<&str>(&[], 3).unwrap_err().code(),
-        "empty_history"
-    );
+    assert_eq!(engine.similar("sku-zzz", 3, None).unwrap_err().code(), "unknown_item");
+    assert_eq!(engine.similar("sku-a", 0, None).unwrap_err().code(), "invalid_k");
+    assert_eq!(engine.for_history::<&str>(&[], 3).unwrap_err().code(), "empty_history");
     // The engine keeps answering after errors.
     assert_eq!(engine.similar("sku-a", 1, None).unwrap().items.len(), 1);
 }

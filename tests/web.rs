@@ -22,36 +22,20 @@ fn default_bundle_reproduces_its_parity_cases_through_the_binding() {
 fn bad_input_throws_and_the_engine_keeps_answering() {
     let engine = Engine::new(&js_files(&common::default_bundle())).unwrap();
     let none = JsValue::UNDEFINED;
-    let message = thrown(
-        engine.similar(&"no-such-item".into(), 5.0, &none),
-        "unknown_item",
-    );
+    let message = thrown(engine.similar(&"no-such-item".into(), 5.0, &none), "unknown_item");
     assert!(message.contains("no-such-item"), "{message}");
     thrown(engine.similar(&"1".into(), 0.0, &none), "invalid_k");
     thrown(engine.similar(&"1".into(), f64::NAN, &none), "invalid_k");
     thrown(engine.similar(&"1".into(), 2.5, &none), "invalid_k");
-    thrown(
-        engine.similar(&JsValue::from(42), 5.0, &none),
-        "invalid_argument",
-    );
-    thrown(
-        engine.similar(&"1".into(), 5.0, &"Not-A-Genre".into()),
-        "unknown_category",
-    );
+    thrown(engine.similar(&JsValue::from(42), 5.0, &none), "invalid_argument");
+    thrown(engine.similar(&"1".into(), 5.0, &"Not-A-Genre".into()), "unknown_category");
     thrown(engine.for_user(&"0".into(), 5.0), "unknown_user");
-    thrown(
-        engine.for_history(&JsValue::from("1"), 5.0),
-        "invalid_argument",
-    );
-    thrown(
-        engine.for_history(&serde_wasm_bindgen::to_value(&["x"]).unwrap(), 5.0),
-        "empty_history",
-    );
+    thrown(engine.for_history(&JsValue::from("1"), 5.0), "invalid_argument");
+    thrown(engine.for_history(&serde_wasm_bindgen::to_value(&["x"]).unwrap(), 5.0), "empty_history");
 
     let after = answer(engine.similar(&"1".into(), 5.0, &none));
     assert_eq!(after.items.len(), 5);
-    let with_unknown =
-        answer(engine.for_history(&serde_wasm_bindgen::to_value(&["1", "x"]).unwrap(), 3.0));
+    let with_unknown = answer(engine.for_history(&serde_wasm_bindgen::to_value(&["1", "x"]).unwrap(), 3.0));
     assert_eq!(with_unknown.skipped, vec!["x".to_owned()]);
 }
 

@@ -42,7 +42,7 @@ import numpy as np
 
 PAD_GATE = -1.0e4  # fixed input-gate pre-activation of the padding row
 OPSET = 14
-BUCKETS = (2, 4, 6, 8, 12, 16, 24, 32, 40, 50, 64, 96, 128, 200)
+BUCKETS = (4, 8, 16, 32, 50, 64, 100, 128, 200, 256)
 
 
 @dataclasses.dataclass
@@ -124,29 +124,31 @@ def _lstm(params, tokens, drop_key=None, drop_rate=0.0):
     return jnp.swapaxes(hs, 0, 1), hT
 
 
-def _loss(params, tokens, targets, key, emb_drop, out_drop):
+def _loss(params, tokens, pos, targets, key, emb_drop, out_drop):
+    """Mean cross-entropy over the positions `pos` (flat indices into tokens)
+    whose next-item targets are `targets` (catalog+1; 0 = unused slot)."""
     jax, jnp = _jax()
     k1, k2 = jax.random.split(key)
     hs, _ = _lstm(params, tokens, k1, emb_drop)
+    hs = hs.reshape(-1, hs.shape[-1])[pos]
     if out_drop > 0.0:
         keep = jax.random.bernoulli(k2, 1.0 - out_drop, hs.shape)
         hs = jnp.where(keep, hs / (1.0 - out_drop), 0.0)
-    h = hs.shape[-1]
-    hs = hs.reshape(-1, h)
-    tg = targets.reshape(-1)
-    mask = (tg > 0).astype(jnp.float32)
+    mask = (targets > 0).astype(jnp.float32)
     out = _out_matrix(params)
     logits = hs @ out.T
     lse = jax.nn.logsumexp(logits, axis=-1)
-    tgt = jnp.sum(hs * out[jnp.maximum(tg - 1, 0)], axis=-1)
+    tgt = jnp.sum(hs * out[jnp.maximum(targets - 1, 0)], axis=-1)
     return jnp.sum((lse - tgt) * mask) / jnp.maximum(jnp.sum(mask), 1.0)
 
 
 def _make_train_step(lr, weight_decay, emb_drop, out_drop, b1=0.9, b2=0.999, eps=1e-8):
     jax, jnp = _jax()
 
-    def train_step(params, m, v, t, tokens, targets, key):
-        loss, grads = jax.value_and_grad(_loss)(params, tokens, targets, key, emb_drop, out_drop)
+    def train_step(params, m, v, t, tokens, pos, targets, key):
+        loss, grads = jax.value_and_grad(_loss)(
+            params, tokens, pos, targets, key, emb_drop, out_drop
+        )
         t = t + 1
         bc1 = 1.0 - b1**t
         bc2 = 1.0 - b2**t
@@ -217,6 +219,44 @@ def _training_windows(sequences, max_len):
             inp[r, T - L :] = w[:-1]
             tgt[r, T - L :] = w[1:]
         out[T] = (inp, tgt)
+    return out
+
+
+def _packed_batches(windows, batch_tokens, rng):
+    """Shuffled batches of whole windows, packed so each holds <= batch_tokens targets.
+
+    Per bucket T every batch has the same static shapes: tokens [B_max, T]
+    (unused rows all padding), pos [batch_tokens] (flat positions of the
+    targets, unused slots 0) and targets [batch_tokens] (unused slots 0), so
+    the softmax is computed for real targets only.
+    Returns a list of (tokens, pos, targets, n_targets)."""
+    out = []
+    for T in sorted(windows):
+        inp, tgt = windows[T]
+        lo = max([b for b in BUCKETS if b < T] + [0])  # windows here have > lo inputs
+        B_max = batch_tokens // (lo + 1) + 1
+        lens = (inp > 0).sum(1)
+        order = rng.permutation(len(inp))
+        start = 0
+        while start < len(order):
+            used, end = 0, start
+            while end < len(order) and end - start < B_max and used + lens[order[end]] <= batch_tokens:
+                used += int(lens[order[end]])
+                end += 1
+            if end == start:  # a single window longer than batch_tokens: truncate its targets
+                end = start + 1
+            idx = order[start:end]
+            bi = np.zeros((B_max, T), np.int32)
+            bi[: len(idx)] = inp[idx]
+            bt_full = np.zeros((B_max, T), np.int32)
+            bt_full[: len(idx)] = tgt[idx]
+            flat = np.flatnonzero(bt_full.reshape(-1))[:batch_tokens]
+            pos = np.zeros(batch_tokens, np.int32)
+            tg = np.zeros(batch_tokens, np.int32)
+            pos[: len(flat)] = flat
+            tg[: len(flat)] = bt_full.reshape(-1)[flat]
+            out.append((bi, pos, tg, len(flat)))
+            start = end
     return out
 
 
@@ -338,24 +378,14 @@ def train_next_up(
     step_i = 0
     for epoch in range(1, epochs + 1):
         te = time.time()
-        batches = []
-        for T, (inp, tgt) in windows.items():
-            B = max(1, batch_tokens // T)
-            order = rng.permutation(len(inp))
-            for a in range(0, len(order), B):
-                idx = order[a : a + B]
-                bi, bt = inp[idx], tgt[idx]
-                if len(idx) < B:
-                    pad = B - len(idx)
-                    bi = np.concatenate([bi, np.zeros((pad, T), np.int32)])
-                    bt = np.concatenate([bt, np.zeros((pad, T), np.int32)])
-                batches.append((bi, bt))
+        batches = _packed_batches(windows, batch_tokens, rng)
         tot, cnt = 0.0, 0
         for bidx in rng.permutation(len(batches)):
-            bi, bt = batches[bidx]
+            bi, bp, bt, w = batches[bidx]
             step_i += 1
-            params, m, v, t, loss = step(params, m, v, t, bi, bt, jax.random.fold_in(key, step_i))
-            w = int((bt > 0).sum())
+            params, m, v, t, loss = step(
+                params, m, v, t, bi, bp, bt, jax.random.fold_in(key, step_i)
+            )
             tot += float(loss) * w
             cnt += w
         msg = f"epoch {epoch:3d} loss {tot / max(cnt, 1):.4f}"

@@ -1,23 +1,28 @@
 //! Command-line tools for bundles, run natively.
 //!
-//!     edgerec verify <bundle-dir>    verify files and hashes, run parity cases
+//!     edgerec verify <bundle-dir>
+//!         verify files and hashes, run the parity cases
+//!     edgerec eval <bundle-dir> <data-file> [--protocol sampled|full|both] [--seed N] [--users N]
+//!         leave-one-out HR@10 / NDCG@10 of next_up and of PopRec
 
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::Instant;
 
+use edgerec::eval::{self, Metrics, Protocol, Sequence};
 use edgerec::{BundleFiles, Engine};
+
+const USAGE: &str = "usage:
+  edgerec verify <bundle-dir>
+  edgerec eval <bundle-dir> <data-file> [--protocol sampled|full|both] [--seed N] [--users N]";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let result = match args
-        .iter()
-        .map(String::as_str)
-        .collect::<Vec<_>>()
-        .as_slice()
-    {
-        ["verify", dir] => verify(Path::new(dir)),
-        _ => Err("usage: edgerec verify <bundle-dir>".to_owned()),
+    let result = match args.first().map(String::as_str) {
+        Some("verify") if args.len() == 2 => verify(Path::new(&args[1])).map(|_| ()),
+        Some("eval") if args.len() >= 3 => EvalOptions::parse(&args[3..])
+            .and_then(|options| evaluate(Path::new(&args[1]), Path::new(&args[2]), &options)),
+        _ => Err(USAGE.to_owned()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -28,42 +33,109 @@ fn main() -> ExitCode {
     }
 }
 
-fn verify(dir: &Path) -> Result<(), String> {
+fn verify(dir: &Path) -> Result<Engine, String> {
     let started = Instant::now();
-    let files = read_bundle_dir(dir)?;
-    let engine =
-        Engine::load(&files).map_err(|e| format!("{}: [{}] {e}", dir.display(), e.code()))?;
+    let engine = load(dir)?;
     let manifest = engine.manifest();
     println!(
-        "{}: bundle {} version {} OK: {} files verified, {} items, {} parity cases passed ({} ms)",
+        "{}: bundle {} version {} OK: {} files verified, {} items, models {:?}, {} parity cases passed ({} ms)",
         dir.display(),
         manifest.name,
         manifest.version,
         manifest.files.len(),
         engine.catalog().len(),
+        engine.models(),
         manifest.parity.cases.len(),
         started.elapsed().as_millis()
     );
+    Ok(engine)
+}
+
+fn load(dir: &Path) -> Result<Engine, String> {
+    let files: BundleFiles =
+        edgerec::bundle::read_dir(dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
+    Engine::load(&files).map_err(|e| format!("{}: [{}] {e}", dir.display(), e.code()))
+}
+
+struct EvalOptions {
+    protocols: Vec<Protocol>,
+    seed: u64,
+    users: Option<usize>,
+}
+
+impl EvalOptions {
+    fn parse(args: &[String]) -> Result<Self, String> {
+        let mut options = Self { protocols: vec![Protocol::Sampled, Protocol::Full], seed: 42, users: None };
+        let mut args = args.iter();
+        while let Some(flag) = args.next() {
+            let value = args.next().ok_or_else(|| format!("{flag} needs a value\n{USAGE}"))?;
+            match flag.as_str() {
+                "--protocol" => {
+                    options.protocols = match value.as_str() {
+                        "sampled" => vec![Protocol::Sampled],
+                        "full" => vec![Protocol::Full],
+                        "both" => vec![Protocol::Sampled, Protocol::Full],
+                        other => return Err(format!("unknown protocol {other:?}\n{USAGE}")),
+                    }
+                }
+                "--seed" => options.seed = value.parse().map_err(|_| format!("bad --seed {value:?}"))?,
+                "--users" => {
+                    options.users = Some(value.parse().map_err(|_| format!("bad --users {value:?}"))?)
+                }
+                other => return Err(format!("unknown option {other:?}\n{USAGE}")),
+            }
+        }
+        Ok(options)
+    }
+}
+
+fn evaluate(bundle_dir: &Path, data: &Path, options: &EvalOptions) -> Result<(), String> {
+    let engine = verify(bundle_dir)?;
+    let text = std::fs::read_to_string(data).map_err(|e| format!("cannot read {}: {e}", data.display()))?;
+    let raw = eval::parse_sequences(&text).map_err(|e| format!("{}: {e}", data.display()))?;
+    let catalog = engine.catalog();
+    let mut sequences: Vec<Sequence> = Vec::with_capacity(raw.len());
+    for (user, ids) in raw.iter().enumerate() {
+        let rows = ids
+            .iter()
+            .map(|id| {
+                catalog.index_of(id).ok_or_else(|| format!("user #{user}: item {id:?} is not in the bundle"))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        sequences.push(rows);
+    }
+    if let Some(limit) = options.users {
+        sequences.truncate(limit);
+    }
+    let item_count = catalog.len();
+    let popularity = eval::popularity(&sequences, item_count);
+    println!("\n| model | protocol | HR@{0} | NDCG@{0} | users | seconds |", eval::CUTOFF);
+    println!("|---|---|---|---|---|---|");
+    for &protocol in &options.protocols {
+        let started = Instant::now();
+        let lstm = eval::evaluate(&sequences, item_count, protocol, options.seed, |history| {
+            engine.next_up_scores(history).map_err(|e| e.to_string())
+        })?;
+        report("next_up (LSTM)", protocol, lstm, started);
+        let started = Instant::now();
+        let pop = eval::evaluate(&sequences, item_count, protocol, options.seed, |_| {
+            Ok::<_, String>(popularity.clone())
+        })?;
+        report("PopRec", protocol, pop, started);
+    }
     Ok(())
 }
 
-/// Reads every regular file of a bundle directory into memory, keyed by name.
-fn read_bundle_dir(dir: &Path) -> Result<BundleFiles, String> {
-    let entries =
-        std::fs::read_dir(dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
-    let mut files = BundleFiles::new();
-    for entry in entries {
-        let path = entry.map_err(|e| e.to_string())?.path();
-        if path.is_file() {
-            let name = path
-                .file_name()
-                .unwrap_or_default()
-                .to_string_lossy()
-                .into_owned();
-            let bytes =
-                std::fs::read(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-            files.insert(name, bytes);
-        }
-    }
-    Ok(files)
+fn report(model: &str, protocol: Protocol, metrics: Metrics, started: Instant) {
+    let protocol = match protocol {
+        Protocol::Sampled => "100 sampled negatives",
+        Protocol::Full => "full ranking",
+    };
+    println!(
+        "| {model} | {protocol} | {:.4} | {:.4} | {} | {:.1} |",
+        metrics.hit_rate,
+        metrics.ndcg,
+        metrics.users,
+        started.elapsed().as_secs_f64()
+    );
 }

@@ -32,6 +32,7 @@ pub struct FileEntry {
 pub struct Models {
     pub similar: Option<SimilarSpec>,
     pub factors: Option<FactorsSpec>,
+    pub next_up: Option<NextUpSpec>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -47,6 +48,15 @@ pub struct FactorsSpec {
     pub users: MatrixSpec,
     pub users_file: String,
     pub fold_in_lambda: f64,
+}
+
+/// The LSTM encoder (ONNX) and the output item matrix it is scored against.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NextUpSpec {
+    pub encoder: String,
+    pub items: MatrixSpec,
+    pub max_len: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -70,19 +80,10 @@ pub struct Parity {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum ParityCase {
-    Similar {
-        item: String,
-        category: Option<String>,
-        expected: Vec<Expected>,
-    },
-    ForUser {
-        user: String,
-        expected: Vec<Expected>,
-    },
-    ForHistory {
-        history: Vec<String>,
-        expected: Vec<Expected>,
-    },
+    Similar { item: String, category: Option<String>, expected: Vec<Expected> },
+    ForUser { user: String, expected: Vec<Expected> },
+    ForHistory { history: Vec<String>, expected: Vec<Expected> },
+    NextUp { history: Vec<String>, expected: Vec<Expected> },
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -16,7 +16,7 @@ use thiserror::Error;
 use crate::catalog::{Catalog, CatalogError, Item};
 use crate::kernel::{Matrix, MatrixError};
 pub use manifest::{
-    Expected, FactorsSpec, FileEntry, Manifest, MatrixSpec, Models, Parity, ParityCase,
+    Expected, FactorsSpec, FileEntry, Manifest, MatrixSpec, Models, NextUpSpec, Parity, ParityCase,
     SimilarSpec, FORMAT, MANIFEST_PATH,
 };
 
@@ -39,17 +39,9 @@ pub enum BundleError {
     #[error("file {path:?} is not listed in the manifest's files")]
     UnlistedFile { path: String },
     #[error("file {path:?} is {actual} bytes, the manifest says {expected} (truncated or padded)")]
-    SizeMismatch {
-        path: String,
-        expected: usize,
-        actual: usize,
-    },
+    SizeMismatch { path: String, expected: usize, actual: usize },
     #[error("file {path:?} has SHA-256 {actual}, the manifest says {expected} (corrupted)")]
-    HashMismatch {
-        path: String,
-        expected: String,
-        actual: String,
-    },
+    HashMismatch { path: String, expected: String, actual: String },
     #[error("file {path:?} is not valid JSON of the expected shape: {reason}")]
     MalformedFile { path: String, reason: String },
     #[error("matrix {path:?}: {reason}")]
@@ -77,10 +69,7 @@ impl BundleError {
             Self::HashMismatch { .. } => "bundle_hash_mismatch",
             Self::MalformedFile { .. } => "bundle_malformed_file",
             Self::WrongDimensions { .. } => "bundle_wrong_dimensions",
-            Self::BadMatrix {
-                source: MatrixError::NonFinite { .. },
-                ..
-            } => "bundle_non_finite",
+            Self::BadMatrix { source: MatrixError::NonFinite { .. }, .. } => "bundle_non_finite",
             Self::BadMatrix { .. } => "bundle_wrong_dimensions",
             Self::UnsupportedDtype { .. } => "bundle_unsupported_dtype",
             Self::Catalog(_) => "bundle_bad_catalog",
@@ -104,6 +93,14 @@ pub struct Bundle {
     pub catalog: Catalog,
     pub similar: Option<Matrix>,
     pub factors: Option<FactorMatrices>,
+    pub next_up: Option<NextUpParts>,
+}
+
+#[derive(Debug)]
+pub struct NextUpParts {
+    pub encoder: Vec<u8>,
+    pub items: Matrix,
+    pub max_len: usize,
 }
 
 #[derive(Debug)]
@@ -138,12 +135,15 @@ impl Bundle {
             Some(spec) => Some(verified.factors(spec, item_count)?),
             None => None,
         };
-        Ok(Self {
-            manifest,
-            catalog,
-            similar,
-            factors,
-        })
+        let next_up = match &manifest.models.next_up {
+            Some(spec) => Some(NextUpParts {
+                encoder: verified.bytes(&spec.encoder)?.to_vec(),
+                items: verified.matrix(&spec.items, Some(item_count))?,
+                max_len: spec.max_len,
+            }),
+            None => None,
+        };
+        Ok(Self { manifest, catalog, similar, factors, next_up })
     }
 }
 
@@ -154,24 +154,15 @@ struct CatalogFile {
 }
 
 fn parse_manifest(files: &BundleFiles) -> Result<Manifest, BundleError> {
-    let bytes = files
-        .get(MANIFEST_PATH)
-        .ok_or(BundleError::MissingManifest)?;
-    let manifest: Manifest =
-        serde_json::from_slice(bytes).map_err(|e| BundleError::MalformedManifest {
-            reason: e.to_string(),
-        })?;
+    let bytes = files.get(MANIFEST_PATH).ok_or(BundleError::MissingManifest)?;
+    let manifest: Manifest = serde_json::from_slice(bytes)
+        .map_err(|e| BundleError::MalformedManifest { reason: e.to_string() })?;
     if manifest.format != FORMAT {
-        return Err(BundleError::UnsupportedFormat {
-            found: manifest.format,
-        });
+        return Err(BundleError::UnsupportedFormat { found: manifest.format });
     }
     if !manifest.parity.tolerance.is_finite() || manifest.parity.tolerance < 0.0 {
         return Err(BundleError::MalformedManifest {
-            reason: format!(
-                "parity tolerance {} is not a finite number >= 0",
-                manifest.parity.tolerance
-            ),
+            reason: format!("parity tolerance {} is not a finite number >= 0", manifest.parity.tolerance),
         });
     }
     Ok(manifest)
@@ -188,9 +179,7 @@ impl<'a> Verified<'a> {
         for entry in &manifest.files {
             let bytes = files
                 .get(&entry.path)
-                .ok_or_else(|| BundleError::MissingFile {
-                    path: entry.path.clone(),
-                })?;
+                .ok_or_else(|| BundleError::MissingFile { path: entry.path.clone() })?;
             if bytes.len() != entry.bytes {
                 return Err(BundleError::SizeMismatch {
                     path: entry.path.clone(),
@@ -212,36 +201,23 @@ impl<'a> Verified<'a> {
     }
 
     fn bytes(&self, path: &str) -> Result<&'a [u8], BundleError> {
-        self.files
-            .get(path)
-            .copied()
-            .ok_or_else(|| BundleError::UnlistedFile {
-                path: path.to_owned(),
-            })
+        self.files.get(path).copied().ok_or_else(|| BundleError::UnlistedFile { path: path.to_owned() })
     }
 
     fn json<T: for<'de> Deserialize<'de>>(&self, path: &str) -> Result<T, BundleError> {
-        serde_json::from_slice(self.bytes(path)?).map_err(|e| BundleError::MalformedFile {
-            path: path.to_owned(),
-            reason: e.to_string(),
-        })
+        serde_json::from_slice(self.bytes(path)?)
+            .map_err(|e| BundleError::MalformedFile { path: path.to_owned(), reason: e.to_string() })
     }
 
     fn matrix(&self, spec: &MatrixSpec, rows: Option<usize>) -> Result<Matrix, BundleError> {
         let path = spec.file.clone();
         if spec.dtype != "f32" {
-            return Err(BundleError::UnsupportedDtype {
-                path,
-                dtype: spec.dtype.clone(),
-            });
+            return Err(BundleError::UnsupportedDtype { path, dtype: spec.dtype.clone() });
         }
         if let Some(rows) = rows.filter(|&rows| rows != spec.rows) {
             return Err(BundleError::WrongDimensions {
                 path,
-                reason: format!(
-                    "manifest says {} rows, the catalog has {rows} items",
-                    spec.rows
-                ),
+                reason: format!("manifest says {} rows, the catalog has {rows} items", spec.rows),
             });
         }
         let bytes = self.bytes(&spec.file)?;
@@ -261,26 +237,16 @@ impl<'a> Verified<'a> {
             .map_err(|source| BundleError::BadMatrix { path, source })
     }
 
-    fn factors(
-        &self,
-        spec: &FactorsSpec,
-        item_count: usize,
-    ) -> Result<FactorMatrices, BundleError> {
+    fn factors(&self, spec: &FactorsSpec, item_count: usize) -> Result<FactorMatrices, BundleError> {
         let items = self.matrix(&spec.items, Some(item_count))?;
         let users_list: Users = self.json(&spec.users_file)?;
         let users = self.matrix(&spec.users, Some(users_list.ids.len()))?;
-        let inconsistent = |reason: String| BundleError::Inconsistent {
-            path: spec.users_file.clone(),
-            reason,
-        };
+        let inconsistent =
+            |reason: String| BundleError::Inconsistent { path: spec.users_file.clone(), reason };
         if users.cols() != items.cols() {
             return Err(BundleError::WrongDimensions {
                 path: spec.users.file.clone(),
-                reason: format!(
-                    "{} columns, the item factors have {}",
-                    users.cols(),
-                    items.cols()
-                ),
+                reason: format!("{} columns, the item factors have {}", users.cols(), items.cols()),
             });
         }
         if users_list.seen.len() != users_list.ids.len() {
@@ -290,36 +256,34 @@ impl<'a> Verified<'a> {
                 users_list.seen.len()
             )));
         }
-        if let Some(bad) = users_list
-            .seen
-            .iter()
-            .flatten()
-            .find(|&&i| i as usize >= item_count)
-        {
+        if let Some(bad) = users_list.seen.iter().flatten().find(|&&i| i as usize >= item_count) {
             return Err(inconsistent(format!(
                 "seen item index {bad} is outside the catalog ({item_count} items)"
             )));
         }
         if !spec.fold_in_lambda.is_finite() || spec.fold_in_lambda < 0.0 {
             return Err(BundleError::MalformedManifest {
-                reason: format!(
-                    "fold_in_lambda {} is not a finite number >= 0",
-                    spec.fold_in_lambda
-                ),
+                reason: format!("fold_in_lambda {} is not a finite number >= 0", spec.fold_in_lambda),
             });
         }
-        Ok(FactorMatrices {
-            items,
-            users,
-            users_list,
-            fold_in_lambda: spec.fold_in_lambda,
-        })
+        Ok(FactorMatrices { items, users, users_list, fold_in_lambda: spec.fold_in_lambda })
     }
 }
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Reads every regular file of a bundle folder, keyed by file name.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn read_dir(dir: &std::path::Path) -> std::io::Result<BundleFiles> {
+    let mut files = BundleFiles::new();
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_file() {
+            let name = path.file_name().unwrap_or_default().to_string_lossy().into_owned();
+            files.insert(name, std::fs::read(&path)?);
+        }
+    }
+    Ok(files)
 }

@@ -8,12 +8,7 @@ pub enum MatrixError {
     #[error("{bytes} bytes is not a whole number of f32 values")]
     NotF32Aligned { bytes: usize },
     #[error("expected {rows}x{cols} = {expected} values, found {found}")]
-    WrongLength {
-        rows: usize,
-        cols: usize,
-        expected: usize,
-        found: usize,
-    },
+    WrongLength { rows: usize, cols: usize, expected: usize, found: usize },
     #[error("value at row {row}, column {col} is not finite ({value})")]
     NonFinite { row: usize, col: usize, value: f32 },
 }
@@ -29,20 +24,11 @@ impl Matrix {
     pub fn new(rows: usize, cols: usize, values: Vec<f32>) -> Result<Self, MatrixError> {
         let expected = rows * cols;
         if values.len() != expected {
-            return Err(MatrixError::WrongLength {
-                rows,
-                cols,
-                expected,
-                found: values.len(),
-            });
+            return Err(MatrixError::WrongLength { rows, cols, expected, found: values.len() });
         }
         if let Some(at) = values.iter().position(|v| !v.is_finite()) {
             let (row, col) = (at / cols.max(1), at % cols.max(1));
-            return Err(MatrixError::NonFinite {
-                row,
-                col,
-                value: values[at],
-            });
+            return Err(MatrixError::NonFinite { row, col, value: values[at] });
         }
         let values = Array2::from_shape_vec((rows, cols), values).expect("length checked above");
         Ok(Self { values })
@@ -53,10 +39,7 @@ impl Matrix {
         if bytes.len() % 4 != 0 {
             return Err(MatrixError::NotF32Aligned { bytes: bytes.len() });
         }
-        let values = bytes
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            .collect();
+        let values = bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
         Self::new(rows, cols, values)
     }
 
@@ -77,11 +60,7 @@ impl Matrix {
     pub fn normalised_rows(&self) -> Self {
         let mut values = self.values.clone();
         for mut row in values.rows_mut() {
-            let norm = row
-                .iter()
-                .map(|&v| f64::from(v) * f64::from(v))
-                .sum::<f64>()
-                .sqrt();
+            let norm = row.iter().map(|&v| f64::from(v) * f64::from(v)).sum::<f64>().sqrt();
             if norm > 0.0 {
                 row.mapv_inplace(|v| (f64::from(v) / norm) as f32);
             }
@@ -100,10 +79,7 @@ impl Matrix {
         if self.cols() == 0 {
             return vec![0.0; self.rows()];
         }
-        values
-            .chunks_exact(self.cols())
-            .map(|row| dot(row, query))
-            .collect()
+        values.chunks_exact(self.cols()).map(|row| dot(row, query)).collect()
     }
 }
 

@@ -16,9 +16,7 @@ impl Hit {
     /// `+ 0.0` turns -0.0 into +0.0, so they tie as the equal values they are;
     /// `total_cmp` keeps the order total even for a NaN.
     fn rank_cmp(&self, other: &Self) -> Ordering {
-        (other.score + 0.0)
-            .total_cmp(&(self.score + 0.0))
-            .then(self.index.cmp(&other.index))
+        (other.score + 0.0).total_cmp(&(self.score + 0.0)).then(self.index.cmp(&other.index))
     }
 }
 

@@ -9,9 +9,7 @@ use crate::kernel::{search, Hit, Matrix};
 
 #[derive(Debug, Error, PartialEq)]
 pub enum FoldInError {
-    #[error(
-        "VᵀV + λI is not positive definite (λ = {lambda}); the bundle's factors are degenerate"
-    )]
+    #[error("VᵀV + λI is not positive definite (λ = {lambda}); the bundle's factors are degenerate")]
     NotPositiveDefinite { lambda: f64 },
 }
 
@@ -27,11 +25,7 @@ impl FactorModel {
     pub fn new(items: Matrix, users: Matrix, lambda: f64) -> Result<Self, FoldInError> {
         let gram_cholesky = cholesky(&regularised_gram(&items, lambda), items.cols())
             .ok_or(FoldInError::NotPositiveDefinite { lambda })?;
-        Ok(Self {
-            items,
-            users,
-            gram_cholesky,
-        })
+        Ok(Self { items, users, gram_cholesky })
     }
 
     pub fn user_count(&self) -> usize {
@@ -51,17 +45,10 @@ impl FactorModel {
     }
 
     /// Best `k` items for an anonymous shopper, history excluded.
-    pub fn for_history(
-        &self,
-        history: &[usize],
-        k: usize,
-        keep: impl Fn(usize) -> bool,
-    ) -> Vec<Hit> {
+    pub fn for_history(&self, history: &[usize], k: usize, keep: impl Fn(usize) -> bool) -> Vec<Hit> {
         let seen = distinct(history);
         let query = self.fold_in_distinct(&seen);
-        search(&self.items, &query, k, |i| {
-            seen.binary_search(&i).is_err() && keep(i)
-        })
+        search(&self.items, &query, k, |i| seen.binary_search(&i).is_err() && keep(i))
     }
 
     fn fold_in_distinct(&self, seen: &[usize]) -> Vec<f32> {

@@ -1,7 +1,9 @@
 //! Encoders: each turns a question into a query vector for the kernel.
 
 pub mod factors;
+pub mod sequence;
 pub mod similar;
 
 pub use factors::{FactorModel, FoldInError};
+pub use sequence::{SequenceError, SequenceModel};
 pub use similar::SimilarItems;

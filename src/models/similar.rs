@@ -10,9 +10,7 @@ pub struct SimilarItems {
 
 impl SimilarItems {
     pub fn new(embeddings: &Matrix) -> Self {
-        Self {
-            unit_rows: embeddings.normalised_rows(),
-        }
+        Self { unit_rows: embeddings.normalised_rows() }
     }
 
     /// The `k` items most similar to `item`, never `item` itself, restricted

@@ -19,23 +19,14 @@ pub fn js_files(files: &BundleFiles) -> JsValue {
 
 /// Decodes a successful call into the documented result shape.
 pub fn answer(value: Result<JsValue, JsValue>) -> Recommendations {
-    serde_wasm_bindgen::from_value(value.expect("call succeeds"))
-        .expect("result has the documented shape")
+    serde_wasm_bindgen::from_value(value.expect("call succeeds")).expect("result has the documented shape")
 }
 
 /// The thrown value is a JS Error with this `code`; returns its message.
 pub fn thrown(result: Result<impl Sized, JsValue>, code: &str) -> String {
-    let Err(value) = result else {
-        panic!("expected a thrown {code} error")
-    };
+    let Err(value) = result else { panic!("expected a thrown {code} error") };
     let error: js_sys::Error = value.dyn_into().expect("thrown value is an Error");
-    assert_eq!(
-        Reflect::get(&error, &"code".into())
-            .unwrap()
-            .as_string()
-            .as_deref(),
-        Some(code)
-    );
+    assert_eq!(Reflect::get(&error, &"code".into()).unwrap().as_string().as_deref(), Some(code));
     error.message().into()
 }
 
@@ -46,19 +37,9 @@ pub fn assert_parity_through_binding(files: &BundleFiles) {
     assert!(cases.len() >= 20);
     for case in cases {
         let (got, expected) = match &case {
-            ParityCase::Similar {
-                item,
-                category,
-                expected,
-            } => {
-                let category = category
-                    .as_deref()
-                    .map(JsValue::from)
-                    .unwrap_or(JsValue::UNDEFINED);
-                (
-                    answer(engine.similar(&item.into(), k as f64, &category)),
-                    expected,
-                )
+            ParityCase::Similar { item, category, expected } => {
+                let category = category.as_deref().map(JsValue::from).unwrap_or(JsValue::UNDEFINED);
+                (answer(engine.similar(&item.into(), k as f64, &category)), expected)
             }
             ParityCase::ForUser { user, expected } => {
                 (answer(engine.for_user(&user.into(), k as f64)), expected)
@@ -67,9 +48,12 @@ pub fn assert_parity_through_binding(files: &BundleFiles) {
                 let ids = serde_wasm_bindgen::to_value(history).unwrap();
                 (answer(engine.for_history(&ids, k as f64)), expected)
             }
+            ParityCase::NextUp { history, expected } => {
+                let ids = serde_wasm_bindgen::to_value(history).unwrap();
+                (answer(engine.next_up(&ids, k as f64, &JsValue::UNDEFINED)), expected)
+            }
         };
         assert_eq!(got.version, engine.version());
-        compare_ranking(&got.items, expected, tolerance)
-            .unwrap_or_else(|e| panic!("{case:?}: {e}"));
+        compare_ranking(&got.items, expected, tolerance).unwrap_or_else(|e| panic!("{case:?}: {e}"));
     }
 }

@@ -9,10 +9,7 @@ use serde_json::{json, Value};
 
 macro_rules! default_bundle_file {
     ($name:literal) => {
-        (
-            $name,
-            &include_bytes!(concat!("../../models/bundles/ml-100k/", $name))[..],
-        )
+        ($name, &include_bytes!(concat!("../../models/bundles/ml-100k/", $name))[..])
     };
 }
 
@@ -25,6 +22,8 @@ pub fn default_bundle() -> BundleFiles {
         default_bundle_file!("item_embeddings.f32"),
         default_bundle_file!("item_factors.f32"),
         default_bundle_file!("user_factors.f32"),
+        default_bundle_file!("next_up.onnx"),
+        default_bundle_file!("next_up_items.f32"),
     ]
     .into_iter()
     .map(|(path, bytes)| (path.to_owned(), bytes.to_vec()))
@@ -35,10 +34,7 @@ pub fn default_bundle() -> BundleFiles {
 pub fn edit_manifest(files: &mut BundleFiles, edit: impl FnOnce(&mut Value)) {
     let mut manifest: Value = serde_json::from_slice(&files["manifest.json"]).unwrap();
     edit(&mut manifest);
-    files.insert(
-        "manifest.json".into(),
-        serde_json::to_vec(&manifest).unwrap(),
-    );
+    files.insert("manifest.json".into(), serde_json::to_vec(&manifest).unwrap());
 }
 
 /// Replaces a file and updates its size and hash in the manifest, so only
@@ -82,11 +78,7 @@ impl HandMade<'_> {
             "ids": self.users.iter().map(|u| u.0).collect::<Vec<_>>(),
             "seen": self.users.iter().map(|u| u.2).collect::<Vec<_>>(),
         });
-        let user_factors: Vec<f32> = self
-            .users
-            .iter()
-            .flat_map(|u| u.1.iter().copied())
-            .collect();
+        let user_factors: Vec<f32> = self.users.iter().flat_map(|u| u.1.iter().copied()).collect();
         let mut files = BundleFiles::new();
         files.insert("catalog.json".into(), serde_json::to_vec(&catalog).unwrap());
         files.insert("users.json".into(), serde_json::to_vec(&users).unwrap());
@@ -116,10 +108,7 @@ impl HandMade<'_> {
             },
             "parity": self.parity,
         });
-        files.insert(
-            "manifest.json".into(),
-            serde_json::to_vec_pretty(&manifest).unwrap(),
-        );
+        files.insert("manifest.json".into(), serde_json::to_vec_pretty(&manifest).unwrap());
         files
     }
 }
@@ -127,13 +116,8 @@ impl HandMade<'_> {
 /// Parity cases of a bundle as (label, call, expected), so page, worker and
 /// native runners check the same cases the same way.
 pub fn parity_cases(files: &BundleFiles) -> (usize, f32, Vec<edgerec::bundle::ParityCase>) {
-    let manifest: edgerec::bundle::Manifest =
-        serde_json::from_slice(&files["manifest.json"]).unwrap();
-    (
-        manifest.parity.k,
-        manifest.parity.tolerance,
-        manifest.parity.cases,
-    )
+    let manifest: edgerec::bundle::Manifest = serde_json::from_slice(&files["manifest.json"]).unwrap();
+    (manifest.parity.k, manifest.parity.tolerance, manifest.parity.cases)
 }
 
 #[cfg(target_arch = "wasm32")]

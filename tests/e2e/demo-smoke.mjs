@@ -1,46 +1,56 @@
-// The demo page, built and served as the demo command does, rendered by
-// headless Chromium: the similar-items list holds real catalog titles
-// computed in wasm, and the version badge names the committed bundle.
-import { execFile } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
-import { promisify } from 'node:util';
+// The demo page, built and served as the demo command does, in Chromium:
+// similar items, "for you" and "next up" show real catalog titles computed
+// in wasm after a person clicks through a few movies.
+import { mkdir, readFile } from 'node:fs/promises';
 import { serve } from './static-server.mjs';
-
-const CHROMIUM_FLAGS = ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage',
-  '--disable-background-networking', '--disable-component-update', '--no-first-run'];
+import { launch, check } from './browser.mjs';
 
 const root = new URL('../../www/', import.meta.url).pathname;
+const artifacts = new URL('../../test-artifacts/', import.meta.url).pathname;
 const manifest = JSON.parse(await readFile(`${root}bundles/ml-100k/manifest.json`, 'utf8'));
 const catalog = JSON.parse(await readFile(`${root}bundles/ml-100k/catalog.json`, 'utf8'));
 const titles = new Set(catalog.items.map((item) => item.title));
 
 const server = await serve(root);
+const browser = await launch();
 try {
-  const { stdout: dom } = await promisify(execFile)('/usr/bin/chromium', [
-    ...CHROMIUM_FLAGS, '--virtual-time-budget=15000', '--dump-dom', `${server.url}demo/#item=1`,
-  ], { maxBuffer: 1 << 24, timeout: 60_000 });
+  const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
+  const errors = [];
+  page.on('pageerror', (error) => errors.push(error.message));
+  await page.goto(`${server.url}demo/#item=1`);
+  await page.waitForSelector('#similar li[data-id]', { timeout: 30_000 });
 
-  const similar = dom.match(/<ol id="similar"[^>]*>([\s\S]*?)<\/ol>/)?.[1] ?? '';
-  const shown = [...similar.matchAll(/<span class="title">([^<]*)<\/span>/g)].map((m) => decode(m[1]));
-  const badge = dom.match(/<div id="status"[^>]*>([^<]*)<\/div>/)?.[1] ?? '';
+  check((await page.textContent('#product-title')) === 'Toy Story (1995)', 'product page shows the picked movie');
+  const similar = await page.$$eval('#similar li[data-id] .title', (els) => els.map((e) => e.textContent));
+  check(similar.length === 10, `10 similar items (got ${similar.length})`);
+  check(similar.every((t) => titles.has(t)) && !similar.includes('Toy Story (1995)'),
+    `similar items are other catalog titles: ${similar.slice(0, 3).join(', ')}, …`);
+  check((await page.textContent('#status')).includes(`v${manifest.version}`), `version badge names v${manifest.version}`);
 
-  check(dom.includes('Toy Story (1995)'), 'product page shows the picked movie');
-  check(shown.length === 10, `10 similar items shown (got ${shown.length})`);
-  check(shown.every((title) => titles.has(title)), `every similar item is a catalog title: ${shown.join(' | ')}`);
-  check(!shown.includes('Toy Story (1995)'), 'the movie itself is not among its similar items');
-  check(badge.includes(`v${manifest.version}`), `version badge names v${manifest.version} ("${badge}")`);
-  console.log(`demo smoke: OK (${shown.slice(0, 3).join(', ')}, …)`);
-} finally {
-  await server.close();
-}
-
-function check(condition, what) {
-  if (!condition) {
-    console.error(`demo smoke: FAILED: ${what}`);
-    process.exit(1);
+  // Watch three movies: Toy Story, then two picked from the similar list.
+  await page.click('#add-history');
+  for (let i = 0; i < 2; i++) {
+    await page.click('#similar li[data-id] >> nth=0');
+    await page.waitForFunction((prev) => document.querySelector('#product-title').textContent !== prev,
+      await page.textContent('#product-title'));
+    await page.click('#add-history');
   }
-}
+  check((await page.$$('#history li')).length === 3, 'history panel lists 3 movies');
+  for (const list of ['for-you', 'next-up']) {
+    const shown = await page.$$eval(`#${list} li[data-id] .title`, (els) => els.map((e) => e.textContent));
+    const history = await page.$$eval('#history li', (els) => els.map((e) => e.textContent));
+    check(shown.length === 10 && shown.every((t) => titles.has(t) && !history.includes(t)),
+      `"${list}" shows 10 catalog titles outside the history: ${shown.slice(0, 3).join(', ')}, …`);
+  }
+  await mkdir(artifacts, { recursive: true });
+  await page.screenshot({ path: `${artifacts}demo-home.png`, fullPage: true });
 
-function decode(html) {
-  return html.replace(/&amp;/g, '&').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&#39;/g, "'");
+  await page.click('#clear-history');
+  check((await page.$$('#history li')).length === 0, 'clear empties the history');
+  check((await page.$$('#next-up li[data-id]')).length === 0, '"next up" is empty again after clear');
+  check(errors.length === 0, `no page errors (${errors.join('; ')})`);
+  console.log(`demo smoke: OK (screenshot ${artifacts}demo-home.png)`);
+} finally {
+  await browser.close();
+  await server.close();
 }

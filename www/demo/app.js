@@ -57,9 +57,11 @@ function renderForYou() {
   }));
   if (!history.length) {
     $('for-you').replaceChildren(empty('Click “I watched this” on a few movies.'));
+    $('next-up').replaceChildren(empty('Click “I watched this” on a few movies.'));
     return;
   }
   renderCards($('for-you'), () => engine.forHistory(history, K), 'Nothing to recommend yet.');
+  renderCards($('next-up'), () => engine.nextUp(history, K), 'Nothing to recommend yet.');
 }
 
 function renderCards(list, query, emptyText) {

@@ -1,0 +1,55 @@
+"""The "next up" part of a bundle: train the LSTM, export it, and record
+parity cases computed by onnxruntime running the exported file, so the
+engine (tract) is checked against an independent ONNX runtime.
+"""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+
+from . import bundle, factors
+from .sequence import lstm
+
+ENCODER_FILE = "next_up.onnx"
+ITEMS_FILE = "next_up_items.f32"
+
+
+def build(sequences: list[list[int]], item_ids: list[str], *, max_len: int, dim: int, epochs: int,
+          seed: int, parity_k: int, log=print, **train_options):
+    """Trains on `sequences` (catalog rows, oldest first; the caller has already
+    removed anything held out for testing). Returns (files, model spec,
+    parity cases, trained model)."""
+    model = lstm.train_next_up(sequences, len(item_ids), max_len=max_len, dim=dim, epochs=epochs,
+                               seed=seed, valid=True, log=log, **train_options)
+    files = {ENCODER_FILE: model.onnx_bytes, ITEMS_FILE: bundle.matrix_bytes(model.item_matrix)}
+    spec = {"encoder": ENCODER_FILE, "items": bundle.matrix_spec(ITEMS_FILE, model.item_matrix),
+            "max_len": max_len}
+    return files, spec, parity_cases(model, sequences, item_ids, parity_k, seed), model
+
+
+def top_k(model: lstm.NextUpModel, history: list[int], k: int):
+    """What the engine must answer: onnxruntime's query, scored against the
+    item matrix, history excluded."""
+    query = lstm.onnx_query(model.onnx_bytes, history, model.max_len)
+    return factors.top_k(model.item_matrix @ query, k, exclude=history)
+
+
+def parity_cases(model, sequences, item_ids, k: int, seed: int) -> list[dict]:
+    rng = random.Random(seed)
+    long = [s for s in sequences if len(s) > model.max_len]
+    picks = rng.sample([s for s in sequences if len(s) >= 2], 5)
+    histories = [s[: rng.choice([1, 2, 5, 12, 30])] for s in picks]
+    if long:  # longer than max_len: only the most recent max_len items count
+        histories.append(list(rng.choice(long)))
+    cases = []
+    for history in histories:
+        ranked = [{"id": item_ids[i], "score": s} for i, s in top_k(model, history, k)]
+        cases.append({"kind": "next_up", "history": [item_ids[i] for i in history], "expected": ranked})
+    # An unknown id is skipped by the engine; the reference never sees it.
+    history = histories[0]
+    ranked = [{"id": item_ids[i], "score": s} for i, s in top_k(model, history, k)]
+    cases.append({"kind": "next_up", "history": ["not-in-catalog"] + [item_ids[i] for i in history],
+                  "expected": ranked})
+    return cases

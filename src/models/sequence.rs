@@ -1,0 +1,98 @@
+//! "Next up": an LSTM over the shopper's item history, an ONNX model run by
+//! tract. Its final hidden state is the query; the shared kernel scores it
+//! against the output item matrix.
+//!
+//! Encoder contract (see docs/bundle-format.md): input `int64 [1, max_len]`
+//! holding catalog index + 1, left-padded with 0 (most recent item last);
+//! output `f32 [1, dim]`.
+
+use std::io::Cursor;
+use std::sync::Arc;
+
+use thiserror::Error;
+use tract_onnx::prelude::*;
+
+use crate::kernel::{search, Hit, Matrix};
+
+#[derive(Debug, Error)]
+pub enum SequenceError {
+    #[error("the ONNX encoder could not be loaded: {reason}")]
+    Load { reason: String },
+    #[error("the ONNX encoder outputs {found} values, the item matrix has {expected} columns")]
+    OutputSize { expected: usize, found: usize },
+    #[error("the ONNX encoder failed to run: {reason}")]
+    Run { reason: String },
+    #[error("max_len must be at least 1")]
+    ZeroMaxLen,
+}
+
+pub struct SequenceModel {
+    plan: Arc<TypedRunnableModel>,
+    items: Matrix,
+    max_len: usize,
+}
+
+impl SequenceModel {
+    /// Parses, shapes and optimises the encoder once, and checks that its
+    /// output fits the item matrix by running it on an all-padding input.
+    pub fn new(onnx: &[u8], items: Matrix, max_len: usize) -> Result<Self, SequenceError> {
+        if max_len == 0 {
+            return Err(SequenceError::ZeroMaxLen);
+        }
+        let load = |e: TractError| SequenceError::Load { reason: format!("{e:#}") };
+        let plan = tract_onnx::onnx()
+            .model_for_read(&mut Cursor::new(onnx))
+            .and_then(|model| model.with_input_fact(0, i64::fact([1, max_len]).into()))
+            .and_then(|model| model.into_optimized())
+            .and_then(|model| model.into_runnable())
+            .map_err(load)?;
+        let model = Self { plan, items, max_len };
+        let probe = model.query(&[])?;
+        if probe.len() != model.items.cols() {
+            return Err(SequenceError::OutputSize { expected: model.items.cols(), found: probe.len() });
+        }
+        Ok(model)
+    }
+
+    pub fn max_len(&self) -> usize {
+        self.max_len
+    }
+
+    /// The encoder's query vector for a history of item rows (oldest first);
+    /// only the last `max_len` items are used.
+    pub fn query(&self, history: &[usize]) -> Result<Vec<f32>, SequenceError> {
+        let recent = &history[history.len().saturating_sub(self.max_len)..];
+        let mut tokens = vec![0i64; self.max_len - recent.len()];
+        tokens.extend(recent.iter().map(|&i| i as i64 + 1));
+        let run = |e: TractError| SequenceError::Run { reason: format!("{e:#}") };
+        let input = Tensor::from_shape(&[1, self.max_len], &tokens).map_err(run)?;
+        let outputs = self.plan.run(tvec!(input.into_tvalue())).map_err(run)?;
+        let query = outputs[0].to_plain_array_view::<f32>().map_err(run)?;
+        Ok(query.iter().copied().collect())
+    }
+
+    /// Best `k` next items after `history`; `keep` filters candidates.
+    pub fn next_up(
+        &self,
+        history: &[usize],
+        k: usize,
+        keep: impl Fn(usize) -> bool,
+    ) -> Result<Vec<Hit>, SequenceError> {
+        Ok(search(&self.items, &self.finite_query(history)?, k, keep))
+    }
+
+    /// The score of every item after `history`.
+    pub fn scores(&self, history: &[usize]) -> Result<Vec<f32>, SequenceError> {
+        Ok(self.items.scores(&self.finite_query(history)?))
+    }
+
+    fn finite_query(&self, history: &[usize]) -> Result<Vec<f32>, SequenceError> {
+        let query = self.query(history)?;
+        match query.iter().find(|v| !v.is_finite()) {
+            Some(bad) => {
+                Err(SequenceError::Run { reason: format!("the encoder produced a non-finite value ({bad})") })
+            }
+            None => Ok(query),
+        }
+    }
+}

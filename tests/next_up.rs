@@ -1,0 +1,89 @@
+//! "Next up" on the committed bundle: tract runs the exported LSTM, the
+//! kernel ranks; history edge cases behave as documented.
+#![cfg(not(target_arch = "wasm32"))]
+
+mod common;
+
+use edgerec::{Engine, EngineError};
+
+fn engine() -> Engine {
+    Engine::load(&common::default_bundle()).expect("default bundle loads")
+}
+
+/// A real user's history, oldest first, as catalog ids.
+fn real_history(engine: &Engine, len: usize) -> Vec<String> {
+    let users: serde_json::Value = serde_json::from_slice(&common::default_bundle()["users.json"]).unwrap();
+    let seen = users["seen"].as_array().unwrap().iter().find(|s| s.as_array().unwrap().len() >= len).unwrap();
+    seen.as_array().unwrap()[..len]
+        .iter()
+        .map(|i| engine.catalog().item(i.as_u64().unwrap() as usize).id.clone())
+        .collect()
+}
+
+#[test]
+fn bundle_has_next_up_and_its_parity_cases_pass() {
+    let engine = engine();
+    assert!(engine.models().contains(&"next_up"));
+    let cases = &engine.manifest().parity.cases;
+    let next_up_cases =
+        cases.iter().filter(|c| matches!(c, edgerec::bundle::ParityCase::NextUp { .. })).count();
+    assert!(next_up_cases >= 5, "only {next_up_cases} next_up parity cases");
+}
+
+#[test]
+fn answers_exclude_the_history_and_carry_the_version() {
+    let engine = engine();
+    let history = real_history(&engine, 8);
+    let answer = engine.next_up(&history, 10, true).unwrap();
+    assert_eq!(answer.items.len(), 10);
+    assert_eq!(answer.version, engine.version());
+    assert!(answer.items.iter().all(|r| !history.contains(&r.id)));
+    assert!(answer.items.windows(2).all(|w| w[0].score >= w[1].score));
+}
+
+#[test]
+fn only_the_last_max_len_items_count() {
+    let engine = engine();
+    let max_len = engine.manifest().models.next_up.as_ref().unwrap().max_len;
+    let history = real_history(&engine, max_len + 20);
+    let recent = &history[20..];
+    let full = engine.next_up(&history, 10, false).unwrap();
+    let truncated = engine.next_up(recent, 10, false).unwrap();
+    assert_eq!(full.items, truncated.items);
+    // ... and a different, shorter window does change the answer.
+    let shorter = engine.next_up(&history[history.len() - 3..], 10, false).unwrap();
+    assert_ne!(full.items, shorter.items);
+}
+
+#[test]
+fn exclusion_of_the_history_is_configurable() {
+    let engine = engine();
+    let history = real_history(&engine, 30);
+    let all = engine.next_up(&history, 200, false).unwrap();
+    assert!(all.items.iter().any(|r| history.contains(&r.id)), "no history item among the top 200 at all");
+    let excluded = engine.next_up(&history, 200, true).unwrap();
+    assert!(excluded.items.iter().all(|r| !history.contains(&r.id)));
+}
+
+#[test]
+fn empty_and_all_unknown_histories_are_clear_errors() {
+    let engine = engine();
+    assert_eq!(engine.next_up::<&str>(&[], 5, true).unwrap_err().code(), "empty_history");
+    match engine.next_up(&["ghost-1", "ghost-2"], 5, true) {
+        Err(EngineError::EmptyHistory { skipped }) => assert_eq!(skipped, vec!["ghost-1", "ghost-2"]),
+        other => panic!("expected EmptyHistory, got {other:?}"),
+    }
+    let partly_known = engine.next_up(&["ghost-1", "1"], 5, true).unwrap();
+    assert_eq!(partly_known.skipped, vec!["ghost-1"]);
+    assert_eq!(partly_known.items.len(), 5);
+}
+
+#[test]
+fn a_broken_encoder_is_refused_with_its_own_code() {
+    let mut files = common::default_bundle();
+    common::replace_file(&mut files, "next_up.onnx", b"this is not an onnx model".to_vec());
+    match Engine::load(&files) {
+        Err(e) => assert_eq!(e.code(), "bundle_bad_encoder", "{e}"),
+        Ok(_) => panic!("a bundle with a garbage encoder was accepted"),
+    }
+}
