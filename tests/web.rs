@@ -32,11 +32,20 @@ fn bad_input_throws_and_the_engine_keeps_answering() {
     thrown(engine.for_user(&"0".into(), 5.0), "unknown_user");
     thrown(engine.for_history(&JsValue::from("1"), 5.0), "invalid_argument");
     thrown(engine.for_history(&serde_wasm_bindgen::to_value(&["x"]).unwrap(), 5.0), "empty_history");
+    let session = serde_wasm_bindgen::to_value(&["1", "50"]).unwrap();
+    thrown(engine.next_up(&session, 5.0, &"yes".into()), "invalid_argument");
+    thrown(
+        engine.next_up(&serde_wasm_bindgen::to_value::<[&str; 0]>(&[]).unwrap(), 5.0, &none),
+        "empty_history",
+    );
+    thrown(engine.next_up(&session, -1.0, &none), "invalid_k");
 
     let after = answer(engine.similar(&"1".into(), 5.0, &none));
     assert_eq!(after.items.len(), 5);
     let with_unknown = answer(engine.for_history(&serde_wasm_bindgen::to_value(&["1", "x"]).unwrap(), 3.0));
     assert_eq!(with_unknown.skipped, vec!["x".to_owned()]);
+    let next = answer(engine.next_up(&session, 5.0, &JsValue::FALSE));
+    assert_eq!(next.items.len(), 5);
 }
 
 #[wasm_bindgen_test]

@@ -4,6 +4,8 @@
 //!         verify files and hashes, run the parity cases
 //!     edgerec eval <bundle-dir> <data-file> [--protocol sampled|full|both] [--seed N] [--users N]
 //!         leave-one-out HR@10 / NDCG@10 of next_up and of PopRec
+//!     edgerec bench <bundle-dir>
+//!         per-call latency of each query (median and p95 over real inputs)
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -14,7 +16,8 @@ use edgerec::{BundleFiles, Engine};
 
 const USAGE: &str = "usage:
   edgerec verify <bundle-dir>
-  edgerec eval <bundle-dir> <data-file> [--protocol sampled|full|both] [--seed N] [--users N]";
+  edgerec eval <bundle-dir> <data-file> [--protocol sampled|full|both] [--seed N] [--users N]
+  edgerec bench <bundle-dir>";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -22,6 +25,7 @@ fn main() -> ExitCode {
         Some("verify") if args.len() == 2 => verify(Path::new(&args[1])).map(|_| ()),
         Some("eval") if args.len() >= 3 => EvalOptions::parse(&args[3..])
             .and_then(|options| evaluate(Path::new(&args[1]), Path::new(&args[2]), &options)),
+        Some("bench") if args.len() == 2 => bench(Path::new(&args[1])),
         _ => Err(USAGE.to_owned()),
     };
     match result {
@@ -138,4 +142,44 @@ fn report(model: &str, protocol: Protocol, metrics: Metrics, started: Instant) {
         metrics.users,
         started.elapsed().as_secs_f64()
     );
+}
+
+/// Times each query kind on 20-item histories cut from the catalog order, the
+/// same inputs `www/bench/` uses in the browser, so the two are comparable.
+fn bench(dir: &Path) -> Result<(), String> {
+    let engine = verify(dir)?;
+    let ids: Vec<String> = engine.catalog().items().iter().map(|item| item.id.clone()).collect();
+    let histories: Vec<&[String]> = ids.chunks_exact(20).take(50).collect();
+    let models = engine.models();
+    println!("\n| query | median µs | p95 µs | calls |");
+    println!("|---|---|---|---|");
+    let run = |name: &str, call: &dyn Fn(usize) -> bool| {
+        for i in 0..20 {
+            call(i);
+        }
+        let mut micros: Vec<f64> = (0..500)
+            .map(|i| {
+                let started = Instant::now();
+                assert!(call(i), "{name} failed during the benchmark");
+                started.elapsed().as_secs_f64() * 1e6
+            })
+            .collect();
+        micros.sort_by(f64::total_cmp);
+        println!(
+            "| {name} | {:.1} | {:.1} | {} |",
+            micros[micros.len() / 2],
+            micros[micros.len() * 95 / 100],
+            micros.len()
+        );
+    };
+    if models.contains(&"similar") {
+        run("similar", &|i| engine.similar(&ids[i % ids.len()], 10, None).is_ok());
+    }
+    if models.contains(&"factors") {
+        run("for_history", &|i| engine.for_history(histories[i % histories.len()], 10).is_ok());
+    }
+    if models.contains(&"next_up") {
+        run("next_up", &|i| engine.next_up(histories[i % histories.len()], 10, true).is_ok());
+    }
+    Ok(())
 }

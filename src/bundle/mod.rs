@@ -274,8 +274,8 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Reads every regular file of a bundle folder, keyed by file name.
-#[cfg(not(target_arch = "wasm32"))]
+/// Reads every regular file of a bundle folder, keyed by file name (native
+/// tools; in a browser the JS layer fetches the files instead).
 pub fn read_dir(dir: &std::path::Path) -> std::io::Result<BundleFiles> {
     let mut files = BundleFiles::new();
     for entry in std::fs::read_dir(dir)? {
