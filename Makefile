@@ -1,5 +1,5 @@
 # The two commands the README promises, plus the pieces they are made of.
-.PHONY: demo test setup wasm bundle
+.PHONY: demo test setup wasm bundle bench
 
 demo:      ## build the wasm and serve the demo shop on http://127.0.0.1:8080/demo/
 	scripts/demo.sh
@@ -15,3 +15,6 @@ wasm:      ## release wasm + JS bindings into www/pkg
 
 bundle:    ## rebuild the committed default bundle from MovieLens-100K
 	.venv/bin/python -m models.build_bundle --out models/bundles/ml-100k
+
+bench:     ## per-call latency, native vs wasm in Chromium (needs `make wasm` first)
+	node tests/e2e/bench.mjs

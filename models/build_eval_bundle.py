@@ -1,7 +1,7 @@
 """Builds a "next up" bundle from a public sequence dataset, for evaluation.
 
     python -m models.build_eval_bundle --dataset amazon-games --out build/bundles/amazon-games
-    cargo run --release --bin edgerec -- eval build/bundles/amazon-games \\
+    cargo run --profile tools --bin edgerec -- eval build/bundles/amazon-games \\
         ../shared/data/amazon-games/interactions.txt
 
 Leave-one-out, as the published results do: each user's last item is the

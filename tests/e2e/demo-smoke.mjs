@@ -27,12 +27,15 @@ try {
     `similar items are other catalog titles: ${similar.slice(0, 3).join(', ')}, …`);
   check((await page.textContent('#status')).includes(`v${manifest.version}`), `version badge names v${manifest.version}`);
 
-  // Watch three movies: Toy Story, then two picked from the similar list.
+  // Watch three movies: Toy Story, then two picked from the similar lists.
   await page.click('#add-history');
   for (let i = 0; i < 2; i++) {
-    await page.click('#similar li[data-id] >> nth=0');
-    await page.waitForFunction((prev) => document.querySelector('#product-title').textContent !== prev,
-      await page.textContent('#product-title'));
+    const previous = await page.textContent('#product-title');
+    const watched = await page.$$eval('#history li', (els) => els.map((e) => e.textContent));
+    const next = await page.$$eval('#similar li[data-id]', (els, seen) =>
+      els.find((e) => !seen.includes(e.querySelector('.title').textContent)).dataset.id, watched);
+    await page.click(`#similar li[data-id="${next}"]`);
+    await page.waitForFunction((prev) => document.querySelector('#product-title').textContent !== prev, previous);
     await page.click('#add-history');
   }
   check((await page.$$('#history li')).length === 3, 'history panel lists 3 movies');
