@@ -1,12 +1,23 @@
 #!/usr/bin/env bash
-# Builds the wasm engine (release) and its JS bindings into www/pkg, and
-# copies the committed default bundle to www/bundles so the page can fetch it.
+# Builds the wasm engine and its JS bindings into www/pkg, and copies the
+# committed default bundle to www/bundles so the pages can fetch it.
+#
+#   scripts/build-wasm.sh         release build (what the demo and the package ship)
+#   scripts/build-wasm.sh --dev   unoptimised build, reusing the wasm tests' artifacts
+#                                 (the end-to-end tests; saves a long LTO build)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+profile=release
+[ "${1:-}" = --dev ] && profile=debug
+
 started=$(date +%s)
-cargo build --release --lib --target wasm32-unknown-unknown
-wasm=target/wasm32-unknown-unknown/release/edgerec.wasm
+if [ "$profile" = release ]; then
+  cargo build --release --lib --target wasm32-unknown-unknown
+else
+  cargo build --lib --target wasm32-unknown-unknown
+fi
+wasm=target/wasm32-unknown-unknown/$profile/edgerec.wasm
 wasm-bindgen --target web --out-dir www/pkg "$wasm"
 
 rm -rf www/bundles
@@ -15,4 +26,4 @@ cp -r models/bundles/ml-100k www/bundles/ml-100k
 
 raw=$(stat -c %s www/pkg/edgerec_bg.wasm)
 gz=$(gzip -9 -c www/pkg/edgerec_bg.wasm | wc -c)
-echo "build-wasm: www/pkg/edgerec_bg.wasm ${raw} bytes (${gz} gzipped), $(( $(date +%s) - started )) s"
+echo "build-wasm ($profile): www/pkg/edgerec_bg.wasm ${raw} bytes (${gz} gzipped), $(( $(date +%s) - started )) s"
