@@ -72,6 +72,7 @@ def main() -> None:
     ap.add_argument("--wd", type=float, default=None)
     ap.add_argument("--tied", action="store_true", default=None)
     ap.add_argument("--patience", type=int, default=None)
+    ap.add_argument("--negatives", type=int, default=None, help="sampled softmax size (0 = full)")
     ap.add_argument("--max-seconds", type=float, default=None)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--eval-seed", type=int, default=42)
@@ -89,6 +90,7 @@ def main() -> None:
             weight_decay=args.wd,
             tied=args.tied,
             patience=args.patience,
+            negatives=args.negatives,
             max_seconds=args.max_seconds,
         ).items()
         if v is not None
@@ -105,14 +107,28 @@ def main() -> None:
     M = model.item_matrix
     Q = np.stack([onnx_query(model.onnx_bytes, seqs[u][:-1], model.max_len) for u in users])
     tgt = np.array([seqs[u][-1] for u in users])
-    scores = Q @ M.T  # [users, n_items]
-    ts = scores[np.arange(len(users)), tgt]
-    full_unmasked = (scores > ts[:, None]).sum(1)
-    masked = scores.copy()
-    for r, u in enumerate(users):
-        hist = np.asarray(seqs[u][:-1])
-        masked[r, hist[hist != tgt[r]]] = -np.inf
-    full_masked = (masked > ts[:, None]).sum(1)
+    full_unmasked = np.empty(len(users), np.int64)
+    full_masked = np.empty(len(users), np.int64)
+    sranks = np.empty(len(users), np.int64)
+    rng = np.random.default_rng(args.eval_seed)
+    for a in range(0, len(users), 2048):
+        scores = Q[a : a + 2048] @ M.T
+        for j in range(len(scores)):
+            r, u = a + j, users[a + j]
+            sc = scores[j]
+            ts = sc[tgt[r]]
+            full_unmasked[r] = (sc > ts).sum()
+            hist = np.asarray(seqs[u][:-1])
+            hist = hist[hist != tgt[r]]
+            full_masked[r] = full_unmasked[r] - (sc[np.unique(hist)] > ts).sum()
+            if args.data == "games":
+                seen = set(seqs[u])
+                neg = []
+                while len(neg) < 100:
+                    k = int(rng.integers(0, n_items))
+                    if k not in seen:
+                        neg.append(k)
+                sranks[r] = (sc[neg] > ts).sum()
     res = {
         "data": args.data,
         "users": len(users),
@@ -123,16 +139,6 @@ def main() -> None:
         "full_masked": [round(x, 4) for x in metrics(full_masked)],
     }
     if args.data == "games":
-        rng = np.random.default_rng(args.eval_seed)
-        sranks = np.empty(len(users), np.int64)
-        for r, u in enumerate(users):
-            seen = set(seqs[u])
-            neg = []
-            while len(neg) < 100:
-                j = int(rng.integers(0, n_items))
-                if j not in seen:
-                    neg.append(j)
-            sranks[r] = (scores[r, neg] > ts[r]).sum()
         res["sampled100"] = [round(x, 4) for x in metrics(sranks)]
     res["eval_seconds"] = round(time.time() - t0, 1)
     print("RESULT " + json.dumps(res))
