@@ -17,7 +17,7 @@ if [ "$profile" = release ]; then
 else
   cargo build --lib --target wasm32-unknown-unknown
 fi
-wasm=target/wasm32-unknown-unknown/$profile/edgerec.wasm
+wasm=${CARGO_TARGET_DIR:-target}/wasm32-unknown-unknown/$profile/edgerec.wasm
 wasm-bindgen --target web --out-dir www/pkg "$wasm"
 
 rm -rf www/bundles
