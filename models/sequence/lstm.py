@@ -26,14 +26,12 @@ The LSTM parameters are kept internally in ONNX gate order (i, o, f, c) so
 the export is a plain copy; the JAX cell below follows the ONNX LSTM
 equations (default activations sigmoid/tanh/tanh, no peepholes).
 
-Defaults (tuned briefly with models/sequence/quick_eval.py, 2 CPU cores):
-dim 64, max_len 50, Adam lr 2e-3, ~512 targets per batch, embedding dropout
-0.3, no weight decay, separate output matrix, early stopping patience 3 on
-validation NDCG@10; full softmax up to 16,384 items, above that a sampled
-softmax with 4,096 shared uniform negatives (full softmax was ~4x slower
-per epoch on the 23.7k-item Games catalogue).  Measured: Beauty (full
-ranking, unmasked) HR@10 .061 NDCG@10 .035 in 5 min; Games (100 sampled
-negatives) HR@10 .693 NDCG@10 .495 in 9 min.
+Defaults (tuned briefly on 2 CPU cores): dim 64, max_len 50, Adam lr 2e-3,
+~512 targets per batch, embedding dropout 0.3, no weight decay, separate
+output matrix, early stopping patience 3 on validation NDCG@10; full softmax
+up to 16,384 items, above that a sampled softmax with 4,096 shared uniform
+negatives (full softmax was ~4x slower per epoch on the 23.7k-item Games
+catalogue). Accuracy, measured through the Rust engine: docs/next-up.md.
 
 Self-check:  python -m models.sequence.lstm --selftest   (from the repo root)
 """
