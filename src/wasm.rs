@@ -11,6 +11,19 @@ use wasm_bindgen::prelude::*;
 use crate::bundle::BundleFiles;
 use crate::engine::{Engine as CoreEngine, EngineError};
 
+/// Runs the static constructors once: tract registers its kernels and ONNX
+/// operators through the `inventory` crate. Calling them explicitly also stops
+/// the linker from wrapping *every* export in a call to them, which cost about
+/// 8 µs per call into wasm.
+fn run_static_constructors_once() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    extern "C" {
+        fn __wasm_call_ctors();
+    }
+    // SAFETY: wasm-ld synthesises this function; `Once` runs it exactly once.
+    ONCE.call_once(|| unsafe { __wasm_call_ctors() });
+}
+
 /// A loaded, verified bundle answering recommendation queries.
 #[wasm_bindgen(js_name = Engine)]
 pub struct Engine {
@@ -24,6 +37,7 @@ impl Engine {
     /// sizes, hashes and dimensions and runs the parity cases; throws if any fails.
     #[wasm_bindgen(constructor)]
     pub fn new(files: &JsValue) -> Result<Engine, JsValue> {
+        run_static_constructors_once();
         let files = bundle_files(files)?;
         let inner = CoreEngine::load(&files).map_err(engine_error)?;
         Ok(Self { inner })
