@@ -182,10 +182,7 @@ impl Engine {
     ) -> Result<Recommendations, EngineError> {
         check_k(k)?;
         let users = self.factors.as_ref().ok_or(EngineError::ModelMissing { model: "factors" })?;
-        let (known, skipped) = self.resolve(history);
-        if known.is_empty() {
-            return Err(EngineError::EmptyHistory { skipped });
-        }
+        let (known, skipped) = self.resolve_history(history)?;
         let hits = users.model.for_history(&known, k, |_| true);
         Ok(self.answer(hits, skipped))
     }
@@ -201,10 +198,7 @@ impl Engine {
     ) -> Result<Recommendations, EngineError> {
         check_k(k)?;
         let model = self.sequence.as_ref().ok_or(EngineError::ModelMissing { model: "next_up" })?;
-        let (known, skipped) = self.resolve(history);
-        if known.is_empty() {
-            return Err(EngineError::EmptyHistory { skipped });
-        }
+        let (known, skipped) = self.resolve_history(history)?;
         let mut seen = known.clone();
         seen.sort_unstable();
         let hits = model.next_up(&known, k, |i| !exclude_history || seen.binary_search(&i).is_err())?;
@@ -222,8 +216,9 @@ impl Engine {
         self.catalog.index_of(id).ok_or_else(|| EngineError::UnknownItem { id: id.to_owned() })
     }
 
-    /// Splits ids into known item rows and unknown ids.
-    fn resolve<S: AsRef<str>>(&self, ids: &[S]) -> (Vec<usize>, Vec<String>) {
+    /// Splits a history into known item rows and unknown ids; a history with
+    /// no known item is an error, as there is nothing to recommend from.
+    fn resolve_history<S: AsRef<str>>(&self, ids: &[S]) -> Result<(Vec<usize>, Vec<String>), EngineError> {
         let mut known = Vec::with_capacity(ids.len());
         let mut skipped = Vec::new();
         for id in ids {
@@ -232,7 +227,10 @@ impl Engine {
                 None => skipped.push(id.as_ref().to_owned()),
             }
         }
-        (known, skipped)
+        if known.is_empty() {
+            return Err(EngineError::EmptyHistory { skipped });
+        }
+        Ok((known, skipped))
     }
 
     fn answer(&self, hits: Vec<Hit>, skipped: Vec<String>) -> Recommendations {
