@@ -11,8 +11,15 @@ use thiserror::Error;
 
 use crate::bundle::{Bundle, BundleError, BundleFiles, Expected, Manifest, ParityCase};
 use crate::catalog::Catalog;
-use crate::kernel::Hit;
-use crate::models::{FactorModel, FoldInError, SequenceError, SequenceModel, SimilarItems};
+use crate::kernel::{top_k, Hit};
+use crate::models::{FactorModel, FoldInError, SequenceError, SequenceModel, SimilarItems, TextIndex};
+
+/// How search ranks: items containing more of the query's distinct terms
+/// come first (so an exact title beats partial matches); among those, by
+/// BM25 / best BM25 + SEARCH_PERSONAL_WEIGHT × (rank of the item's fold-in
+/// score among the matches, scaled to 0..1). Taste reorders matches of
+/// similar relevance; it never lifts a partial match above a fuller one.
+pub const SEARCH_PERSONAL_WEIGHT: f32 = 0.5;
 
 #[derive(Debug, Error)]
 pub enum EngineError {
@@ -79,6 +86,7 @@ pub struct Engine {
     similar: Option<SimilarItems>,
     factors: Option<KnownUsers>,
     sequence: Option<SequenceModel>,
+    text: TextIndex,
 }
 
 /// The factor model plus who the known users are and what they already saw.
@@ -105,7 +113,9 @@ impl Engine {
             Some(parts) => Some(SequenceModel::new(&parts.encoder, parts.items, parts.max_len)?),
             None => None,
         };
-        let engine = Self { manifest: bundle.manifest, catalog: bundle.catalog, similar, factors, sequence };
+        let text = TextIndex::new(&bundle.catalog);
+        let engine =
+            Self { manifest: bundle.manifest, catalog: bundle.catalog, similar, factors, sequence, text };
         engine.check_parity()?;
         Ok(engine)
     }
@@ -202,6 +212,47 @@ impl Engine {
         let mut seen = known.clone();
         seen.sort_unstable();
         let hits = model.next_up(&known, k, |i| !exclude_history || seen.binary_search(&i).is_err())?;
+        Ok(self.answer(hits, skipped))
+    }
+
+    /// Catalog items matching `text` (BM25 over titles and categories),
+    /// re-ranked by the shopper's taste when `history` has known items and
+    /// the bundle has a factor model (see [`SEARCH_PERSONAL_WEIGHT`]). No
+    /// match gives an empty answer; unknown history ids are skipped.
+    pub fn search<S: AsRef<str>>(
+        &self,
+        text: &str,
+        k: usize,
+        history: &[S],
+    ) -> Result<Recommendations, EngineError> {
+        check_k(k)?;
+        let matches = self.text.matches(text);
+        let best = matches.iter().map(|m| m.bm25).fold(0.0f32, f32::max);
+        let mut scores = vec![f32::NEG_INFINITY; self.catalog.len()];
+        for m in &matches {
+            // Relevance is at most 1 and the taste bonus at most the weight,
+            // so one more matched term always outweighs both.
+            let tier = (1.0 + SEARCH_PERSONAL_WEIGHT).ceil() * m.terms as f32;
+            scores[m.row] = tier + m.bm25 / best;
+        }
+        let (known, skipped) = match self.resolve_history(history) {
+            Ok(resolved) => resolved,
+            Err(EngineError::EmptyHistory { skipped }) => (Vec::new(), skipped),
+            Err(other) => return Err(other),
+        };
+        if let (Some(users), true) = (&self.factors, !known.is_empty() && matches.len() > 1) {
+            // Taste enters by rank among the matches, not by raw score: items
+            // the shopper already has score far above everything else and
+            // would squash a min-max scale.
+            let taste = users.model.scores_for_history(&known);
+            let mut by_taste: Vec<usize> = matches.iter().map(|m| m.row).collect();
+            by_taste.sort_by(|&a, &b| taste[a].total_cmp(&taste[b]).then(a.cmp(&b)));
+            let last = (by_taste.len() - 1) as f32;
+            for (rank, &row) in by_taste.iter().enumerate() {
+                scores[row] += SEARCH_PERSONAL_WEIGHT * rank as f32 / last;
+            }
+        }
+        let hits = top_k(&scores, k, |row| scores[row] > f32::NEG_INFINITY);
         Ok(self.answer(hits, skipped))
     }
 

@@ -104,6 +104,15 @@ impl Engine {
         to_js(&self.inner.next_up(&item_ids, k_arg(k)?, exclude_history).map_err(engine_error)?)
     }
 
+    /// Items whose title or categories match `text`, re-ranked by the taste
+    /// of a shopper with this (optional) history of item ids.
+    pub fn search(&self, text: &JsValue, k: f64, item_ids: &JsValue) -> Result<JsValue, JsValue> {
+        let text = string_arg("text", text)?;
+        let history =
+            if item_ids.is_undefined() || item_ids.is_null() { Vec::new() } else { history_arg(item_ids)? };
+        to_js(&self.inner.search(&text, k_arg(k)?, &history).map_err(engine_error)?)
+    }
+
     /// Which models this bundle has: some of `"similar"`, `"factors"`, `"next_up"`.
     pub fn models(&self) -> Result<JsValue, JsValue> {
         to_js(&self.inner.models())

@@ -46,6 +46,9 @@ fn bad_input_throws_and_the_engine_keeps_answering() {
     assert_eq!(with_unknown.skipped, vec!["x".to_owned()]);
     let next = answer(engine.next_up(&session, 5.0, &JsValue::FALSE));
     assert_eq!(next.items.len(), 5);
+    thrown(engine.search(&JsValue::from(3), 5.0, &none), "invalid_argument");
+    let found = answer(engine.search(&"Toy Story (1995)".into(), 3.0, &session));
+    assert_eq!(found.items[0].title, "Toy Story (1995)");
 }
 
 #[wasm_bindgen_test]

@@ -51,6 +51,11 @@ impl FactorModel {
         search(&self.items, &query, k, |i| seen.binary_search(&i).is_err() && keep(i))
     }
 
+    /// The score of every item for a shopper folded in from `history`.
+    pub fn scores_for_history(&self, history: &[usize]) -> Vec<f32> {
+        self.items.scores(&self.fold_in(history))
+    }
+
     fn fold_in_distinct(&self, seen: &[usize]) -> Vec<f32> {
         let dim = self.items.cols();
         let mut rhs = vec![0.0f64; dim];

@@ -45,6 +45,12 @@ try {
     check(shown.length === 10 && shown.every((t) => titles.has(t) && !history.includes(t)),
       `"${list}" shows 10 catalog titles outside the history: ${shown.slice(0, 3).join(', ')}, …`);
   }
+  await page.fill('#search', 'star');
+  await page.press('#search', 'Enter');
+  await page.waitForSelector('#search-results li[data-id]');
+  const found = await page.$$eval('#search-results li[data-id] .title', (els) => els.map((e) => e.textContent));
+  check(found.length === 10 && found.every((t) => titles.has(t) && /star/i.test(t)),
+    `search "star" shows 10 matching catalog titles: ${found.slice(0, 3).join(', ')}, …`);
   await mkdir(artifacts, { recursive: true });
   await page.screenshot({ path: `${artifacts}demo-home.png`, fullPage: true });
 

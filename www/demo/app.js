@@ -18,8 +18,10 @@ $('titles').append(...catalog.map((item) => new Option(item.title)));
 $('category-filter').append(...engine.categories().map((name) => new Option(name, name)));
 
 $('search').addEventListener('change', (event) => {
-  const item = byTitle.get(event.target.value);
+  const text = event.target.value.trim();
+  const item = byTitle.get(text);
   if (item) location.hash = `item=${encodeURIComponent(item.id)}`;
+  else renderSearch(text);
 });
 $('category-filter').addEventListener('change', () => renderProduct());
 $('add-history').addEventListener('click', () => {
@@ -46,6 +48,14 @@ function renderProduct() {
   $('product-categories').replaceChildren(...item.categories.map((c) => tag(c)));
   const category = $('category-filter').value || undefined;
   renderCards($('similar'), () => engine.similar(id, K, category), 'No similar items in this category.');
+}
+
+// Personalised search: text relevance, re-ranked by the on-device history.
+function renderSearch(text) {
+  $('results').hidden = !text;
+  if (!text) return;
+  $('results-title').textContent = `Results for “${text}”`;
+  renderCards($('search-results'), () => engine.search(text, K, loadHistory()), 'No movie matches.');
 }
 
 function renderForYou() {
@@ -100,6 +110,7 @@ function loadHistory() {
 function saveHistory(ids) {
   localStorage.setItem(HISTORY_KEY, JSON.stringify(ids.slice(-50)));
   renderForYou();
+  if (!$('results').hidden) renderSearch($('search').value.trim());
 }
 
 function setStatus(state, text) {
