@@ -17,6 +17,8 @@ try {
   const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
   const errors = [];
   page.on('pageerror', (error) => errors.push(error.message));
+  const requests = [];
+  page.on('request', (request) => requests.push(request));
   await page.goto(`${server.url}demo/#item=1`);
   await page.waitForSelector('#similar li[data-id]', { timeout: 30_000 });
 
@@ -58,6 +60,12 @@ try {
   check((await page.$$('#history li')).length === 0, 'clear empties the history');
   check((await page.$$('#next-up li[data-id]')).length === 0, '"next up" is empty again after clear');
   check(errors.length === 0, `no page errors (${errors.join('; ')})`);
+  // The history never leaves the device: every request is a plain GET of a
+  // static asset (page, wasm, bundle file), with no query string and no body.
+  const leaks = requests.filter((r) => r.method() !== 'GET' || r.postData() || new URL(r.url()).search
+    || !new URL(r.url()).pathname.match(/^\/(demo\/[\w.-]*|edgerec\.js|pkg\/[\w.-]+|bundles\/ml-100k\/[\w.-]+|favicon\.ico)$/));
+  check(requests.length > 0 && leaks.length === 0,
+    `${requests.length} requests, all static GETs with no query or body (${leaks.map((r) => r.url()).join(', ')})`);
   console.log(`demo smoke: OK (screenshot ${artifacts}demo-home.png)`);
 } finally {
   await browser.close();
