@@ -11,7 +11,7 @@ use thiserror::Error;
 
 use crate::bundle::{Bundle, BundleError, BundleFiles, Expected, Manifest, ParityCase};
 use crate::catalog::Catalog;
-use crate::kernel::{top_k, Hit};
+use crate::kernel::{top_k, Hit, RowSet};
 use crate::models::{FactorModel, FoldInError, SequenceError, SequenceModel, SimilarItems, TextIndex};
 
 /// How search ranks: items containing more of the query's distinct terms
@@ -93,7 +93,8 @@ pub struct Engine {
 struct KnownUsers {
     model: FactorModel,
     index_of: HashMap<String, usize>,
-    seen: Vec<Vec<u32>>,
+    /// Per user, the items seen in training: excluded from their answers.
+    seen: Vec<RowSet>,
 }
 
 impl Engine {
@@ -105,7 +106,7 @@ impl Engine {
             Some(f) => Some(KnownUsers {
                 model: FactorModel::new(f.items, f.users, f.fold_in_lambda)?,
                 index_of: f.users_list.ids.iter().enumerate().map(|(i, id)| (id.clone(), i)).collect(),
-                seen: f.users_list.seen,
+                seen: f.users_list.seen.iter().map(|s| RowSet::new(s.iter().map(|&i| i as usize))).collect(),
             }),
             None => None,
         };
@@ -177,9 +178,8 @@ impl Engine {
             .index_of
             .get(user_id)
             .ok_or_else(|| EngineError::UnknownUser { id: user_id.to_owned() })?;
-        let mut seen: Vec<usize> = users.seen[user].iter().map(|&i| i as usize).collect();
-        seen.sort_unstable();
-        let hits = users.model.for_user(user, k, |i| seen.binary_search(&i).is_err());
+        let seen = &users.seen[user];
+        let hits = users.model.for_user(user, k, |i| !seen.contains(i));
         Ok(self.answer(hits, Vec::new()))
     }
 
@@ -193,7 +193,7 @@ impl Engine {
         check_k(k)?;
         let users = self.factors.as_ref().ok_or(EngineError::ModelMissing { model: "factors" })?;
         let (known, skipped) = self.resolve_history(history)?;
-        let hits = users.model.for_history(&known, k, |_| true);
+        let hits = users.model.for_history(&RowSet::new(known), k, |_| true);
         Ok(self.answer(hits, skipped))
     }
 
@@ -209,9 +209,8 @@ impl Engine {
         check_k(k)?;
         let model = self.sequence.as_ref().ok_or(EngineError::ModelMissing { model: "next_up" })?;
         let (known, skipped) = self.resolve_history(history)?;
-        let mut seen = known.clone();
-        seen.sort_unstable();
-        let hits = model.next_up(&known, k, |i| !exclude_history || seen.binary_search(&i).is_err())?;
+        let seen = RowSet::new(known.iter().copied());
+        let hits = model.next_up(&known, k, |i| !exclude_history || !seen.contains(i))?;
         Ok(self.answer(hits, skipped))
     }
 
@@ -235,16 +234,13 @@ impl Engine {
             let tier = (1.0 + SEARCH_PERSONAL_WEIGHT).ceil() * m.terms as f32;
             scores[m.row] = tier + m.bm25 / best;
         }
-        let (known, skipped) = match self.resolve_history(history) {
-            Ok(resolved) => resolved,
-            Err(EngineError::EmptyHistory { skipped }) => (Vec::new(), skipped),
-            Err(other) => return Err(other),
-        };
+        // An empty or unknown history is fine here: the search is then unpersonalised.
+        let (known, skipped) = self.resolve(history);
         if let (Some(users), true) = (&self.factors, !known.is_empty() && matches.len() > 1) {
             // Taste enters by rank among the matches, not by raw score: items
             // the shopper already has score far above everything else and
             // would squash a min-max scale.
-            let taste = users.model.scores_for_history(&known);
+            let taste = users.model.scores_for_history(&RowSet::new(known));
             let mut by_taste: Vec<usize> = matches.iter().map(|m| m.row).collect();
             by_taste.sort_by(|&a, &b| taste[a].total_cmp(&taste[b]).then(a.cmp(&b)));
             let last = (by_taste.len() - 1) as f32;
@@ -267,9 +263,18 @@ impl Engine {
         self.catalog.index_of(id).ok_or_else(|| EngineError::UnknownItem { id: id.to_owned() })
     }
 
-    /// Splits a history into known item rows and unknown ids; a history with
-    /// no known item is an error, as there is nothing to recommend from.
+    /// Like [`Self::resolve`], but a history with no known item is an error:
+    /// there is nothing to recommend from.
     fn resolve_history<S: AsRef<str>>(&self, ids: &[S]) -> Result<(Vec<usize>, Vec<String>), EngineError> {
+        let (known, skipped) = self.resolve(ids);
+        if known.is_empty() {
+            return Err(EngineError::EmptyHistory { skipped });
+        }
+        Ok((known, skipped))
+    }
+
+    /// Splits ids into known item rows (in order) and unknown ids.
+    fn resolve<S: AsRef<str>>(&self, ids: &[S]) -> (Vec<usize>, Vec<String>) {
         let mut known = Vec::with_capacity(ids.len());
         let mut skipped = Vec::new();
         for id in ids {
@@ -278,10 +283,7 @@ impl Engine {
                 None => skipped.push(id.as_ref().to_owned()),
             }
         }
-        if known.is_empty() {
-            return Err(EngineError::EmptyHistory { skipped });
-        }
-        Ok((known, skipped))
+        (known, skipped)
     }
 
     fn answer(&self, hits: Vec<Hit>, skipped: Vec<String>) -> Recommendations {

@@ -11,6 +11,7 @@
 //! Scores come from a caller-supplied function, so the same code measures
 //! the engine and the popularity baseline.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 
 pub const CUTOFF: usize = 10;
@@ -74,13 +75,14 @@ pub type Sequence = Vec<usize>;
 
 /// Ranks each user's last item given the rest, under `protocol`. Users with
 /// fewer than 3 items are skipped (they have no validation/test split in the
-/// published protocol). `score` returns one score per catalog item.
-pub fn evaluate<E>(
+/// published protocol). `score` returns one score per catalog item (borrowed
+/// when it does not depend on the history, as for popularity).
+pub fn evaluate<'s, E>(
     sequences: &[Sequence],
     item_count: usize,
     protocol: Protocol,
     seed: u64,
-    mut score: impl FnMut(&[usize]) -> Result<Vec<f32>, E>,
+    mut score: impl FnMut(&[usize]) -> Result<Cow<'s, [f32]>, E>,
 ) -> Result<Metrics, E> {
     let mut rng = SplitMix64(seed);
     let mut sum = MetricsSum::default();

@@ -4,6 +4,8 @@
 
 mod common;
 
+use std::borrow::Cow;
+
 use edgerec::eval::{evaluate, parse_sequences, popularity, rank_of, MetricsSum, Protocol, SplitMix64};
 
 #[test]
@@ -34,15 +36,15 @@ fn rank_counts_higher_scores_and_splits_ties() {
 fn full_ranking_masks_earlier_items_but_not_the_target() {
     // 6 items; scores favour low indices. User [4, 0, 2]: history [4, 0],
     // target 2. Masking 4 and 0 leaves 1 above the target: rank 1.
-    let scores = vec![6.0, 5.0, 4.0, 3.0, 2.0, 1.0];
+    let scores = [6.0, 5.0, 4.0, 3.0, 2.0, 1.0];
     let sequences = vec![vec![4, 0, 2], vec![1, 5]]; // the second is too short to evaluate
-    let m = evaluate(&sequences, 6, Protocol::Full, 0, |_| Ok::<_, ()>(scores.clone())).unwrap();
+    let m = evaluate(&sequences, 6, Protocol::Full, 0, |_| Ok::<_, ()>(Cow::Borrowed(&scores[..]))).unwrap();
     assert_eq!(m.users, 1);
     assert!((m.ndcg - 1.0 / 3f64.log2()).abs() < 1e-12);
 
     // A repeated target (also in the history) is not masked away.
     let repeat = vec![vec![2, 0, 2]];
-    let m = evaluate(&repeat, 6, Protocol::Full, 0, |_| Ok::<_, ()>(scores.clone())).unwrap();
+    let m = evaluate(&repeat, 6, Protocol::Full, 0, |_| Ok::<_, ()>(Cow::Borrowed(&scores[..]))).unwrap();
     assert!((m.ndcg - 1.0 / 3f64.log2()).abs() < 1e-12, "rank should be 1 (only item 1 above)");
 }
 
@@ -58,7 +60,7 @@ fn sampled_protocol_never_samples_the_users_items() {
             scores[i] = 10.0;
         }
         scores[history[0] + 300] = 1.0; // the target
-        Ok::<_, ()>(scores)
+        Ok::<_, ()>(Cow::Owned(scores))
     })
     .unwrap();
     assert_eq!(m.users, 50);

@@ -107,3 +107,10 @@ fn normalised_rows_have_unit_length_and_zero_rows_stay_zero() {
     assert_eq!(m.row(1).to_vec(), vec![0.0, 0.0]);
     assert_eq!(m.row(2).to_vec(), vec![-1.0, 0.0]);
 }
+
+#[test]
+fn row_set_is_sorted_distinct_and_answers_membership() {
+    let set = edgerec::kernel::RowSet::new([5, 1, 5, 3]);
+    assert_eq!(set.rows(), &[1, 3, 5]);
+    assert!(set.contains(3) && !set.contains(2) && !set.contains(6));
+}

@@ -4,7 +4,7 @@
 mod common;
 
 use common::HandMade;
-use edgerec::kernel::Matrix;
+use edgerec::kernel::{Matrix, RowSet};
 use edgerec::models::FactorModel;
 use edgerec::{Engine, EngineError};
 use serde_json::json;
@@ -89,7 +89,7 @@ fn fold_in_matches_the_numpy_reference() {
         0.5,
     )
     .unwrap();
-    let folded = model.fold_in(&[0, 2, 5, 2]); // a repeat counts once
+    let folded = model.fold_in(&RowSet::new([0, 2, 5, 2])); // a repeat counts once
     for (got, want) in folded.iter().zip(reference) {
         assert!((got - want).abs() < 1e-6, "{folded:?} vs {reference:?}");
     }

@@ -5,8 +5,9 @@
 //!     edgerec eval <bundle-dir> <data-file> [--protocol sampled|full|both] [--seed N] [--users N]
 //!         leave-one-out HR@10 / NDCG@10 of next_up and of PopRec
 //!     edgerec bench <bundle-dir>
-//!         per-call latency of each query (median and p95 over real inputs)
+//!         per-call latency of each query (median and best of 20 batches)
 
+use std::borrow::Cow;
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::Instant;
@@ -118,12 +119,12 @@ fn evaluate(bundle_dir: &Path, data: &Path, options: &EvalOptions) -> Result<(),
     for &protocol in &options.protocols {
         let started = Instant::now();
         let lstm = eval::evaluate(&sequences, item_count, protocol, options.seed, |history| {
-            engine.next_up_scores(history).map_err(|e| e.to_string())
+            engine.next_up_scores(history).map(Cow::Owned).map_err(|e| e.to_string())
         })?;
         report("next_up (LSTM)", protocol, lstm, started);
         let started = Instant::now();
         let pop = eval::evaluate(&sequences, item_count, protocol, options.seed, |_| {
-            Ok::<_, String>(popularity.clone())
+            Ok::<_, String>(Cow::Borrowed(&popularity[..]))
         })?;
         report("PopRec", protocol, pop, started);
     }

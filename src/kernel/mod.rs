@@ -3,9 +3,11 @@
 //! queries. Pure computation: no knowledge of bundles, ids or JS.
 
 mod matrix;
+mod row_set;
 mod top_k;
 
 pub use matrix::{Matrix, MatrixError};
+pub use row_set::RowSet;
 pub use top_k::{top_k, Hit};
 
 /// Scores all rows against `query` and returns the best `k` rows accepted by

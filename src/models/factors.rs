@@ -5,7 +5,7 @@
 
 use thiserror::Error;
 
-use crate::kernel::{search, Hit, Matrix};
+use crate::kernel::{search, Hit, Matrix, RowSet};
 
 #[derive(Debug, Error, PartialEq)]
 pub enum FoldInError {
@@ -28,38 +28,18 @@ impl FactorModel {
         Ok(Self { items, users, gram_cholesky })
     }
 
-    pub fn user_count(&self) -> usize {
-        self.users.rows()
-    }
-
     /// Best `k` items for a known user (row of the user-factor matrix).
     pub fn for_user(&self, user: usize, k: usize, keep: impl Fn(usize) -> bool) -> Vec<Hit> {
         let query = self.users.row(user).to_vec();
         search(&self.items, &query, k, keep)
     }
 
-    /// The folded-in factor vector of a shopper who interacted with `history`
-    /// (item rows; repeats count once, as in training).
-    pub fn fold_in(&self, history: &[usize]) -> Vec<f32> {
-        self.fold_in_distinct(&distinct(history))
-    }
-
-    /// Best `k` items for an anonymous shopper, history excluded.
-    pub fn for_history(&self, history: &[usize], k: usize, keep: impl Fn(usize) -> bool) -> Vec<Hit> {
-        let seen = distinct(history);
-        let query = self.fold_in_distinct(&seen);
-        search(&self.items, &query, k, |i| seen.binary_search(&i).is_err() && keep(i))
-    }
-
-    /// The score of every item for a shopper folded in from `history`.
-    pub fn scores_for_history(&self, history: &[usize]) -> Vec<f32> {
-        self.items.scores(&self.fold_in(history))
-    }
-
-    fn fold_in_distinct(&self, seen: &[usize]) -> Vec<f32> {
+    /// The folded-in factor vector of a shopper who interacted with
+    /// `history` (a set: repeats count once, as in training).
+    pub fn fold_in(&self, history: &RowSet) -> Vec<f32> {
         let dim = self.items.cols();
         let mut rhs = vec![0.0f64; dim];
-        for &item in seen {
+        for &item in history.rows() {
             for (acc, &v) in rhs.iter_mut().zip(self.items.row(item).iter()) {
                 *acc += f64::from(v);
             }
@@ -67,13 +47,16 @@ impl FactorModel {
         solve_cholesky(&self.gram_cholesky, dim, &mut rhs);
         rhs.into_iter().map(|v| v as f32).collect()
     }
-}
 
-fn distinct(items: &[usize]) -> Vec<usize> {
-    let mut items = items.to_vec();
-    items.sort_unstable();
-    items.dedup();
-    items
+    /// Best `k` items for an anonymous shopper, history excluded.
+    pub fn for_history(&self, history: &RowSet, k: usize, keep: impl Fn(usize) -> bool) -> Vec<Hit> {
+        search(&self.items, &self.fold_in(history), k, |i| !history.contains(i) && keep(i))
+    }
+
+    /// The score of every item for a shopper folded in from `history`.
+    pub fn scores_for_history(&self, history: &RowSet) -> Vec<f32> {
+        self.items.scores(&self.fold_in(history))
+    }
 }
 
 fn regularised_gram(items: &Matrix, lambda: f64) -> Vec<f64> {

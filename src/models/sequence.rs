@@ -54,10 +54,6 @@ impl SequenceModel {
         Ok(model)
     }
 
-    pub fn max_len(&self) -> usize {
-        self.max_len
-    }
-
     /// The encoder's query vector for a history of item rows (oldest first);
     /// only the last `max_len` items are used.
     pub fn query(&self, history: &[usize]) -> Result<Vec<f32>, SequenceError> {
