@@ -1,6 +1,6 @@
 """Builds the default demo bundle from MovieLens-100K.
 
-    python -m models.build_bundle --out models/bundles/ml-100k
+    python -m models.build_bundle --out build/bundles/ml-100k
 
 Catalog (ids, titles, genres as categories), SVD item embeddings for
 "similar", SVD factors for "for you" (known users and fold-in), the "next
@@ -27,7 +27,7 @@ PARITY_TOLERANCE = 1e-4
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=Path("models/bundles/ml-100k"))
+    parser.add_argument("--out", type=Path, default=Path("build/bundles/ml-100k"))
     parser.add_argument("--cache", type=Path, default=Path("models/.cache"),
                         help="where the recbole wheel is downloaded once")
     parser.add_argument("--version", default="1")

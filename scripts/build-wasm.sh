@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the wasm engine and its JS bindings into www/pkg, and copies the
-# committed default bundle to www/bundles so the pages can fetch it.
+# committed default channel (models/channel/ml-100k) to www/channels so the
+# pages can fetch it. The copy is what the demo's publish command writes to.
 #
 #   scripts/build-wasm.sh         release build (what the demo and the package ship)
 #   scripts/build-wasm.sh --dev   unoptimised build, reusing the wasm tests' artifacts
@@ -20,9 +21,9 @@ fi
 wasm=${CARGO_TARGET_DIR:-target}/wasm32-unknown-unknown/$profile/edgerec.wasm
 wasm-bindgen --target web --out-dir www/pkg "$wasm"
 
-rm -rf www/bundles
-mkdir -p www/bundles
-cp -r models/bundles/ml-100k www/bundles/ml-100k
+rm -rf www/channels
+mkdir -p www/channels
+cp -r models/channel/ml-100k www/channels/ml-100k
 
 raw=$(stat -c %s www/pkg/edgerec_bg.wasm)
 gz=$(gzip -9 -c www/pkg/edgerec_bg.wasm | wc -c)

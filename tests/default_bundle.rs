@@ -63,3 +63,23 @@ fn history_with_unknown_ids_skips_and_reports_them() {
         other => panic!("expected EmptyHistory, got {other:?}"),
     }
 }
+
+/// Every committed version of the default channel loads and passes parity,
+/// and the pointer names one of them: what the demo and the update tests serve.
+#[test]
+fn every_published_version_of_the_default_channel_loads() {
+    let channel = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/channel/ml-100k");
+    let pointer: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(channel.join("latest.json")).unwrap()).unwrap();
+    let mut versions = Vec::new();
+    for entry in std::fs::read_dir(channel.join("versions")).unwrap() {
+        let dir = entry.unwrap().path();
+        let engine = Engine::load(&edgerec::bundle::read_dir(&dir).unwrap())
+            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+        assert_eq!(engine.version(), dir.file_name().unwrap().to_str().unwrap(), "folder names its version");
+        versions.push(engine.version().to_string());
+    }
+    assert!(versions.len() >= 2, "two versions, so a swap is visible: {versions:?}");
+    assert!(versions.iter().any(|v| *v == pointer["version"]), "latest.json names a published version");
+    assert_eq!(pointer["manifest"], format!("versions/{}/manifest.json", pointer["version"].as_str().unwrap()));
+}

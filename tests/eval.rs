@@ -97,7 +97,7 @@ fn eval_command_runs_on_a_slice_of_real_histories() {
     let path = std::env::temp_dir().join(format!("edgerec-eval-slice-{}.txt", std::process::id()));
     std::fs::write(&path, data).unwrap();
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_edgerec"))
-        .args(["eval", "models/bundles/ml-100k", path.to_str().unwrap()])
+        .args(["eval", "models/channel/ml-100k/versions/1", path.to_str().unwrap()])
         .output()
         .unwrap();
     std::fs::remove_file(&path).ok();

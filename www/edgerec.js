@@ -1,47 +1,377 @@
-// edgerec's JavaScript layer: fetches a bundle and hands its bytes to the
-// wasm engine. Verification (sizes, SHA-256, parity) happens in the engine.
+// edgerec's page API. The wasm engine runs in a dedicated Worker, one Worker
+// per model version. A new version is loaded, checked (sizes, SHA-256, parity
+// cases) and warmed up next to the one serving; only then are new calls routed
+// to it, calls in flight finish on the old one, and the old Worker is
+// terminated. See docs/updates.md.
+import { BROADCAST_NAME, channelUrl, readState, reject, update } from './lib/channel.js';
+import { BundleError, EdgeRecError, InputError, UnavailableError, errorFromCode } from './lib/errors.js';
+import { ShopperHistory } from './lib/history.js';
 import init, { Engine } from './pkg/edgerec.js';
 
-let ready;
+export { BundleError, EdgeRecError, InputError, UnavailableError, ShopperHistory };
 
-/** Loads the wasm module once; later calls reuse it. */
-export function initWasm() {
-  ready ??= init({ module_or_path: new URL('./pkg/edgerec_bg.wasm', import.meta.url) });
-  return ready;
+const WASM_URL = new URL('./pkg/edgerec_bg.wasm', import.meta.url);
+
+export class EdgeRec extends EventTarget {
+  /** The shopper's on-device history (IndexedDB), used by forShopper/nextUp/search. */
+  history;
+  #channel;
+  #wasm;
+  #current = null; // the VersionWorker answering new calls
+  #workers = new Set(); // every VersionWorker not yet terminated
+  #retiring = Promise.resolve(); // resolves once the previous Worker is terminated
+  #latest = null; // the newest version ready in the cache
+  #pinned = null;
+  #previous = null;
+  #failed = new Map(); // version -> reason, for versions this instance could not load
+  #reconciling = null;
+  #again = false;
+  #broadcast;
+  #timer;
+  #serviceWorker = null;
+  #closed = false;
+
+  /**
+   * Opens the newest verified version of `channel` (a folder with latest.json).
+   * @param {object} options
+   * @param {string|URL} options.channel channel URL, relative to the page
+   * @param {string|URL} [options.serviceWorker] a module service worker calling
+   *   installEdgeRecServiceWorker(); gives offline use and background checks
+   * @param {string} [options.historyName] which on-device history to use
+   * @param {number} [options.historyLimit] newest items kept (default 50)
+   * @param {number} [options.checkEvery] ms between pointer checks (default 60 s; 0: never)
+   */
+  static async open({ channel, serviceWorker, historyName = 'default', historyLimit = 50, checkEvery = 60_000 } = {}) {
+    if (!channel) throw new InputError('invalid_argument', 'EdgeRec.open needs { channel }: the URL of a channel folder');
+    if (!globalThis.caches) {
+      throw new UnavailableError('no_cache_storage', 'edgerec needs the Cache API: serve the page over https or from localhost');
+    }
+    const rec = new EdgeRec();
+    rec.#channel = channelUrl(channel);
+    rec.#broadcast = new BroadcastChannel(BROADCAST_NAME);
+    rec.#broadcast.onmessage = ({ data }) => rec.#onAnnouncement(data);
+    const [wasm, history] = await Promise.all([compileWasm(), ShopperHistory.open(historyName, { limit: historyLimit })]);
+    rec.#wasm = wasm;
+    rec.history = history;
+    if (serviceWorker) rec.#serviceWorker = connectServiceWorker(serviceWorker, rec.#channel);
+
+    const checked = await update(rec.#channel);
+    let candidates = (await readState(rec.#channel)).ready;
+    while (!rec.#current && candidates.length) {
+      rec.#latest = candidates[0];
+      await rec.#reconcile();
+      candidates = candidates.filter((v) => !rec.#failed.has(v));
+    }
+    if (!rec.#current) {
+      rec.close();
+      const why = checked.reason ?? [...rec.#failed.values()].map((f) => f.message).join('; ');
+      throw new UnavailableError('no_model', `no usable version of ${rec.#channel}${why ? `: ${why}` : ''}`);
+    }
+    if (checkEvery > 0) rec.#timer = setInterval(() => rec.checkForUpdates().catch(() => {}), checkEvery);
+    return rec;
+  }
+
+  /** The version answering new calls. */
+  get version() {
+    return this.#current?.version ?? null;
+  }
+
+  /** What this instance serves and what it could switch to. */
+  async versions() {
+    const state = await readState(this.#channel);
+    return { serving: this.version, latest: this.#latest, pinned: this.#pinned, cached: state.ready };
+  }
+
+  /** Items like `id` (cosine over item embeddings), optionally only from one category. */
+  similar(id, { k = 10, category } = {}) {
+    return this.#call('similar', [id, k, category ?? undefined]);
+  }
+
+  /** "Recommended for you": folds the shopper's history into the factor model. */
+  forShopper({ k = 10, history = this.history.list() } = {}) {
+    return this.#call('forHistory', [history, k]);
+  }
+
+  /** "Next up": the LSTM over the shopper's history, in order. */
+  nextUp({ k = 10, history = this.history.list(), excludeHistory = true } = {}) {
+    return this.#call('nextUp', [history, k, excludeHistory]);
+  }
+
+  /** Text search over titles and categories, re-ranked by the shopper's history. */
+  search(text, { k = 10, history = this.history.list() } = {}) {
+    return this.#call('search', [text, k, history]);
+  }
+
+  /** The catalog of the serving version: `{ version, items: [{ id, title, categories }] }`. */
+  async items() {
+    const worker = this.#current;
+    return { version: worker?.version, items: await this.#call('items', [], worker) };
+  }
+
+  /** `{ version, categories: [name] }`. */
+  async categories() {
+    const worker = this.#current;
+    return { version: worker?.version, categories: await this.#call('categories', [], worker) };
+  }
+
+  /** Asks the channel now instead of waiting for the timer. Resolves to what happened. */
+  async checkForUpdates() {
+    this.#serviceWorker?.then((sw) => sw?.postMessage({ type: 'edgerec:check' }));
+    return update(this.#channel);
+  }
+
+  /** Goes back to the version served before this one (kept in the cache) and stays there until unpin(). */
+  async rollback() {
+    const { ready } = await readState(this.#channel);
+    const target = ready.includes(this.#previous) ? this.#previous : ready.find((v) => v !== this.version);
+    if (!target) throw new UnavailableError('version_not_cached', 'no earlier version is cached to roll back to');
+    return this.pin(target);
+  }
+
+  /** Serves `version` (one of the cached ones) and ignores newer ones until unpin(). */
+  async pin(version) {
+    const { ready } = await readState(this.#channel);
+    if (!ready.includes(version)) {
+      throw new UnavailableError('version_not_cached', `version ${version} is not cached (cached: ${ready.join(', ')})`);
+    }
+    this.#pinned = version;
+    this.#failed.delete(version);
+    await this.#reconcile();
+    if (this.version !== version) {
+      this.#pinned = null;
+      const failure = this.#failed.get(version);
+      throw failure ?? new UnavailableError('pin_failed', `could not switch to version ${version}`);
+    }
+    return version;
+  }
+
+  /** Follows the channel's newest version again. */
+  async unpin() {
+    this.#pinned = null;
+    this.#latest = (await readState(this.#channel)).current ?? this.#latest;
+    await this.#reconcile();
+    return this.version;
+  }
+
+  /** How many engine Workers exist and their wasm memory, for monitoring. */
+  async memory() {
+    const live = [...this.#workers];
+    const sizes = await Promise.all(live.map((w) => w.call('memory', []).then((m) => m.wasmBytes, () => 0)));
+    return { workers: live.length, wasmBytes: sizes.reduce((a, b) => a + b, 0) };
+  }
+
+  /** Stops checking, terminates the Workers. */
+  close() {
+    this.#closed = true;
+    clearInterval(this.#timer);
+    this.#broadcast?.close();
+    for (const worker of this.#workers) worker.terminate();
+    this.#current = null;
+    this.history?.close();
+  }
+
+  #call(method, args, worker = this.#current) {
+    if (!worker) {
+      return Promise.reject(new UnavailableError('closed', 'this EdgeRec instance is closed'));
+    }
+    return worker.call(method, args);
+  }
+
+  #onAnnouncement(message) {
+    if (message?.channel !== this.#channel || this.#closed) return;
+    if (message.type === 'ready') {
+      this.#latest = message.version;
+      this.#reconcile();
+    } else if (message.type === 'rejected') {
+      this.#emitRejected(message.version, message.code, message.reason);
+    }
+  }
+
+  #emitRejected(version, code, reason) {
+    const known = this.#failed.get(version);
+    if (known?.code === code && known.announced) return;
+    this.#failed.set(version, Object.assign(errorFromCode(code, reason), { announced: true }));
+    this.dispatchEvent(new CustomEvent('modelrejected', { detail: { version, code, reason } }));
+  }
+
+  // Brings the serving version to the wanted one, one switch at a time, so at
+  // most two Workers exist: the serving one and the one being loaded or retired.
+  #reconcile() {
+    this.#again = true;
+    this.#reconciling ??= (async () => {
+      while (this.#again && !this.#closed) {
+        this.#again = false;
+        const wanted = this.#pinned ?? this.#latest;
+        if (!wanted || wanted === this.version || this.#failed.has(wanted)) continue;
+        await this.#retiring;
+        await this.#switchTo(wanted);
+      }
+    })().finally(() => { this.#reconciling = null; });
+    return this.#reconciling;
+  }
+
+  async #switchTo(version) {
+    const started = performance.now();
+    const candidate = new VersionWorker(version, () => this.#workers.delete(candidate));
+    this.#workers.add(candidate);
+    try {
+      await candidate.load(this.#wasm, this.#channel);
+    } catch (error) {
+      candidate.terminate();
+      if (error instanceof BundleError) await reject(this.#channel, version, error.code, error.message);
+      this.#emitRejected(version, error.code, error.message);
+      return;
+    }
+    if (this.#closed) return candidate.terminate();
+    const old = this.#current;
+    this.#current = candidate;
+    this.#previous = old?.version ?? null;
+    this.#retiring = old ? old.retire() : Promise.resolve();
+    this.#serviceWorker?.then((sw) => sw?.postMessage({ type: 'edgerec:shell', urls: candidate.info.resources }));
+    this.dispatchEvent(new CustomEvent('modelchange', {
+      detail: { from: old?.version ?? null, to: version, switchMs: performance.now() - started, ...candidate.info },
+    }));
+  }
 }
 
+/** One engine version in its own Worker. */
+class VersionWorker {
+  version;
+  info = null;
+  terminated = false;
+  #worker;
+  #pending = new Map();
+  #nextId = 0;
+  #retired = null;
+
+  #onTerminated;
+
+  constructor(version, onTerminated) {
+    this.version = version;
+    this.#onTerminated = onTerminated;
+    this.#worker = new Worker(new URL('./lib/engine-worker.js', import.meta.url), { type: 'module' });
+    this.#worker.onmessage = ({ data }) => this.#settle(data);
+    this.#worker.onerror = (event) => {
+      event.preventDefault?.();
+      this.#failAll(new UnavailableError('worker_failed', `the Worker for version ${version} stopped: ${event.message}`));
+    };
+  }
+
+  load(wasm, channel) {
+    return new Promise((resolve, reject) => {
+      this.#pending.set('load', { resolve, reject });
+      this.#worker.postMessage({ type: 'load', wasm, channel, version: this.version });
+    });
+  }
+
+  call(method, args) {
+    if (this.terminated) return Promise.reject(new UnavailableError('worker_failed', 'the Worker was terminated'));
+    const id = this.#nextId++;
+    return new Promise((resolve, reject) => {
+      this.#pending.set(id, { resolve, reject });
+      this.#worker.postMessage({ type: 'call', id, method, args });
+    });
+  }
+
+  /** Terminates once the calls already sent have answered. */
+  retire() {
+    this.#retired ??= new Promise((resolve) => {
+      this.#onIdle = () => { this.terminate(); resolve(); };
+      if (this.#pending.size === 0) this.#onIdle();
+    });
+    return this.#retired;
+  }
+
+  terminate() {
+    if (this.terminated) return;
+    this.terminated = true;
+    this.#worker.terminate();
+    this.#onTerminated();
+    this.#failAll(new UnavailableError('worker_failed', 'the Worker was terminated'));
+  }
+
+  #onIdle = null;
+
+  #settle(data) {
+    const key = data.type === 'result' ? data.id : 'load';
+    const waiting = this.#pending.get(key);
+    if (!waiting) return;
+    this.#pending.delete(key);
+    if (data.type === 'loaded') {
+      this.info = data.info;
+      waiting.resolve(data.info);
+    } else if (data.error) {
+      waiting.reject(errorFromCode(data.error.code, data.error.message));
+    } else {
+      waiting.resolve(data.value);
+    }
+    if (this.#pending.size === 0) this.#onIdle?.();
+  }
+
+  #failAll(error) {
+    for (const { reject: fail } of this.#pending.values()) fail(error);
+    this.#pending.clear();
+  }
+}
+
+async function compileWasm() {
+  const response = await fetch(WASM_URL);
+  if (!response.ok) throw new UnavailableError('wasm_unavailable', `${WASM_URL}: HTTP ${response.status}`);
+  // compileStreaming needs the application/wasm MIME type; not every server sends it.
+  return WebAssembly.compile(await response.arrayBuffer());
+}
+
+// Registers the service worker, tells it which channel to watch and which
+// files this page needed (so it can serve them offline). Never fails open().
+function connectServiceWorker(url, channel) {
+  if (!('serviceWorker' in navigator)) return Promise.resolve(null);
+  return navigator.serviceWorker.register(url, { type: 'module' }).then(async (registration) => {
+    const worker = registration.active ?? await activation(registration);
+    const shell = [location.href, ...performance.getEntriesByType('resource').map((e) => e.name)];
+    worker.postMessage({ type: 'edgerec:watch', channel, shell });
+    return worker;
+  }).catch((error) => {
+    console.warn(`edgerec: service worker ${url} not installed (${error.message}); updates run in the page`);
+    return null;
+  });
+}
+
+function activation(registration) {
+  const worker = registration.installing ?? registration.waiting;
+  return new Promise((resolve) => {
+    const done = () => worker.state === 'activated' && resolve(worker);
+    worker.addEventListener('statechange', done);
+    done();
+  });
+}
+
+let wasmReady;
+
 /**
- * Fetches every file a bundle's manifest lists.
- * @param {string|URL} bundleUrl folder holding manifest.json
- * @returns {Promise<Record<string, Uint8Array>>}
+ * Low level: a verified engine for one bundle folder, running in the calling
+ * thread, with no updates. Most pages want EdgeRec.open instead.
  */
-export async function fetchBundle(bundleUrl) {
-  const base = new URL(bundleUrl, document.baseURI ?? location.href);
+export async function openEngine(bundleUrl) {
+  wasmReady ??= init({ module_or_path: WASM_URL });
+  await wasmReady;
+  const base = new URL(bundleUrl, globalThis.document?.baseURI ?? location.href);
   if (!base.pathname.endsWith('/')) base.pathname += '/';
   const manifestBytes = await fetchBytes(new URL('manifest.json', base));
   let manifest;
   try {
     manifest = JSON.parse(new TextDecoder().decode(manifestBytes));
   } catch (e) {
-    throw new Error(`${base}manifest.json is not JSON: ${e.message}`);
+    throw new BundleError('bundle_malformed_manifest', `${base}manifest.json is not JSON: ${e.message}`);
   }
   const files = { 'manifest.json': manifestBytes };
   await Promise.all((manifest.files ?? []).map(async ({ path }) => {
     files[path] = await fetchBytes(new URL(path, base));
   }));
-  return files;
-}
-
-/** Fetches, verifies and loads a bundle into a ready-to-query engine. */
-export async function openEngine(bundleUrl) {
-  await initWasm();
-  return new Engine(await fetchBundle(bundleUrl));
+  return new Engine(files);
 }
 
 async function fetchBytes(url) {
   const response = await fetch(url);
-  if (!response.ok) throw new Error(`fetching ${url} failed: HTTP ${response.status}`);
+  if (!response.ok) throw new BundleError('file_unavailable', `fetching ${url} failed: HTTP ${response.status}`);
   return new Uint8Array(await response.arrayBuffer());
 }
-
-export { Engine };

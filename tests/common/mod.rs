@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 
 macro_rules! default_bundle_file {
     ($name:literal) => {
-        ($name, &include_bytes!(concat!("../../models/bundles/ml-100k/", $name))[..])
+        ($name, &include_bytes!(concat!("../../models/channel/ml-100k/versions/1/", $name))[..])
     };
 }
 

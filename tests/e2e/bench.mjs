@@ -7,7 +7,7 @@ import { launch } from './browser.mjs';
 
 const repo = new URL('../../', import.meta.url).pathname;
 const nativeTable = execFileSync('cargo', ['run', '--quiet', '--profile', 'tools', '--bin', 'edgerec', '--', 'bench',
-  'models/bundles/ml-100k'], { cwd: repo, encoding: 'utf8' });
+  'models/channel/ml-100k/versions/1'], { cwd: repo, encoding: 'utf8' });
 const native = Object.fromEntries(nativeTable.split('\n').filter((l) => /^\| [a-z_]+ \| [0-9]/.test(l))
   .map((l) => l.split('|').map((c) => c.trim())).map((c) => [c[1], Number(c[2])]));
 

@@ -1,30 +1,47 @@
-// A minimal static file server for end-to-end tests (no dependencies).
+// A static file server for end-to-end tests (no dependencies). Besides serving
+// files it logs every request and lets a test rewrite any response, which is
+// how the update tests inject faults.
 import { createServer } from 'node:http';
 import { readFile, stat } from 'node:fs/promises';
 import { extname, join, normalize } from 'node:path';
 
 const TYPES = {
   '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.mjs': 'text/javascript',
-  '.css': 'text/css', '.json': 'application/json', '.wasm': 'application/wasm',
+  '.css': 'text/css', '.json': 'application/json', '.wasm': 'application/wasm', '.png': 'image/png',
 };
 
-/** Serves `root` on 127.0.0.1 at a free port; resolves to { url, close }. */
-export function serve(root) {
+/**
+ * Serves `root` on 127.0.0.1 at a free port; `mounts` maps URL prefixes
+ * ('/channel/') to other folders. Resolves to { url, requests, fault, close }:
+ * `requests` lists { method, path, status, bytes }; set `fault(path, request,
+ * response)` to answer a request yourself (return true when you did).
+ */
+export function serve(root, { mounts = {} } = {}) {
+  const requests = [];
+  const control = { fault: null };
   const server = createServer(async (request, response) => {
     const path = decodeURIComponent(new URL(request.url, 'http://x').pathname);
-    let file = normalize(join(root, path));
-    if (!file.startsWith(normalize(root))) return response.writeHead(403).end();
+    const entry = { method: request.method, path, url: request.url, status: 0, bytes: 0 };
+    requests.push(entry);
+    response.on('finish', () => { entry.status = response.statusCode; });
+    if (control.fault?.(path, request, response, entry)) return;
+    const [prefix, base] = Object.entries(mounts).find(([p]) => path.startsWith(p)) ?? ['/', root];
+    let file = normalize(join(base, path.slice(prefix.length - 1)));
+    if (!file.startsWith(normalize(base))) return response.writeHead(403).end();
     try {
       if ((await stat(file)).isDirectory()) file = join(file, 'index.html');
       const body = await readFile(file);
+      entry.bytes = body.length;
       response.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream' });
       response.end(body);
     } catch {
-      response.writeHead(404).end('not found');
+      response.writeHead(404, { 'content-type': 'text/plain' }).end('not found');
     }
   });
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({
     url: `http://127.0.0.1:${server.address().port}/`,
-    close: () => new Promise((done) => server.close(done)),
+    requests,
+    set fault(handler) { control.fault = handler; },
+    close: () => new Promise((done) => { server.closeAllConnections(); server.close(done); }),
   })));
 }

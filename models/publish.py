@@ -1,0 +1,142 @@
+"""Publishes a bundle to a channel: an immutable version folder plus one pointer.
+
+A channel is a folder a static server serves as is:
+
+    latest.json                  {"version": "2", "manifest": "versions/2/manifest.json"}
+    versions/1/manifest.json …   one folder per version, never rewritten
+    versions/2/manifest.json …
+
+    python -m models.publish --channel models/channel/ml-100k build/ml-100k   # add + point
+    python -m models.publish --channel models/channel/ml-100k --point 1       # move the pointer
+    python -m models.publish --channel models/channel/ml-100k --list
+
+A new version is checked (every listed file present, sizes and SHA-256 right),
+copied under a temporary name and renamed into place; only then is the pointer
+replaced, by write + rename, so a reader sees the old pointer or the new one
+and never a version folder that is still being written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import re
+import shutil
+import sys
+from pathlib import Path
+
+from models.bundle import FORMAT
+
+POINTER = "latest.json"
+VERSION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+class PublishError(Exception):
+    pass
+
+
+def read_manifest(bundle_dir: Path) -> dict:
+    path = bundle_dir / "manifest.json"
+    try:
+        manifest = json.loads(path.read_bytes())
+    except FileNotFoundError:
+        raise PublishError(f"{path} does not exist: is {bundle_dir} a bundle?") from None
+    except json.JSONDecodeError as error:
+        raise PublishError(f"{path} is not JSON: {error}") from None
+    if manifest.get("format") != FORMAT:
+        raise PublishError(f"{path}: format is {manifest.get('format')!r}, expected {FORMAT!r}")
+    version = manifest.get("version")
+    if not isinstance(version, str) or not VERSION_NAME.match(version):
+        raise PublishError(f"{path}: version {version!r} is not a usable folder name")
+    return manifest
+
+
+def check_files(bundle_dir: Path, manifest: dict) -> None:
+    for entry in manifest.get("files", []):
+        path = bundle_dir / entry["path"]
+        if not path.is_file():
+            raise PublishError(f"{path} is listed in the manifest but missing")
+        data = path.read_bytes()
+        if len(data) != entry["bytes"]:
+            raise PublishError(f"{path}: {len(data)} bytes, the manifest says {entry['bytes']}")
+        if hashlib.sha256(data).hexdigest() != entry["sha256"]:
+            raise PublishError(f"{path}: SHA-256 differs from the manifest")
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(temporary, "wb") as out:
+        out.write(data)
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(temporary, path)
+
+
+def point(channel: Path, version: str) -> None:
+    if not (channel / "versions" / version / "manifest.json").is_file():
+        raise PublishError(f"{channel}/versions/{version} is not a published version")
+    pointer = {"version": version, "manifest": f"versions/{version}/manifest.json"}
+    write_atomically(channel / POINTER, (json.dumps(pointer, indent=1) + "\n").encode())
+
+
+def publish(channel: Path, bundle_dir: Path, *, move_pointer: bool = True) -> str:
+    manifest = read_manifest(bundle_dir)
+    check_files(bundle_dir, manifest)
+    version = manifest["version"]
+    target = channel / "versions" / version
+    if target.exists():
+        raise PublishError(f"{target} exists: versions are immutable, build with a new --version")
+    staging = channel / "versions" / f".{version}.{os.getpid()}.partial"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    for entry in manifest["files"]:
+        shutil.copyfile(bundle_dir / entry["path"], staging / entry["path"])
+    shutil.copyfile(bundle_dir / "manifest.json", staging / "manifest.json")
+    os.rename(staging, target)
+    if move_pointer:
+        point(channel, version)
+    return version
+
+
+def versions(channel: Path) -> list[str]:
+    folder = channel / "versions"
+    if not folder.is_dir():
+        return []
+    return sorted(p.name for p in folder.iterdir() if (p / "manifest.json").is_file())
+
+
+def current(channel: Path) -> str | None:
+    try:
+        return json.loads((channel / POINTER).read_bytes())["version"]
+    except (FileNotFoundError, json.JSONDecodeError, KeyError):
+        return None
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--channel", type=Path, required=True, help="channel folder (created if missing)")
+    parser.add_argument("bundle", type=Path, nargs="?", help="a bundle folder built by the pipeline")
+    parser.add_argument("--point", metavar="VERSION", help="point the channel at a published version")
+    parser.add_argument("--no-point", action="store_true", help="publish without moving the pointer")
+    parser.add_argument("--list", action="store_true", help="list published versions")
+    args = parser.parse_args()
+    try:
+        if args.bundle:
+            version = publish(args.channel, args.bundle, move_pointer=not args.no_point)
+            print(f"published {args.channel}/versions/{version}")
+        if args.point:
+            point(args.channel, args.point)
+        if args.bundle or args.point:
+            print(f"{args.channel}/{POINTER} -> {current(args.channel)}")
+        if args.list or not (args.bundle or args.point):
+            live = current(args.channel)
+            for version in versions(args.channel):
+                print(f"{version}{'  <- latest' if version == live else ''}")
+    except PublishError as error:
+        sys.exit(f"publish: {error}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,379 @@
+// Live model updates in Chromium, against a local server this test controls:
+// the happy path, a swap storm under load, every fault we know how to inject,
+// offline reloads and two tabs sharing one download. Prints the measurements
+// docs/updates.md reports. Usage: node tests/e2e/updates.mjs [test name filter]
+import { readFile, rm, truncate, writeFile } from 'node:fs/promises';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { serve } from './static-server.mjs';
+import { launch, check } from './browser.mjs';
+import { channelFixture } from './channel-fixture.mjs';
+
+const www = new URL('../../www/', import.meta.url).pathname;
+const fixtures = new URL('./fixtures/', import.meta.url).pathname;
+const mounts = { '/fixture/': fixtures, '/channel/': null };
+const server = await serve(www, { mounts });
+const browser = await launch();
+const report = {};
+const tests = [];
+const test = (name, run) => tests.push({ name, run });
+
+// --- helpers -------------------------------------------------------------
+
+async function openPage(context, query = '') {
+  const page = await context.newPage();
+  page.on('pageerror', (error) => console.log(`  page error: ${error.message}`));
+  await page.goto(`${server.url}fixture/updates.html${query}`);
+  await page.waitForFunction(() => window.rec || window.openError, null, { timeout: 60_000 });
+  const openError = await page.evaluate(() => window.openError);
+  if (openError) throw new Error(`EdgeRec.open failed: ${openError.code}: ${openError.message}`);
+  return page;
+}
+
+const version = (page) => page.evaluate(() => window.rec.version);
+const similar = (page, id) => page.evaluate((i) => window.rec.similar(i, { k: 10 }), id);
+const checkNow = (page) => page.evaluate(() => window.rec.checkForUpdates());
+const eventsOf = (page, type) => page.evaluate((t) => window.events.filter((e) => e.type === t), type);
+
+async function waitForEvent(page, type, version, timeout = 60_000) {
+  await page.waitForFunction(([t, v]) => window.events.some((e) => e.type === t && (e.to ?? e.version) === v),
+    [type, version], { timeout });
+  return (await eventsOf(page, type)).find((e) => (e.to ?? e.version) === version);
+}
+
+/** What the Cache API holds for the channel: ready versions and whether any file is unaccounted for. */
+function cacheContents(page) {
+  return page.evaluate(async () => {
+    const cache = await caches.open('edgerec-bundles');
+    const keys = (await cache.keys()).map((r) => r.url);
+    const state = await (await cache.match(keys.find((k) => k.endsWith('.edgerec/state')))).json();
+    const manifests = keys.filter((k) => k.includes('.edgerec/manifest/'));
+    const referenced = new Set();
+    for (const key of manifests) {
+      for (const file of (await (await cache.match(key)).json()).files) referenced.add(file.sha256);
+    }
+    const content = keys.filter((k) => k.includes('.edgerec/content/')).map((k) => k.split('/').pop());
+    return {
+      state,
+      manifestVersions: manifests.map((k) => decodeURIComponent(k.split('/').pop())).sort(),
+      strayFiles: content.filter((sha) => !referenced.has(sha)).length,
+      files: content.length,
+    };
+  });
+}
+
+/** The parity case `kind` of a version's manifest: an input and the answer that version must give. */
+async function parityCase(channel, version, kind) {
+  return (await channel.manifest(version)).parity.cases.find((c) => c.kind === kind);
+}
+
+function channelBytes(requests, version) {
+  const mine = requests.filter((r) => r.path.startsWith(`/channel/versions/${version}/`));
+  return { requests: mine.length, bytes: mine.reduce((sum, r) => sum + r.bytes, 0), paths: mine.map((r) => r.path) };
+}
+
+// Resident memory of every process of the browser under test (Linux /proc).
+function browserRssBytes() {
+  let total = 0;
+  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    try {
+      if (!readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('playwright_chromiumdev_profile')) continue;
+      const rss = readFileSync(`/proc/${pid}/status`, 'utf8').match(/VmRSS:\s+(\d+) kB/);
+      if (rss) total += Number(rss[1]) * 1024;
+    } catch { /* the process ended while we looked */ }
+  }
+  return total;
+}
+
+const mb = (bytes) => `${(bytes / 2 ** 20).toFixed(1)} MB`;
+
+// --- tests ---------------------------------------------------------------
+
+test('happy path: v1, publish v2, swapped without reload', async ({ context, channel }) => {
+  const page = await openPage(context, '?checkEvery=500');
+  check(await version(page) === '1', 'the page starts on version 1');
+  const case1 = await parityCase(channel, '1', 'similar');
+  const before = await similar(page, case1.item);
+  check(before.version === '1' && before.items.map((r) => r.id).join() === case1.expected.map((r) => r.id).join(),
+    'version 1 answers with version 1\'s own expected ranking');
+  await page.evaluate(() => { window.loaded = performance.timeOrigin; });
+
+  const published = Date.now();
+  await channel.point('2');
+  const change = await waitForEvent(page, 'modelchange', '2');
+  const swappedAt = await page.evaluate(() => performance.timeOrigin + window.events.at(-1).at);
+  check(change.from === '1' && change.to === '2', `modelchange {from: 1, to: 2} (${change.switchMs.toFixed(0)} ms load+parity+warm-up)`);
+  check(await page.evaluate(() => window.loaded === performance.timeOrigin), 'the page was not reloaded');
+  const case2 = await parityCase(channel, '2', 'similar');
+  const after = await similar(page, case2.item);
+  check(after.version === '2' && after.items.map((r) => r.id).join() === case2.expected.map((r) => r.id).join(),
+    'version 2 answers with version 2\'s expected ranking');
+  const again = await similar(page, case1.item);
+  check(again.items.map((r) => r.id).join() !== before.items.map((r) => r.id).join(),
+    'the same question now gets a different answer');
+  const longest = await page.evaluate(([from, to]) => Math.max(0, ...window.longTasks
+    .filter((t) => t.start + performance.timeOrigin >= from && t.start + performance.timeOrigin <= to + 100)
+    .map((t) => t.duration)), [published, swappedAt]);
+  const cached = await cacheContents(page);
+  check(cached.manifestVersions.join() === '1,2' && cached.strayFiles === 0, 'the cache holds versions 1 and 2, nothing else');
+  report.happy = {
+    publishToSwappedMs: Math.round(swappedAt - published), checkEveryMs: 500,
+    loadParityWarmMs: Math.round(change.switchMs), engineLoadMs: Math.round(change.loadMs),
+    longestMainThreadTaskMs: longest, downloaded: channelBytes(server.requests, '2'),
+  };
+});
+
+test('one changed file: only it and the manifest are downloaded', async ({ context, channel }) => {
+  const page = await openPage(context);
+  await channel.publish('3', '1', async ({ dir, rehash }) => {
+    const catalog = JSON.parse(await readFile(join(dir, 'catalog.json'), 'utf8'));
+    catalog.items[0].title = 'Toy Story (1995, restored)';
+    await writeFile(join(dir, 'catalog.json'), JSON.stringify(catalog));
+    await rehash('catalog.json');
+  });
+  const requestsBefore = server.requests.length;
+  const result = await checkNow(page);
+  await waitForEvent(page, 'modelchange', '3');
+  const fetched = channelBytes(server.requests.slice(requestsBefore), '3');
+  check(fetched.paths.sort().join() === '/channel/versions/3/catalog.json,/channel/versions/3/manifest.json',
+    `only manifest.json and catalog.json were fetched (${fetched.bytes} bytes)`);
+  check(result.downloaded === fetched.bytes, 'the updater counted the same bytes as the server');
+  const { items } = await page.evaluate(() => window.rec.items());
+  check(items[0].title === 'Toy Story (1995, restored)', 'the new catalog is live');
+  const manifest = await channel.manifest('3');
+  const versionBytes = manifest.files.reduce((sum, f) => sum + f.bytes, 0);
+  report.oneChangedFile = { downloadedBytes: fetched.bytes, wholeVersionBytes: versionBytes };
+});
+
+test('under load: 10,000 calls across 50 swaps', async ({ context, channel }) => {
+  const page = await openPage(context);
+  await page.evaluate(() => window.rec.similar('1', { k: 10 }));
+  const memoryBefore = { ...(await page.evaluate(() => window.rec.memory())), rss: browserRssBytes(),
+    jsHeap: await page.evaluate(() => performance.memory.usedJSHeapSize) };
+  // The call loop runs in the page; the swaps are driven from here by moving the pointer.
+  await page.evaluate(() => {
+    window.load = { calls: 0, failures: [], mismatches: [], byVersion: {}, done: false };
+    const ids = ['1', '50', '100', '181', '258', '286', '294', '300'];
+    const histories = [['1', '50', '181'], ['258', '286'], ['100', '294', '300', '7']];
+    const one = async (i) => {
+      const live = window.rec.version;
+      const kind = i % 3;
+      try {
+        const answer = kind === 0 ? await window.rec.similar(ids[i % ids.length])
+          : kind === 1 ? await window.rec.forShopper({ history: histories[i % 3] })
+            : await window.rec.nextUp({ history: histories[i % 3] });
+        if (answer.version !== live) window.load.mismatches.push({ live, answered: answer.version });
+        window.load.byVersion[answer.version] = (window.load.byVersion[answer.version] ?? 0) + 1;
+      } catch (error) {
+        window.load.failures.push(`${error.code}: ${error.message}`);
+      }
+      window.load.calls++;
+    };
+    window.loadLoop = (async () => {
+      let i = 0;
+      while (!window.load.stop) await Promise.all([0, 1, 2, 3].map(() => one(i++)));
+      window.load.done = true;
+    })();
+  });
+  const swaps = 50;
+  let maxWorkers = 0;
+  const sampler = setInterval(() => { maxWorkers = Math.max(maxWorkers, page.workers().length); }, 20);
+  const started = Date.now();
+  for (let swap = 1; swap <= swaps; swap++) {
+    const target = swap % 2 ? '2' : '1';
+    await channel.point(target);
+    await checkNow(page);
+    await page.waitForFunction((n) => window.events.filter((e) => e.type === 'modelchange').length >= n, swap,
+      { timeout: 60_000 });
+  }
+  await page.waitForFunction(() => window.load.calls >= 10_000, null, { timeout: 600_000 });
+  await page.evaluate(() => { window.load.stop = true; return window.loadLoop; });
+  clearInterval(sampler);
+  const load = await page.evaluate(() => window.load);
+  const changes = await eventsOf(page, 'modelchange');
+  const peakWorkers = await page.evaluate(() => window.peakWorkers);
+  check(changes.length === swaps, `${swaps} swaps happened (${changes.length})`);
+  check(load.calls >= 10_000, `${load.calls} calls made`);
+  check(load.failures.length === 0, `no call failed ${load.failures.slice(0, 3).join(' | ')}`);
+  check(load.mismatches.length === 0, `every answer came from the version live when it was asked (${load.mismatches.length} did not)`);
+  check(Object.keys(load.byVersion).sort().join() === '1,2', `answers from both versions: ${JSON.stringify(load.byVersion)}`);
+  check(peakWorkers <= 2 && maxWorkers <= 2, `at most 2 Workers alive (page count ${peakWorkers}, CDP sample ${maxWorkers})`);
+  await page.evaluate(() => window.rec.similar('1'));
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  const memoryAfter = { ...(await page.evaluate(() => window.rec.memory())), rss: browserRssBytes(),
+    jsHeap: await page.evaluate(() => performance.memory.usedJSHeapSize) };
+  check(memoryAfter.workers === 1, 'one Worker left once the swaps are over');
+  const switchMs = changes.map((c) => c.switchMs).sort((a, b) => a - b);
+  report.underLoad = {
+    calls: load.calls, swaps: changes.length, seconds: Math.round((Date.now() - started) / 1000),
+    switchMsMedian: Math.round(switchMs[switchMs.length >> 1]), switchMsMax: Math.round(switchMs.at(-1)),
+    before: { workers: memoryBefore.workers, wasm: mb(memoryBefore.wasmBytes), browserRss: mb(memoryBefore.rss), pageJsHeap: mb(memoryBefore.jsHeap) },
+    after: { workers: memoryAfter.workers, wasm: mb(memoryAfter.wasmBytes), browserRss: mb(memoryAfter.rss), pageJsHeap: mb(memoryAfter.jsHeap) },
+  };
+});
+
+// Each fault: the page stays on version 1, the event names the problem, no
+// trace of the bad version stays in the cache, and a good version 4 is taken.
+const FAULTS = [
+  ['hash mismatch', 'hash_mismatch', /item_embeddings\.f32: SHA-256/, async (channel) => {
+    await channel.publish('3', '2', async ({ dir }) => {
+      const bytes = await readFile(join(dir, 'item_embeddings.f32'));
+      bytes[100] ^= 0xff;
+      await writeFile(join(dir, 'item_embeddings.f32'), bytes);
+    });
+  }],
+  ['truncated file', 'size_mismatch', /next_up\.onnx: \d+ bytes received, the manifest says \d+/, async (channel) => {
+    await channel.publish('3', '2', ({ dir }) => truncate(join(dir, 'next_up.onnx'), 1000));
+  }],
+  ['404 for the manifest', 'file_unavailable', /manifest\.json: HTTP 404/, async (channel) => {
+    await channel.point('3');
+  }],
+  ['malformed manifest JSON', 'malformed_manifest', /not JSON/, async (channel) => {
+    await channel.publish('3', '2', async ({ dir }) => {
+      await writeFile(join(dir, 'manifest.json'), '{"format": "edgerec-bundle/1", "version": "3", "files": [');
+      return 'keep-manifest';
+    });
+  }],
+  ['manifest names a missing file', 'file_unavailable', /item_factors\.f32: HTTP 404/, async (channel) => {
+    await channel.publish('3', '2', ({ dir }) => rm(join(dir, 'item_factors.f32')));
+  }],
+  ['right hashes, failing parity cases', 'bundle_parity_failed', /parity/, async (channel) => {
+    await channel.publish('3', '2', ({ manifest }) => { manifest.parity.cases[0].expected[0].score += 0.5; });
+  }],
+  ['network cut mid-download, every time', 'network_error', /item_embeddings\.f32: download interrupted/, async (channel) => {
+    await channel.publish('3', '2');
+    cutMidBody('/channel/versions/3/item_embeddings.f32', Infinity);
+  }],
+  ['HTML instead of the file', 'not_a_bundle_file', /next_up\.onnx: the server sent an HTML page/, async (channel) => {
+    await channel.publish('3', '2');
+    server.fault = (path, request, response) => {
+      if (path !== '/channel/versions/3/next_up.onnx') return false;
+      response.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html><title>Sign in</title>');
+      return true;
+    };
+  }],
+];
+
+// Sends the headers and half the body of `path`, then drops the connection, `times` times.
+function cutMidBody(path, times) {
+  let cuts = 0;
+  server.fault = (requestPath, request, response) => {
+    if (requestPath !== path || cuts >= times) return false;
+    cuts++;
+    const full = readFileSync(join(mounts['/channel/'], path.slice('/channel/'.length)));
+    response.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': full.length });
+    response.write(full.subarray(0, full.length >> 1), () => response.socket.destroy());
+    return true;
+  };
+}
+
+for (const [name, code, reason, inject] of FAULTS) {
+  test(`fault: ${name}`, async ({ context, channel }) => {
+    const page = await openPage(context);
+    await inject(channel);
+    await checkNow(page);
+    const rejected = await waitForEvent(page, 'modelrejected', '3');
+    check(rejected.code === code && reason.test(rejected.reason), `modelrejected ${rejected.code}: ${rejected.reason}`);
+    const answer = await similar(page, '1');
+    check(answer.version === '1' && answer.items.length === 10, 'version 1 keeps answering');
+    const cached = await cacheContents(page);
+    check(!cached.manifestVersions.includes('3') && cached.strayFiles === 0,
+      `nothing of version 3 in the cache (versions ${cached.manifestVersions}, ${cached.strayFiles} stray files)`);
+    check((await eventsOf(page, 'modelchange')).length === 0, 'no modelchange for the bad version');
+    server.fault = null;
+    await channel.publish('4', '2');
+    await checkNow(page);
+    await waitForEvent(page, 'modelchange', '4');
+    check((await similar(page, '1')).version === '4', 'a later good version is accepted');
+  });
+}
+
+test('network cut once: the retry succeeds', async ({ context, channel }) => {
+  const page = await openPage(context);
+  await channel.publish('3', '2');
+  cutMidBody('/channel/versions/3/next_up_items.f32', 1);
+  await checkNow(page);
+  await waitForEvent(page, 'modelchange', '3');
+  const tries = server.requests.filter((r) => r.path === '/channel/versions/3/next_up_items.f32').length;
+  check(tries === 2, `the cut file was fetched twice (${tries}) and the version accepted`);
+});
+
+test('rollback and pin', async ({ context, channel }) => {
+  const page = await openPage(context);
+  await channel.point('2');
+  await checkNow(page);
+  await waitForEvent(page, 'modelchange', '2');
+  check(await page.evaluate(() => window.rec.rollback()) === '1', 'rollback() returns to version 1');
+  check((await similar(page, '1')).version === '1', 'answers come from version 1 again');
+  await checkNow(page);
+  check(await version(page) === '1', 'a pinned page ignores the channel\'s newer version');
+  const error = await page.evaluate(() => window.rec.pin('9').catch((e) => ({ name: e.name, code: e.code })));
+  check(error.code === 'version_not_cached' && error.name === 'UnavailableError', 'pinning an uncached version is refused');
+  check(await page.evaluate(() => window.rec.unpin()) === '2', 'unpin() follows the channel again');
+});
+
+test('offline: a reload serves the cached version', async ({ context, channel }) => {
+  const page = await openPage(context);
+  await channel.point('2');
+  await checkNow(page);
+  await waitForEvent(page, 'modelchange', '2');
+  // Wait until the service worker controls the page and holds what a reload needs.
+  await page.waitForFunction(async () => {
+    if (!navigator.serviceWorker.controller) return false;
+    const shell = await caches.open('edgerec-shell');
+    return (await shell.keys()).some((r) => r.url.endsWith('.wasm'))
+      && (await shell.keys()).some((r) => r.url.endsWith('engine-worker.js'));
+  }, null, { timeout: 30_000 });
+  await context.setOffline(true);
+  const served = server.requests.length;
+  await page.reload();
+  await page.waitForFunction(() => window.rec || window.openError, null, { timeout: 60_000 });
+  const openError = await page.evaluate(() => window.openError);
+  check(!openError, `EdgeRec.open works offline ${openError ? JSON.stringify(openError) : ''}`);
+  const answer = await similar(page, '1');
+  check(answer.version === '2' && answer.items.length === 10, 'recommendations come from the cached version 2');
+  check(server.requests.length === served, `the server saw no request while offline (${server.requests.length - served})`);
+  await context.setOffline(false);
+});
+
+test('two tabs: one download of each file, both swap', async ({ context, channel }) => {
+  const [first, second] = [await openPage(context), await openPage(context)];
+  await channel.publish('3', '2');
+  const before = server.requests.length;
+  await Promise.all([checkNow(first), checkNow(second)]);
+  await Promise.all([waitForEvent(first, 'modelchange', '3'), waitForEvent(second, 'modelchange', '3')]);
+  const fetched = server.requests.slice(before).filter((r) => r.path.startsWith('/channel/versions/3/'));
+  const perFile = {};
+  for (const r of fetched) perFile[r.path] = (perFile[r.path] ?? 0) + 1;
+  check(Object.values(perFile).every((n) => n === 1), `each file of version 3 was downloaded once: ${JSON.stringify(perFile)}`);
+  check(await version(first) === '3' && await version(second) === '3', 'both tabs serve version 3');
+});
+
+// --- runner --------------------------------------------------------------
+
+const only = process.argv[2];
+let failed = 0;
+for (const { name, run } of tests) {
+  if (only && !name.includes(only)) continue;
+  console.log(`\n# ${name}`);
+  const channel = await channelFixture();
+  mounts['/channel/'] = channel.dir;
+  server.fault = null;
+  const context = await browser.newContext();
+  const started = Date.now();
+  try {
+    await run({ context, channel });
+    console.log(`  (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+  } catch (error) {
+    failed++;
+    console.log(`  FAILED: ${error.message.split('\n')[0]}`);
+  } finally {
+    await context.close();
+    await channel.remove();
+  }
+}
+console.log(`\nmeasurements: ${JSON.stringify(report, null, 1)}`);
+await browser.close();
+await server.close();
+console.log(failed ? `${failed} update test(s) failed` : 'all update tests passed');
+process.exit(failed ? 1 : 0);
