@@ -37,11 +37,13 @@ export class EdgeRec extends EventTarget {
    * @param {string|URL} options.channel channel URL, relative to the page
    * @param {string|URL} [options.serviceWorker] a module service worker calling
    *   installEdgeRecServiceWorker(); gives offline use and background checks
+   * @param {string} [options.serviceWorkerScope] its scope; it must cover both
+   *   the page and edgerec's own files (default: the worker script's folder)
    * @param {string} [options.historyName] which on-device history to use
    * @param {number} [options.historyLimit] newest items kept (default 50)
    * @param {number} [options.checkEvery] ms between pointer checks (default 60 s; 0: never)
    */
-  static async open({ channel, serviceWorker, historyName = 'default', historyLimit = 50, checkEvery = 60_000 } = {}) {
+  static async open({ channel, serviceWorker, serviceWorkerScope, historyName = 'default', historyLimit = 50, checkEvery = 60_000 } = {}) {
     if (!channel) throw new InputError('invalid_argument', 'EdgeRec.open needs { channel }: the URL of a channel folder');
     if (!globalThis.caches) {
       throw new UnavailableError('no_cache_storage', 'edgerec needs the Cache API: serve the page over https or from localhost');
@@ -53,7 +55,7 @@ export class EdgeRec extends EventTarget {
     const [wasm, history] = await Promise.all([compileWasm(), ShopperHistory.open(historyName, { limit: historyLimit })]);
     rec.#wasm = wasm;
     rec.history = history;
-    if (serviceWorker) rec.#serviceWorker = connectServiceWorker(serviceWorker, rec.#channel);
+    if (serviceWorker) rec.#serviceWorker = connectServiceWorker(serviceWorker, serviceWorkerScope, rec.#channel);
 
     const checked = await update(rec.#channel);
     let candidates = (await readState(rec.#channel)).ready;
@@ -64,7 +66,8 @@ export class EdgeRec extends EventTarget {
     }
     if (!rec.#current) {
       rec.close();
-      const why = checked.reason ?? [...rec.#failed.values()].map((f) => f.message).join('; ');
+      const why = [checked.reason, ...[...rec.#failed].map(([v, f]) => `version ${v}: ${f.message}`)]
+        .filter(Boolean).join('; ');
       throw new UnavailableError('no_model', `no usable version of ${rec.#channel}${why ? `: ${why}` : ''}`);
     }
     if (checkEvery > 0) rec.#timer = setInterval(() => rec.checkForUpdates().catch(() => {}), checkEvery);
@@ -323,9 +326,9 @@ async function compileWasm() {
 
 // Registers the service worker, tells it which channel to watch and which
 // files this page needed (so it can serve them offline). Never fails open().
-function connectServiceWorker(url, channel) {
+function connectServiceWorker(url, scope, channel) {
   if (!('serviceWorker' in navigator)) return Promise.resolve(null);
-  return navigator.serviceWorker.register(url, { type: 'module' }).then(async (registration) => {
+  return navigator.serviceWorker.register(url, { type: 'module', scope }).then(async (registration) => {
     const worker = registration.active ?? await activation(registration);
     const shell = [location.href, ...performance.getEntriesByType('resource').map((e) => e.name)];
     worker.postMessage({ type: 'edgerec:watch', channel, shell });

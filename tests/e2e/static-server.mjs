@@ -32,7 +32,10 @@ export function serve(root, { mounts = {} } = {}) {
       if ((await stat(file)).isDirectory()) file = join(file, 'index.html');
       const body = await readFile(file);
       entry.bytes = body.length;
-      response.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream' });
+      const headers = { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream' };
+      // Lets a service worker script in a subfolder control the whole origin, as sites do.
+      if (file.endsWith('sw.js')) headers['service-worker-allowed'] = '/';
+      response.writeHead(200, headers);
       response.end(body);
     } catch {
       response.writeHead(404, { 'content-type': 'text/plain' }).end('not found');

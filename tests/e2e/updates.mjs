@@ -295,7 +295,7 @@ test('network cut once: the retry succeeds', async ({ context, channel }) => {
   await checkNow(page);
   await waitForEvent(page, 'modelchange', '3');
   const tries = server.requests.filter((r) => r.path === '/channel/versions/3/next_up_items.f32').length;
-  check(tries === 2, `the cut file was fetched twice (${tries}) and the version accepted`);
+  check(tries >= 2, `the cut file was fetched again (${tries} requests) and the version accepted`);
 });
 
 test('rollback and pin', async ({ context, channel }) => {
