@@ -21,9 +21,11 @@ fi
 wasm=${CARGO_TARGET_DIR:-target}/wasm32-unknown-unknown/$profile/edgerec.wasm
 wasm-bindgen --target web --out-dir www/pkg "$wasm"
 
-rm -rf www/channels
-mkdir -p www/channels
-cp -r models/channel/ml-100k www/channels/ml-100k
+# Versions are immutable, so existing ones are kept as they are, and so is a
+# pointer the demo's publish command moved.
+mkdir -p www/channels/ml-100k/versions
+cp -rn models/channel/ml-100k/versions/. www/channels/ml-100k/versions/
+[ -f www/channels/ml-100k/latest.json ] || cp models/channel/ml-100k/latest.json www/channels/ml-100k/
 
 raw=$(stat -c %s www/pkg/edgerec_bg.wasm)
 gz=$(gzip -9 -c www/pkg/edgerec_bg.wasm | wc -c)

@@ -1,73 +1,112 @@
-// The demo page, built and served as the demo command does, in Chromium:
-// similar items, "for you" and "next up" show real catalog titles computed
-// in wasm after a person clicks through a few movies.
+// The demo shop in Chromium, as a shopper uses it: home → product → similar →
+// back, search, a model published while the page is open, clear history.
+// Asserts real catalog content, saves screenshots to test-artifacts/, and
+// checks that nothing the shopper did left the device.
 import { mkdir, readFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { serve } from './static-server.mjs';
 import { launch, check } from './browser.mjs';
+import { channelFixture } from './channel-fixture.mjs';
 
 const root = new URL('../../www/', import.meta.url).pathname;
 const artifacts = new URL('../../test-artifacts/', import.meta.url).pathname;
-const manifest = JSON.parse(await readFile(`${root}bundles/ml-100k/manifest.json`, 'utf8'));
-const catalog = JSON.parse(await readFile(`${root}bundles/ml-100k/catalog.json`, 'utf8'));
-const titles = new Set(catalog.items.map((item) => item.title));
-
-const server = await serve(root);
+await mkdir(artifacts, { recursive: true });
+const channel = await channelFixture();
+const catalog = JSON.parse(await readFile(join(channel.dir, 'versions/1/catalog.json'), 'utf8'));
+const titles = new Map(catalog.items.map((item) => [item.id, item.title]));
+const server = await serve(root, { mounts: { '/channels/ml-100k/': channel.dir } });
 const browser = await launch();
+const shot = (page, name) => page.screenshot({ path: `${artifacts}${name}`, fullPage: true });
+const cardIds = (page, list) => page.$$eval(`#${list} li[data-id]`, (els) => els.map((e) => e.dataset.id));
+
+let failed = false;
 try {
-  const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
+  const context = await browser.newContext({ viewport: { width: 1360, height: 960 } });
+  const page = await context.newPage();
   const errors = [];
   page.on('pageerror', (error) => errors.push(error.message));
-  const requests = [];
-  page.on('request', (request) => requests.push(request));
-  await page.goto(`${server.url}demo/#item=1`);
-  await page.waitForSelector('#similar li[data-id]', { timeout: 30_000 });
 
-  check((await page.textContent('#product-title')) === 'Toy Story (1995)', 'product page shows the picked movie');
-  const similar = await page.$$eval('#similar li[data-id] .title', (els) => els.map((e) => e.textContent));
-  check(similar.length === 10, `10 similar items (got ${similar.length})`);
-  check(similar.every((t) => titles.has(t)) && !similar.includes('Toy Story (1995)'),
-    `similar items are other catalog titles: ${similar.slice(0, 3).join(', ')}, …`);
-  check((await page.textContent('#status')).includes(`v${manifest.version}`), `version badge names v${manifest.version}`);
+  await page.goto(`${server.url}demo/`);
+  await page.waitForSelector('#for-you li[data-id]', { timeout: 60_000 });
+  check((await page.textContent('#status')) === 'model v1', 'the version badge shows model v1');
+  const starters = await cardIds(page, 'for-you');
+  check(starters.length >= 8 && starters.every((id) => titles.has(id)), `home shows ${starters.length} catalog movies to start from`);
+  check((await page.textContent('#history-count')) === '0', 'history starts empty');
+  await shot(page, 'demo-home.png');
 
-  // Watch three movies: Toy Story, then two picked from the similar lists.
-  await page.click('#add-history');
-  for (let i = 0; i < 2; i++) {
-    const previous = await page.textContent('#product-title');
-    const watched = await page.$$eval('#history li', (els) => els.map((e) => e.textContent));
-    const next = await page.$$eval('#similar li[data-id]', (els, seen) =>
-      els.find((e) => !seen.includes(e.querySelector('.title').textContent)).dataset.id, watched);
-    await page.click(`#similar li[data-id="${next}"]`);
-    await page.waitForFunction((prev) => document.querySelector('#product-title').textContent !== prev, previous);
-    await page.click('#add-history');
-  }
-  check((await page.$$('#history li')).length === 3, 'history panel lists 3 movies');
-  for (const list of ['for-you', 'next-up']) {
-    const shown = await page.$$eval(`#${list} li[data-id] .title`, (els) => els.map((e) => e.textContent));
-    const history = await page.$$eval('#history li', (els) => els.map((e) => e.textContent));
-    check(shown.length === 10 && shown.every((t) => titles.has(t) && !history.includes(t)),
-      `"${list}" shows 10 catalog titles outside the history: ${shown.slice(0, 3).join(', ')}, …`);
-  }
+  // Home → product: Toy Story.
+  await page.click('#for-you li[data-id="1"] a');
+  await page.waitForSelector('#similar li[data-id]');
+  check((await page.textContent('#product-title')) === 'Toy Story', 'the product page shows the movie clicked');
+  const similar = await cardIds(page, 'similar');
+  check(similar.length === 12 && similar.every((id) => titles.has(id) && id !== '1'),
+    `12 similar movies from the catalog: ${similar.slice(0, 3).map((id) => titles.get(id)).join(', ')}, …`);
+  check((await page.getAttribute('#similar', 'data-version')) === '1', 'similar items come from model v1');
+  await page.waitForFunction(() => document.getElementById('history-count').textContent === '1');
+  check(true, 'viewing the movie added it to the history');
+  await shot(page, 'demo-product.png');
+
+  // Product → a similar movie → another, then back home.
+  await page.click(`#similar li[data-id="${similar[0]}"] a`);
+  await page.waitForFunction((id) => document.querySelector('#product-title').textContent
+    && !document.querySelector('#similar li[data-id="' + id + '"]'), similar[0]);
+  await page.waitForSelector('#similar li[data-id]');
+  const second = await cardIds(page, 'similar');
+  await page.click(`#similar li[data-id="${second.find((id) => id !== '1')}"] a`);
+  await page.waitForFunction(() => document.getElementById('history-count').textContent === '3');
+  const history = await page.$$eval('#history li a', (els) => els.map((a) => decodeURIComponent(a.hash.split('/')[2])));
+  check(history.length === 3 && history.at(-1) === '1', `the history panel lists the 3 movies, newest first (${history.map((id) => titles.get(id)).join(' ← ')})`);
+  await page.goBack();
+  await page.goBack();
+  await page.goBack();
+  await page.waitForSelector('#home:not([hidden]) #next-up li[data-id]');
+  const forYou = await cardIds(page, 'for-you');
+  const nextUp = await cardIds(page, 'next-up');
+  check(forYou.length === 12 && forYou.every((id) => titles.has(id) && !history.includes(id)),
+    `"recommended for you" shows 12 unseen catalog movies: ${forYou.slice(0, 3).map((id) => titles.get(id)).join(', ')}, …`);
+  check(nextUp.length === 12 && nextUp.every((id) => titles.has(id) && !history.includes(id)), '"next up" shows 12 unseen catalog movies');
+  check(forYou.join() !== starters.join(), 'home is personalised once there is a history');
+  await shot(page, 'demo-home-personal.png');
+
+  // Personalised search.
   await page.fill('#search', 'star');
   await page.press('#search', 'Enter');
-  await page.waitForSelector('#search-results li[data-id]');
-  const found = await page.$$eval('#search-results li[data-id] .title', (els) => els.map((e) => e.textContent));
-  check(found.length === 10 && found.every((t) => titles.has(t) && /star/i.test(t)),
-    `search "star" shows 10 matching catalog titles: ${found.slice(0, 3).join(', ')}, …`);
-  await mkdir(artifacts, { recursive: true });
-  await page.screenshot({ path: `${artifacts}demo-home.png`, fullPage: true });
+  await page.waitForSelector('#results:not([hidden]) #search-results li[data-id]');
+  const found = await cardIds(page, 'search-results');
+  check(found.length > 5 && /star/i.test(titles.get(found[0])), `search "star" finds ${titles.get(found[0])} first, ${found.length} results`);
+  await shot(page, 'demo-search.png');
 
+  // A new version is published while the page is open: it swaps live and says so.
+  await page.goto(`${server.url}demo/#/`);
+  await page.waitForSelector('#for-you li[data-id]');
+  await channel.point('2');
+  await page.waitForFunction(() => document.getElementById('status').textContent === 'model v2', null, { timeout: 30_000 });
+  check(await page.isVisible('#toast') && (await page.textContent('#toast')).includes('v2'), `a toast says: ${await page.textContent('#toast')}`);
+  await page.waitForSelector('#for-you[data-version="2"]');
+  check(true, '"recommended for you" was recomputed by v2 without a reload');
+  await shot(page, 'demo-live-update.png');
+
+  // Clear history.
   await page.click('#clear-history');
-  check((await page.$$('#history li')).length === 0, 'clear empties the history');
-  check((await page.$$('#next-up li[data-id]')).length === 0, '"next up" is empty again after clear');
-  check(errors.length === 0, `no page errors (${errors.join('; ')})`);
-  // The history never leaves the device: every request is a plain GET of a
-  // static asset (page, wasm, bundle file), with no query string and no body.
-  const leaks = requests.filter((r) => r.method() !== 'GET' || r.postData() || new URL(r.url()).search
-    || !new URL(r.url()).pathname.match(/^\/(demo\/[\w.-]*|edgerec\.js|pkg\/[\w.-]+|bundles\/ml-100k\/[\w.-]+|favicon\.ico)$/));
-  check(requests.length > 0 && leaks.length === 0,
-    `${requests.length} requests, all static GETs with no query or body (${leaks.map((r) => r.url()).join(', ')})`);
-  console.log(`demo smoke: OK (screenshot ${artifacts}demo-home.png)`);
+  await page.waitForFunction(() => document.getElementById('history-count').textContent === '0');
+  await page.waitForSelector('#next-up li.empty');
+  check((await cardIds(page, 'for-you')).join() === starters.join(), 'after clearing, home shows the starting picks again');
+
+  // Nothing about the shopper left the device: every request the server saw was a
+  // plain GET of a file that exists, with no query string.
+  const served = server.requests.filter((r) => !(r.method === 'GET' && !r.url.includes('?')
+    && (r.status === 200 || existsSync(join(root, r.path)))));
+  check(served.length === 0, `all ${server.requests.length} requests were plain GETs of static files ${JSON.stringify(served.slice(0, 3))}`);
+  check(errors.length === 0, `no page errors ${errors.join(' | ')}`);
+  await context.close();
+} catch (error) {
+  failed = true;
+  console.log(`  FAILED: ${error.message.split('\n')[0]}`);
 } finally {
   await browser.close();
   await server.close();
+  await channel.remove();
 }
+console.log(failed ? 'demo test failed' : `demo test passed; screenshots in ${artifacts}`);
+process.exit(failed ? 1 : 0);

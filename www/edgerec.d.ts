@@ -1,0 +1,403 @@
+// Types for the `edgerec` package (hand-written; keep in step with edgerec.js,
+// lib/errors.js, lib/history.js, lib/channel.js and src/wasm.rs).
+// Uses only types that both the "dom" and "webworker" libs declare.
+
+// --- answers ----------------------------------------------------------------
+
+/** One recommended item. */
+export interface Recommendation {
+  /** The item's id in the catalog (always a string). */
+  id: string;
+  /** The item's title in the catalog. */
+  title: string;
+  /** Ranking score; higher is better. Only comparable within one answer. */
+  score: number;
+}
+
+/** Every answer: ranked items and the model version that produced them. */
+export interface Recommendations {
+  /** The model version that answered (the channel's version name). */
+  version: string;
+  items: Recommendation[];
+  /** Input ids (from the history) this version's catalog does not know; skipped, not fatal. Often empty. */
+  skipped: string[];
+}
+
+/** One catalog entry. */
+export interface CatalogItem {
+  id: string;
+  title: string;
+  categories: string[];
+}
+
+// --- EdgeRec ----------------------------------------------------------------
+
+export interface EdgeRecOptions {
+  /** URL of a channel folder (the one holding latest.json), relative to the page. */
+  channel: string | URL;
+  /**
+   * URL of the site's own module service worker, which calls
+   * `installEdgeRecServiceWorker()` (from `edgerec/sw`): offline use and
+   * background checks. Without it, updates are checked from the page.
+   */
+  serviceWorker?: string | URL;
+  /**
+   * The service worker's scope. It must cover both the page and edgerec's
+   * own files. Default: the worker script's folder.
+   */
+  serviceWorkerScope?: string;
+  /** Which on-device history to use (default `"default"`). */
+  historyName?: string;
+  /** How many of the newest history items are kept (default 50). */
+  historyLimit?: number;
+  /** Milliseconds between checks of the channel pointer (default 60 000; 0: never). */
+  checkEvery?: number;
+}
+
+export interface SimilarOptions {
+  /** How many items (default 10). A whole number >= 1. */
+  k?: number;
+  /** Only items of this category (one of `categories()`). */
+  category?: string | null;
+}
+
+export interface ForShopperOptions {
+  /** How many items (default 10). */
+  k?: number;
+  /** Item ids, oldest first (default: `history.list()`). */
+  history?: readonly string[];
+}
+
+export interface NextUpOptions {
+  /** How many items (default 10). */
+  k?: number;
+  /** Item ids, oldest first (default: `history.list()`). */
+  history?: readonly string[];
+  /** Leave out items already in the history (default true). */
+  excludeHistory?: boolean;
+}
+
+export interface SearchOptions {
+  /** How many items (default 10). */
+  k?: number;
+  /** Item ids used to re-rank matches by taste (default: `history.list()`; may be empty). */
+  history?: readonly string[];
+}
+
+export interface Versions {
+  /** The version answering new calls (null once closed). */
+  serving: string | null;
+  /** The newest version this instance knows is ready. */
+  latest: string | null;
+  /** The version pinned with pin()/rollback(), or null when following the channel. */
+  pinned: string | null;
+  /** Versions ready in the cache, newest first (at most two are kept). */
+  cached: string[];
+}
+
+/** What a check of the channel pointer did. */
+export type UpdateResult =
+  /** A new version was downloaded and verified. */
+  | { status: 'ready'; version: string; downloaded: number }
+  /** The pointer names a version that is already ready. */
+  | { status: 'current'; version: string }
+  /** The pointer's version failed a check; `code` says which (see BundleError). */
+  | { status: 'rejected'; version: string; code: string; reason: string; downloaded: number }
+  /** The pointer's version was rejected earlier and is not retried yet. */
+  | { status: 'skipped'; version: string; code: string; reason: string }
+  /** The pointer could not be read (offline, HTTP error, not a pointer). */
+  | { status: 'unreachable'; reason: string };
+
+/** `detail` of the `modelchange` event: a new version now answers new calls. */
+export interface ModelChangeDetail {
+  /** The version served before (null for the first one). */
+  from: string | null;
+  /** The version serving now. */
+  to: string;
+  /** Milliseconds from starting the new version's Worker to switching to it. */
+  switchMs: number;
+  /** The new version, as its manifest names it. */
+  version: string;
+  /** The bundle's name, from its manifest. */
+  name: string;
+  /** Catalog size. */
+  itemCount: number;
+  /** Milliseconds to verify and load the bundle (sizes, hashes, parity cases). */
+  loadMs: number;
+  /** Milliseconds of the warm-up calls. */
+  warmMs: number;
+  /** wasm memory of the new version's Worker, in bytes. */
+  wasmBytes: number;
+  /** URLs the Worker loaded (given to the service worker for offline use). */
+  resources: string[];
+}
+
+/** `detail` of the `modelrejected` event: a version failed a check and is not used. */
+export interface ModelRejectedDetail {
+  version: string;
+  code: string;
+  reason: string;
+}
+
+export interface EdgeRecEventMap {
+  modelchange: CustomEvent<ModelChangeDetail>;
+  modelrejected: CustomEvent<ModelRejectedDetail>;
+}
+
+/**
+ * Recommendations from a model channel, computed on the device by a wasm
+ * engine in a Worker; new model versions are checked, verified and switched to
+ * without interrupting calls. Create with `EdgeRec.open`.
+ */
+export declare class EdgeRec extends EventTarget {
+  /** Use `EdgeRec.open`. */
+  private constructor();
+
+  /**
+   * Opens the newest verified version of a channel.
+   * @throws {InputError} `invalid_argument` without `channel`
+   * @throws {UnavailableError} `no_cache_storage` (no Cache API: not https or localhost),
+   *   `no_model` (no version could be downloaded or loaded), `wasm_unavailable`
+   */
+  static open(options: EdgeRecOptions): Promise<EdgeRec>;
+
+  /** The shopper's on-device history, used by forShopper/nextUp/search by default. */
+  history: ShopperHistory;
+
+  /** The version answering new calls (null once closed). */
+  readonly version: string | null;
+
+  /** What this instance serves and what it could switch to. */
+  versions(): Promise<Versions>;
+
+  /**
+   * Items like `id`, optionally only from one category.
+   * @throws {InputError} `unknown_item`, `unknown_category`, `invalid_k`, `invalid_argument`
+   */
+  similar(id: string, options?: SimilarOptions): Promise<Recommendations>;
+
+  /**
+   * "Recommended for you", from the shopper's history.
+   * @throws {InputError} `empty_history` (no id of the history is in the catalog), `invalid_k`, `invalid_argument`
+   * @throws {UnavailableError} `model_missing` if the bundle has no factor model
+   */
+  forShopper(options?: ForShopperOptions): Promise<Recommendations>;
+
+  /**
+   * "Next up", from the history in order.
+   * @throws {InputError} `empty_history`, `invalid_k`, `invalid_argument`
+   * @throws {UnavailableError} `model_missing` if the bundle has no next-up model
+   */
+  nextUp(options?: NextUpOptions): Promise<Recommendations>;
+
+  /**
+   * Text search over titles and categories, re-ranked by the history.
+   * @throws {InputError} `invalid_k`, `invalid_argument`
+   */
+  search(text: string, options?: SearchOptions): Promise<Recommendations>;
+
+  /** The serving version's catalog, in bundle order. */
+  items(): Promise<{ version: string; items: CatalogItem[] }>;
+
+  /** The serving version's category names, in catalog order of first appearance. */
+  categories(): Promise<{ version: string; categories: string[] }>;
+
+  /** Checks the channel pointer now instead of waiting for the timer. */
+  checkForUpdates(): Promise<UpdateResult>;
+
+  /**
+   * Goes back to the version served before (kept in the cache) and stays on
+   * it until unpin(). Resolves to that version.
+   * @throws {UnavailableError} `version_not_cached`
+   */
+  rollback(): Promise<string>;
+
+  /**
+   * Serves `version` (one of `versions().cached`) and ignores newer ones until unpin().
+   * @throws {UnavailableError} `version_not_cached`, `pin_failed`
+   * @throws {BundleError} if that version fails its checks
+   */
+  pin(version: string): Promise<string>;
+
+  /** Follows the channel's newest version again; resolves to the version serving. */
+  unpin(): Promise<string | null>;
+
+  /** How many engine Workers exist and their total wasm memory, for monitoring. */
+  memory(): Promise<{ workers: number; wasmBytes: number }>;
+
+  /** Stops checking and terminates the Workers; later calls reject with UnavailableError `closed`. */
+  close(): void;
+
+  addEventListener<K extends keyof EdgeRecEventMap>(
+    type: K,
+    listener: (this: EdgeRec, event: EdgeRecEventMap[K]) => any,
+    options?: boolean | AddEventListenerOptions,
+  ): void;
+  addEventListener(
+    type: string,
+    listener: EventListenerOrEventListenerObject | null,
+    options?: boolean | AddEventListenerOptions,
+  ): void;
+  removeEventListener<K extends keyof EdgeRecEventMap>(
+    type: K,
+    listener: (this: EdgeRec, event: EdgeRecEventMap[K]) => any,
+    options?: boolean | EventListenerOptions,
+  ): void;
+  removeEventListener(
+    type: string,
+    listener: EventListenerOrEventListenerObject | null,
+    options?: boolean | EventListenerOptions,
+  ): void;
+}
+
+// --- history ----------------------------------------------------------------
+
+export interface HistoryEntry {
+  id: string;
+  /** When it was added, in milliseconds since the epoch. */
+  at: number;
+}
+
+export interface ShopperHistoryEventMap {
+  /** The history changed, in this tab or another. */
+  change: Event;
+}
+
+/**
+ * The shopper's history: item ids with timestamps, in IndexedDB on this
+ * device only, shared by the tabs of the origin.
+ */
+export declare class ShopperHistory extends EventTarget {
+  /** Use `ShopperHistory.open` (or `EdgeRec#history`). */
+  private constructor();
+
+  /** Opens (or creates) the history called `name` (default `"default"`), keeping the newest `limit` (default 50) items. */
+  static open(name?: string, options?: { limit?: number }): Promise<ShopperHistory>;
+
+  /** Item ids, oldest first. */
+  list(): string[];
+
+  /** Entries, oldest first. */
+  entries(): HistoryEntry[];
+
+  /**
+   * Records that the shopper viewed `id` now; an id seen before moves to the end.
+   * @throws {TypeError} unless `id` is a non-empty string
+   */
+  add(id: string): Promise<void>;
+
+  /** Forgets everything, on this device, in every tab. */
+  clear(): Promise<void>;
+
+  close(): void;
+
+  addEventListener<K extends keyof ShopperHistoryEventMap>(
+    type: K,
+    listener: (this: ShopperHistory, event: ShopperHistoryEventMap[K]) => any,
+    options?: boolean | AddEventListenerOptions,
+  ): void;
+  addEventListener(
+    type: string,
+    listener: EventListenerOrEventListenerObject | null,
+    options?: boolean | AddEventListenerOptions,
+  ): void;
+  removeEventListener<K extends keyof ShopperHistoryEventMap>(
+    type: K,
+    listener: (this: ShopperHistory, event: ShopperHistoryEventMap[K]) => any,
+    options?: boolean | EventListenerOptions,
+  ): void;
+  removeEventListener(
+    type: string,
+    listener: EventListenerOrEventListenerObject | null,
+    options?: boolean | EventListenerOptions,
+  ): void;
+}
+
+// --- errors -----------------------------------------------------------------
+
+/** Codes of InputError: the call's arguments are wrong. */
+export type InputErrorCode =
+  | 'invalid_k'
+  | 'invalid_argument'
+  | 'unknown_item'
+  | 'unknown_user'
+  | 'unknown_category'
+  | 'empty_history'
+  | 'bad_method';
+
+/** Codes of BundleError: a model version failed a check. */
+export type BundleErrorCode =
+  | `bundle_${string}`
+  | 'malformed_manifest'
+  | 'size_mismatch'
+  | 'hash_mismatch'
+  | 'not_a_bundle_file'
+  | 'file_unavailable'
+  | 'network_error'
+  | 'server_error'
+  | 'download_failed';
+
+/** Every error edgerec throws: a stable machine-readable `code`; the subclass says whose move it is. */
+export declare class EdgeRecError extends Error {
+  constructor(code: string, message: string);
+  code: string;
+}
+
+/** The call's arguments are wrong (unknown id, bad k, empty history…): fix the call. */
+export declare class InputError extends EdgeRecError {
+  constructor(code: InputErrorCode, message: string);
+  code: InputErrorCode;
+}
+
+/** A model version failed a check (download, size, SHA-256, parity…) and was not used. */
+export declare class BundleError extends EdgeRecError {
+  constructor(code: BundleErrorCode, message: string);
+  code: BundleErrorCode;
+}
+
+/**
+ * No model can answer right now: no Cache API (`no_cache_storage`), no usable
+ * version (`no_model`), instance closed (`closed`), Worker lost
+ * (`worker_failed`), `version_not_cached`, `pin_failed`, `wasm_unavailable`,
+ * `model_missing`, `inference_failed`, `internal`.
+ */
+export declare class UnavailableError extends EdgeRecError {
+  constructor(code: string, message: string);
+}
+
+// --- low level --------------------------------------------------------------
+
+/**
+ * A loaded, verified bundle (the wasm-bindgen `Engine`), running in the
+ * thread that opened it. Its methods throw plain `Error`s named
+ * `"EdgeRecError"` with a `code` property (not instances of the classes above).
+ */
+export interface Engine {
+  /** The bundle's version, from its manifest. */
+  readonly version: string;
+  /** The bundle's name, from its manifest. */
+  readonly name: string;
+  readonly itemCount: number;
+  /** Which models the bundle has. */
+  models(): Array<'similar' | 'factors' | 'next_up'>;
+  items(): CatalogItem[];
+  categories(): string[];
+  similar(itemId: string, k: number, category?: string | null): Recommendations;
+  /** For a user id known to the bundle's factor model (`unknown_user` otherwise). */
+  forUser(userId: string, k: number): Recommendations;
+  forHistory(itemIds: readonly string[], k: number): Recommendations;
+  nextUp(itemIds: readonly string[], k: number, excludeHistory?: boolean): Recommendations;
+  search(text: string, k: number, itemIds?: readonly string[] | null): Recommendations;
+  /** Frees the wasm memory the engine holds; the engine is unusable afterwards. */
+  free(): void;
+}
+
+/**
+ * Low level: fetches and verifies one bundle folder (one `versions/<v>/` of a
+ * channel) and loads it in the calling thread, with no Worker and no updates.
+ * Most pages want `EdgeRec.open`.
+ * @throws {BundleError} `file_unavailable`, `bundle_malformed_manifest` (fetching the files)
+ * @throws {Error} named `"EdgeRecError"` with a `bundle_*` `code` when a check fails
+ *   (sizes, SHA-256, dimensions, parity cases)
+ */
+export declare function openEngine(bundleUrl: string | URL): Promise<Engine>;
