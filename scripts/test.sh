@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test: installs what is missing, then lint, native tests, wasm
-# tests in headless Chromium, the training pipeline, and the demo page.
+# tests in headless Chromium, the training pipeline, the demo shop, the live
+# update tests and the npm package in a bundler project.
 # Exits non-zero if any step fails; always prints a summary.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -43,7 +44,8 @@ run "native tests" cargo test
 run "wasm tests: page + worker (Chromium)" cargo test --target wasm32-unknown-unknown --test web --test worker
 run "pipeline: rebuild + verify bundle" pipeline_rebuilds_a_valid_bundle
 run "wasm build for the e2e tests" scripts/build-wasm.sh --dev
-run "demo page in Chromium" node tests/e2e/demo-smoke.mjs
+run "demo shop in Chromium" node tests/e2e/demo-smoke.mjs
+run "live updates in Chromium" node tests/e2e/updates.mjs
 
 printf '\n==== summary\n'
 printf '%s\n' "${results[@]}"
