@@ -46,6 +46,7 @@ run "pipeline: rebuild + verify bundle" pipeline_rebuilds_a_valid_bundle
 run "wasm build for the e2e tests" scripts/build-wasm.sh --dev
 run "demo shop in Chromium" node tests/e2e/demo-smoke.mjs
 run "live updates in Chromium" node tests/e2e/updates.mjs
+run "npm package: Vite project + plain page" bash -c 'scripts/build-package.sh --dev && node tests/e2e/package.mjs'
 
 printf '\n==== summary\n'
 printf '%s\n' "${results[@]}"

@@ -1,0 +1,245 @@
+// The npm package as a user gets it: a scratch project installs the packed
+// tarball, (1) builds a page with Vite and (2) imports the installed files
+// from a plain <script type="module"> with no bundler; both pages show real
+// recommendations in Chromium. The Vite build also emits the site's own
+// service worker (sw.js at the root, calling installEdgeRecServiceWorker from
+// 'edgerec/sw'), which must end up controlling the page.
+//
+// Usage: node tests/e2e/package.mjs [path/to/edgerec-x.y.z.tgz]
+//        (default: the newest dist/edgerec-*.tgz; scripts/build-package.sh makes it)
+// KEEP_SCRATCH=1 keeps the scratch project and prints where it is.
+import { execFileSync } from 'node:child_process';
+import { cp, mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { serve } from './static-server.mjs';
+import { launch, check } from './browser.mjs';
+
+const repo = new URL('../../', import.meta.url).pathname;
+const artifacts = join(repo, 'test-artifacts');
+const channelDir = join(repo, 'models/channel/ml-100k');
+const vite = join(repo, 'node_modules/vite/bin/vite.js');
+
+const tarball = process.argv[2] ? resolve(process.argv[2]) : await newestTarball();
+const latest = JSON.parse(await readFile(join(channelDir, 'latest.json'), 'utf8'));
+const catalog = JSON.parse(await readFile(join(channelDir, 'versions', latest.version, 'catalog.json'), 'utf8'));
+const titleOf = new Map(catalog.items.map((item) => [item.id, item.title]));
+const HISTORY = ['1', '50', '181'];
+
+console.log(`package: ${tarball} (${mb((await stat(tarball)).size)})`);
+const scratch = await mkdtemp(join(tmpdir(), 'edgerec-package-'));
+let browser;
+const servers = [];
+try {
+  // --- the scratch project ---------------------------------------------------
+  await writeFile(join(scratch, 'package.json'), JSON.stringify({
+    name: 'edgerec-package-test', private: true, version: '0.0.0', type: 'module',
+  }, null, 2));
+  await mkdir(join(scratch, 'public'));
+  await cp(channelDir, join(scratch, 'public/channel'), { recursive: true });
+  await writeFile(join(scratch, 'index.html'), page('edgerec + Vite', '<script type="module" src="/main.js"></script>'));
+  await writeFile(join(scratch, 'main.js'), app("'edgerec'", {
+    channel: './channel/', serviceWorker: './sw.js', serviceWorkerScope: './',
+  }));
+  await writeFile(join(scratch, 'sw.js'), [
+    "import { installEdgeRecServiceWorker } from 'edgerec/sw';",
+    'installEdgeRecServiceWorker();', '',
+  ].join('\n'));
+  // The only configuration: build the service worker as a second entry, at the root, unhashed.
+  await writeFile(join(scratch, 'vite.config.js'), `export default {
+  build: {
+    rolldownOptions: {
+      input: { main: 'index.html', sw: 'sw.js' },
+      output: { entryFileNames: (chunk) => (chunk.name === 'sw' ? 'sw.js' : 'assets/[name]-[hash].js') },
+    },
+  },
+};
+`);
+  await writeFile(join(scratch, 'plain.html'), page('edgerec, no bundler',
+    `<script type="module">\n${app("'./node_modules/edgerec/edgerec.js'", { channel: './public/channel/' })}</script>`));
+
+  // --- install the tarball, offline if the npm cache allows -----------------
+  const npm = (...args) => execFileSync('npm', args, { cwd: scratch, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  try {
+    npm('install', '--no-audit', '--no-fund', '--offline', tarball);
+  } catch (error) {
+    console.log(`  (npm install --offline failed, retrying online: ${error.stderr.trim().split('\n').at(-1)})`);
+    npm('install', '--no-audit', '--no-fund', tarball);
+  }
+  const installed = JSON.parse(await readFile(join(scratch, 'node_modules/edgerec/package.json'), 'utf8'));
+  check(installed.name === 'edgerec' && !installed.dependencies, `npm installed edgerec@${installed.version} with no dependencies`);
+  const shipped = await listFiles(join(scratch, 'node_modules/edgerec'));
+  const targets = Object.values(installed.exports).flatMap((t) => (typeof t === 'string' ? [t] : Object.values(t)));
+  check(targets.every((t) => shipped.includes(t.replace(/^\.\//, ''))),
+    `every "exports" target is in the package (${targets.join(', ')})`);
+  check(!shipped.some((f) => /^(demo|bench|channels|bundles)\/|^index\.html$/.test(f)),
+    `the package holds only the library (${shipped.length} files: ${shipped.join(', ')})`);
+
+  // --- Vite build -------------------------------------------------------------
+  const started = Date.now();
+  const log = execFileSync(process.execPath, [vite, 'build', '--logLevel', 'warn'],
+    { cwd: scratch, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  if (log.trim()) console.log(log.trim().replace(/^/gm, '    vite: '));
+  const dist = join(scratch, 'dist');
+  const built = await listFiles(dist);
+  const wasms = built.filter((f) => f.endsWith('.wasm'));
+  check(wasms.length === 1, `vite build in ${((Date.now() - started) / 1000).toFixed(1)} s emits the wasm once (${wasms.join(', ')})`);
+  check(built.some((f) => /^assets\/engine-worker-[\w-]+\.js$/.test(f)), 'vite emits the engine Worker as its own file');
+  check(built.includes('sw.js') && built.includes('channel/latest.json'), 'dist has sw.js at the root and the channel from public/');
+
+  browser = await launch();
+  await mkdir(artifacts, { recursive: true });
+
+  // --- the Vite-built page ----------------------------------------------------
+  const viteServer = await serve(dist);
+  servers.push(viteServer);
+  const vitePage = await run(viteServer.url, 'vite');
+  const controlled = await vitePage.evaluate(async () => {
+    const registration = await navigator.serviceWorker.ready;
+    return { scope: registration.scope, script: registration.active?.scriptURL };
+  });
+  check(controlled.scope === viteServer.url && controlled.script === `${viteServer.url}sw.js`,
+    `the site's service worker (sw.js importing edgerec/sw) is active with scope ${controlled.scope}`);
+  await vitePage.reload();
+  await vitePage.waitForFunction(() => window.result || window.failure, null, { timeout: 120_000 });
+  const after = await vitePage.evaluate(() => ({
+    controller: navigator.serviceWorker.controller?.scriptURL, similar: window.result?.similar?.items?.length,
+  }));
+  check(after.controller === `${viteServer.url}sw.js` && after.similar === 10,
+    'after a reload the service worker controls the page, which still answers');
+  await vitePage.screenshot({ path: join(artifacts, 'package-vite.png'), fullPage: true });
+
+  // --- the same app with no bundler, straight from node_modules ---------------
+  const plainServer = await serve(scratch);
+  servers.push(plainServer);
+  const plainPage = await run(`${plainServer.url}plain.html`, 'plain');
+  await plainPage.screenshot({ path: join(artifacts, 'package-plain.png'), fullPage: true });
+  const fromNodeModules = plainServer.requests.filter((r) => r.path.startsWith('/node_modules/edgerec/'));
+  check(fromNodeModules.some((r) => r.path.endsWith('/pkg/edgerec_bg.wasm') && r.status === 200)
+    && fromNodeModules.some((r) => r.path.endsWith('/lib/engine-worker.js') && r.status === 200),
+  `the plain page loaded edgerec from node_modules (${fromNodeModules.length} files)`);
+
+  console.log(`package: OK (screenshots ${join(artifacts, 'package-vite.png')}, ${join(artifacts, 'package-plain.png')})`);
+} finally {
+  await browser?.close();
+  for (const server of servers) await server.close();
+  if (process.env.KEEP_SCRATCH) console.log(`scratch project kept in ${scratch}`);
+  else await rm(scratch, { recursive: true, force: true });
+}
+
+/** Opens `url` in a fresh context, waits for the app, checks what it rendered. */
+async function run(url, name) {
+  const context = await browser.newContext({ viewport: { width: 1000, height: 900 } });
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (error) => errors.push(error.message));
+  page.on('console', (message) => {
+    if (message.type() === 'error' && !message.text().startsWith('Failed to load resource')) errors.push(message.text());
+  });
+  page.on('response', (response) => {
+    if (response.status() >= 400 && !response.url().endsWith('/favicon.ico')) {
+      errors.push(`HTTP ${response.status()} for ${response.url()}`);
+    }
+  });
+  await page.goto(url);
+  await page.waitForFunction(() => window.result || window.failure, null, { timeout: 120_000 });
+  const failure = await page.evaluate(() => window.failure);
+  if (failure) throw new Error(`${name}: the app failed: ${failure}`);
+  const result = await page.evaluate(() => window.result);
+
+  check(result.version === latest.version, `${name}: EdgeRec.open serves the channel's version ${latest.version}`);
+  for (const list of ['similar', 'forShopper', 'nextUp']) {
+    const answer = result[list];
+    check(answer.version === latest.version && Array.isArray(answer.skipped),
+      `${name}: ${list} answer carries version ${answer.version}`);
+    const shown = await page.$$eval(`#${list} li`, (items) => items.map((li) => ({ id: li.dataset.id, title: li.textContent })));
+    check(shown.length === 10 && shown.every(({ id, title }) => titleOf.get(id) === title),
+      `${name}: ${list} shows 10 catalog titles: ${shown.slice(0, 3).map((s) => s.title).join(', ')}, …`);
+    if (list === 'similar') check(!shown.some((s) => s.id === '1'), `${name}: similar to "1" leaves out item 1`);
+    else check(!shown.some((s) => HISTORY.includes(s.id)), `${name}: ${list} leaves out the history`);
+  }
+  check(result.history.join() === HISTORY.join(), `${name}: history.list() is ${result.history.join(', ')}`);
+  const unknown = result.unknown;
+  check(unknown.instanceofInputError && unknown.instanceofEdgeRecError && unknown.code === 'unknown_item'
+    && unknown.name === 'InputError', `${name}: an unknown id rejects with an InputError (imported class), code unknown_item`);
+  check(errors.length === 0, `${name}: no page errors (${errors.join('; ')})`);
+  return page;
+}
+
+/** The app, shared by both pages: `specifier` is what it imports edgerec as. */
+function app(specifier, options) {
+  return `import { EdgeRec, EdgeRecError, InputError } from ${specifier};
+
+const show = (id, answer) => {
+  document.getElementById(id).replaceChildren(...answer.items.map((item) => {
+    const li = document.createElement('li');
+    li.dataset.id = item.id;
+    li.textContent = item.title;
+    return li;
+  }));
+};
+try {
+  const rec = await EdgeRec.open(${JSON.stringify({ checkEvery: 0, ...options })});
+  document.getElementById('status').textContent = 'model version ' + rec.version;
+  const similar = await rec.similar('1', { k: 10 });
+  show('similar', similar);
+  await rec.history.clear();
+  for (const id of ${JSON.stringify(HISTORY)}) await rec.history.add(id);
+  const forShopper = await rec.forShopper({ k: 10 });
+  show('forShopper', forShopper);
+  const nextUp = await rec.nextUp({ k: 10 });
+  show('nextUp', nextUp);
+  let unknown = null;
+  try {
+    await rec.similar('no-such-item');
+  } catch (error) {
+    unknown = { name: error.name, code: error.code, message: error.message,
+      instanceofInputError: error instanceof InputError, instanceofEdgeRecError: error instanceof EdgeRecError };
+  }
+  document.getElementById('error').textContent = unknown ? unknown.name + ' ' + unknown.code + ': ' + unknown.message : 'no error';
+  window.result = { version: rec.version, similar, forShopper, nextUp, history: rec.history.list(), unknown };
+} catch (error) {
+  window.failure = (error.code ?? error.name) + ': ' + error.message;
+  document.getElementById('status').textContent = 'failed: ' + window.failure;
+}
+`;
+}
+
+function page(title, script) {
+  return `<!doctype html>
+<meta charset="utf-8">
+<title>${title}</title>
+<style>body { font: 14px system-ui, sans-serif; margin: 2em; } section { display: inline-block; vertical-align: top; width: 30%; }</style>
+<h1>${title}</h1>
+<p id="status">loading…</p>
+<section><h2>Similar to Toy Story</h2><ol id="similar"></ol></section>
+<section><h2>For you</h2><ol id="forShopper"></ol></section>
+<section><h2>Next up</h2><ol id="nextUp"></ol></section>
+<p>Unknown id: <code id="error"></code></p>
+${script}
+`;
+}
+
+async function newestTarball() {
+  const dir = join(repo, 'dist');
+  const found = [];
+  for (const name of await readdir(dir).catch(() => [])) {
+    if (/^edgerec-.*\.tgz$/.test(name)) found.push({ path: join(dir, name), mtime: (await stat(join(dir, name))).mtimeMs });
+  }
+  if (!found.length) throw new Error('no dist/edgerec-*.tgz: run scripts/build-package.sh --dev first, or pass a tarball');
+  return found.sort((a, b) => b.mtime - a.mtime)[0].path;
+}
+
+async function listFiles(root, prefix = '') {
+  const out = [];
+  for (const entry of await readdir(join(root, prefix), { withFileTypes: true })) {
+    const path = prefix ? `${prefix}/${entry.name}` : entry.name;
+    if (entry.isDirectory()) out.push(...await listFiles(root, path));
+    else out.push(path);
+  }
+  return out.sort();
+}
+
+function mb(bytes) {
+  return `${(bytes / 2 ** 20).toFixed(1)} MB`;
+}
