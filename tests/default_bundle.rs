@@ -81,5 +81,8 @@ fn every_published_version_of_the_default_channel_loads() {
     }
     assert!(versions.len() >= 2, "two versions, so a swap is visible: {versions:?}");
     assert!(versions.iter().any(|v| *v == pointer["version"]), "latest.json names a published version");
-    assert_eq!(pointer["manifest"], format!("versions/{}/manifest.json", pointer["version"].as_str().unwrap()));
+    assert_eq!(
+        pointer["manifest"],
+        format!("versions/{}/manifest.json", pointer["version"].as_str().unwrap())
+    );
 }
