@@ -57,7 +57,8 @@ export class EdgeRec extends EventTarget {
     rec.history = history;
     if (serviceWorker) rec.#serviceWorker = connectServiceWorker(serviceWorker, serviceWorkerScope, rec.#channel);
 
-    const checked = await update(rec.#channel);
+    // A check that cannot run (storage refused, say) still lets a cached version open.
+    const checked = await update(rec.#channel).catch((error) => ({ status: 'unreachable', reason: error.message }));
     let candidates = (await readState(rec.#channel)).ready;
     while (!rec.#current && candidates.length) {
       rec.#latest = candidates[0];
@@ -175,7 +176,8 @@ export class EdgeRec extends EventTarget {
 
   #call(method, args, worker = this.#current) {
     if (!worker) {
-      return Promise.reject(new UnavailableError('closed', 'this EdgeRec instance is closed'));
+      return Promise.reject(this.#closed ? new UnavailableError('closed', 'this EdgeRec instance is closed')
+        : new UnavailableError('worker_failed', 'the engine Worker stopped; it is being restarted'));
     }
     return worker.call(method, args);
   }
@@ -215,7 +217,12 @@ export class EdgeRec extends EventTarget {
 
   async #switchTo(version) {
     const started = performance.now();
-    const candidate = new VersionWorker(version, () => this.#workers.delete(candidate));
+    const candidate = new VersionWorker(version, () => this.#workers.delete(candidate), () => {
+      // The serving Worker died (out of memory, say): start the same version again.
+      if (this.#current !== candidate) return;
+      this.#current = null;
+      this.#reconcile();
+    });
     this.#workers.add(candidate);
     try {
       await candidate.load(this.#wasm, this.#channel);
@@ -249,7 +256,7 @@ class VersionWorker {
 
   #onTerminated;
 
-  constructor(version, onTerminated) {
+  constructor(version, onTerminated, onCrashed) {
     this.version = version;
     this.#onTerminated = onTerminated;
     this.#worker = new Worker(new URL('./lib/engine-worker.js', import.meta.url), { type: 'module' });
@@ -257,6 +264,8 @@ class VersionWorker {
     this.#worker.onerror = (event) => {
       event.preventDefault?.();
       this.#failAll(new UnavailableError('worker_failed', `the Worker for version ${version} stopped: ${event.message}`));
+      this.terminate();
+      onCrashed();
     };
   }
 

@@ -6,7 +6,10 @@ import { readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { serve } from './static-server.mjs';
-import { launch, check } from './browser.mjs';
+import { chromium } from 'playwright-core';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { launch, check, CHROMIUM_FLAGS } from './browser.mjs';
 import { channelFixture } from './channel-fixture.mjs';
 
 const www = new URL('../../www/', import.meta.url).pathname;
@@ -72,14 +75,15 @@ function channelBytes(requests, version) {
   return { requests: mine.length, bytes: mine.reduce((sum, r) => sum + r.bytes, 0), paths: mine.map((r) => r.path) };
 }
 
-// Resident memory of every process of the browser under test (Linux /proc).
-function browserRssBytes() {
+// Memory of every process of the browser using `profile`: the sum of their
+// proportional set sizes (shared pages split between the processes sharing them).
+function browserPssBytes(profile) {
   let total = 0;
   for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
     try {
-      if (!readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('playwright_chromiumdev_profile')) continue;
-      const rss = readFileSync(`/proc/${pid}/status`, 'utf8').match(/VmRSS:\s+(\d+) kB/);
-      if (rss) total += Number(rss[1]) * 1024;
+      if (!readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(profile)) continue;
+      const pss = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8').match(/^Pss:\s+(\d+) kB/m);
+      if (pss) total += Number(pss[1]) * 1024;
     } catch { /* the process ended while we looked */ }
   }
   return total;
@@ -142,8 +146,10 @@ test('one changed file: only it and the manifest are downloaded; two versions ke
     await rehash('catalog.json');
   });
   const requestsBefore = server.requests.length;
+  const asked = Date.now();
   const result = await checkNow(page);
   await waitForEvent(page, 'modelchange', '3');
+  const checkToSwappedMs = Date.now() - asked;
   const fetched = channelBytes(server.requests.slice(requestsBefore), '3');
   check(fetched.paths.sort().join() === '/channel/versions/3/catalog.json,/channel/versions/3/manifest.json',
     `only manifest.json and catalog.json were fetched (${fetched.bytes} bytes)`);
@@ -155,14 +161,32 @@ test('one changed file: only it and the manifest are downloaded; two versions ke
     `the cache keeps versions 3 and 2 and drops 1 and its files (${cached.manifestVersions}, ${cached.files} files)`);
   const manifest = await channel.manifest('3');
   const versionBytes = manifest.files.reduce((sum, f) => sum + f.bytes, 0);
-  report.oneChangedFile = { downloadedBytes: fetched.bytes, wholeVersionBytes: versionBytes };
+  report.oneChangedFile = { downloadedBytes: fetched.bytes, wholeVersionBytes: versionBytes, checkToSwappedMs };
 });
 
-test('under load: 10,000 calls across 50 swaps', async ({ context, channel }) => {
+test('under load: 10,000 calls across 50 swaps', async ({ channel }) => {
+  // A browser of its own, so its memory is this test's alone.
+  const profile = await mkdtemp(join(tmpdir(), 'edgerec-load-profile-'));
+  const context = await chromium.launchPersistentContext(profile,
+    { executablePath: '/usr/bin/chromium', args: CHROMIUM_FLAGS, headless: true });
+  try {
+    await underLoad(context, channel, profile);
+  } finally {
+    await context.close();
+    await rm(profile, { recursive: true, force: true });
+  }
+});
+
+async function underLoad(context, channel, profile) {
   const page = await openPage(context);
   await page.evaluate(() => window.rec.similar('1', { k: 10 }));
-  const memoryBefore = { ...(await page.evaluate(() => window.rec.memory())), rss: browserRssBytes(),
-    jsHeap: await page.evaluate(() => performance.memory.usedJSHeapSize) };
+  const cdp = await context.newCDPSession(page);
+  const memory = async () => {
+    await cdp.send('HeapProfiler.collectGarbage');
+    return { ...(await page.evaluate(() => window.rec.memory())), pss: browserPssBytes(profile),
+      jsHeap: await page.evaluate(() => performance.memory.usedJSHeapSize) };
+  };
+  const memoryBefore = await memory();
   // The call loop runs in the page; the swaps are driven from here by moving the pointer.
   await page.evaluate(() => {
     window.load = { calls: 0, failures: [], mismatches: [], byVersion: {}, done: false };
@@ -188,7 +212,7 @@ test('under load: 10,000 calls across 50 swaps', async ({ context, channel }) =>
       window.load.done = true;
     })();
   });
-  const swaps = 50;
+  const swaps = Number(process.env.SWAPS ?? 50);
   let maxWorkers = 0;
   const sampler = setInterval(() => { maxWorkers = Math.max(maxWorkers, page.workers().length); }, 20);
   const started = Date.now();
@@ -213,17 +237,16 @@ test('under load: 10,000 calls across 50 swaps', async ({ context, channel }) =>
   check(peakWorkers <= 2 && maxWorkers <= 2, `at most 2 Workers alive (page count ${peakWorkers}, CDP sample ${maxWorkers})`);
   await page.evaluate(() => window.rec.similar('1'));
   await new Promise((resolve) => setTimeout(resolve, 500));
-  const memoryAfter = { ...(await page.evaluate(() => window.rec.memory())), rss: browserRssBytes(),
-    jsHeap: await page.evaluate(() => performance.memory.usedJSHeapSize) };
+  const memoryAfter = await memory();
   check(memoryAfter.workers === 1, 'one Worker left once the swaps are over');
   const switchMs = changes.map((c) => c.switchMs).sort((a, b) => a - b);
   report.underLoad = {
     calls: load.calls, swaps: changes.length, seconds: Math.round((Date.now() - started) / 1000),
     switchMsMedian: Math.round(switchMs[switchMs.length >> 1]), switchMsMax: Math.round(switchMs.at(-1)),
-    before: { workers: memoryBefore.workers, wasm: mb(memoryBefore.wasmBytes), browserRss: mb(memoryBefore.rss), pageJsHeap: mb(memoryBefore.jsHeap) },
-    after: { workers: memoryAfter.workers, wasm: mb(memoryAfter.wasmBytes), browserRss: mb(memoryAfter.rss), pageJsHeap: mb(memoryAfter.jsHeap) },
+    before: { workers: memoryBefore.workers, wasm: mb(memoryBefore.wasmBytes), browserPss: mb(memoryBefore.pss), pageJsHeap: mb(memoryBefore.jsHeap) },
+    after: { workers: memoryAfter.workers, wasm: mb(memoryAfter.wasmBytes), browserPss: mb(memoryAfter.pss), pageJsHeap: mb(memoryAfter.jsHeap) },
   };
-});
+}
 
 // Each fault: the page stays on version 1, the event names the problem, no
 // trace of the bad version stays in the cache, and a good version 4 is taken.
@@ -332,6 +355,21 @@ test('history: by id, capped, persistent; unknown ids skipped, not lost', async 
   await page.reload();
   await page.waitForFunction(() => window.rec);
   check((await page.evaluate(() => window.rec.history.list())).length === 0, 'clear() forgets it for good');
+});
+
+test('a Worker that fails is replaced by a fresh one of the same version', async ({ context }) => {
+  const page = await openPage(context);
+  // Fire the error event a dying Worker fires, on the page's own Worker (see fixtures/updates.html).
+  const during = await page.evaluate(() => {
+    window.crashed = window.liveWorkers.at(-1);
+    window.crashed.dispatchEvent(new ErrorEvent('error', { message: 'simulated crash' }));
+    return window.rec.similar('1').then(() => 'answered', (error) => `${error.name} ${error.code}`);
+  });
+  check(during === 'UnavailableError worker_failed', `a call while the Worker is restarted fails fast: ${during}`);
+  await page.waitForFunction(() => window.rec.version === '1' && window.liveWorkers.length === 1
+    && window.liveWorkers[0] !== window.crashed, null, { timeout: 30_000 });
+  check((await similar(page, '1')).version === '1', 'version 1 answers again from a new Worker');
+  check(await page.evaluate(() => window.peakWorkers) <= 2, 'never more than two Workers');
 });
 
 test('rollback and pin', async ({ context, channel }) => {

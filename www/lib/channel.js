@@ -153,7 +153,9 @@ async function updateLocked(channel, { fetch = (...args) => globalThis.fetch(...
     announce({ type: 'ready', channel, version });
     return { status: 'ready', version, downloaded: download.bytes };
   } catch (error) {
-    const failure = error instanceof UpdateFailure ? error : new UpdateFailure('download_failed', error.message);
+    // Anything unexpected (storage quota, say) is worth another try later.
+    const failure = error instanceof UpdateFailure ? error
+      : new UpdateFailure('download_failed', error.message, { transient: true });
     const failures = (earlier?.failures ?? 0) + 1;
     // A transient failure (network, 5xx) is retried on a later check, later each time.
     const retryAt = failure.transient ? Date.now() + Math.min(30_000 * 2 ** (failures - 1), 3_600_000) : null;
