@@ -128,8 +128,6 @@ export interface ModelChangeDetail {
   warmMs: number;
   /** wasm memory of the new version's Worker, in bytes. */
   wasmBytes: number;
-  /** URLs the Worker loaded (given to the service worker for offline use). */
-  resources: string[];
 }
 
 /** `detail` of the `modelrejected` event: a version failed a check and is not used. */

@@ -43,7 +43,9 @@ export class EdgeRec extends EventTarget {
    * @param {number} [options.historyLimit] newest items kept (default 50)
    * @param {number} [options.checkEvery] ms between pointer checks (default 60 s; 0: never)
    */
-  static async open({ channel, serviceWorker, serviceWorkerScope, historyName = 'default', historyLimit = 50, checkEvery = 60_000 } = {}) {
+  static async open({
+    channel, serviceWorker, serviceWorkerScope, historyName = 'default', historyLimit = 50, checkEvery = 60_000,
+  } = {}) {
     if (!channel) throw new InputError('invalid_argument', 'EdgeRec.open needs { channel }: the URL of a channel folder');
     if (!globalThis.caches) {
       throw new UnavailableError('no_cache_storage', 'edgerec needs the Cache API: serve the page over https or from localhost');
@@ -185,6 +187,8 @@ export class EdgeRec extends EventTarget {
   #onAnnouncement(message) {
     if (message?.channel !== this.#channel || this.#closed) return;
     if (message.type === 'ready') {
+      // Verified now, even if an earlier download of it failed.
+      this.#failed.delete(message.version);
       this.#latest = message.version;
       this.#reconcile();
     } else if (message.type === 'rejected') {
@@ -237,9 +241,10 @@ export class EdgeRec extends EventTarget {
     this.#current = candidate;
     this.#previous = old?.version ?? null;
     this.#retiring = old ? old.retire() : Promise.resolve();
-    this.#serviceWorker?.then((sw) => sw?.postMessage({ type: 'edgerec:shell', urls: candidate.info.resources }));
+    const { resources, ...info } = candidate.info;
+    this.#serviceWorker?.then((sw) => sw?.postMessage({ type: 'edgerec:shell', urls: resources }));
     this.dispatchEvent(new CustomEvent('modelchange', {
-      detail: { from: old?.version ?? null, to: version, switchMs: performance.now() - started, ...candidate.info },
+      detail: { from: old?.version ?? null, to: version, switchMs: performance.now() - started, ...info },
     }));
   }
 }

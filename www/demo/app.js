@@ -18,7 +18,9 @@ let catalog = await loadCatalog();
 rec.addEventListener('modelchange', async ({ detail }) => {
   catalog = await loadCatalog();
   render();
-  toast(`New model v${detail.to} applied live (was v${detail.from}): recommendations refreshed.`);
+  if (detail.from && detail.from !== detail.to) {
+    toast(`New model v${detail.to} applied live (was v${detail.from}): recommendations refreshed.`);
+  }
 });
 rec.addEventListener('modelrejected', ({ detail }) => {
   toast(`Model v${detail.version} was not applied: ${detail.reason}. Still serving v${rec.version}.`, 'warn');
