@@ -68,6 +68,7 @@ function render() {
   } else {
     renderHome();
   }
+  if (page !== 'search') $('search').value = '';
 }
 
 function renderHome() {
