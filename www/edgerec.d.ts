@@ -21,6 +21,11 @@ export interface Recommendations {
   items: Recommendation[];
   /** Input ids (from the history) this version's catalog does not know; skipped, not fatal. Often empty. */
   skipped: string[];
+  /**
+   * Only inside a `fusionMs` window after a switch: the answer blends the
+   * previous version `from` in; `weight` is the new version's share (0 → 1).
+   */
+  blend?: { from: string; weight: number };
 }
 
 /** One catalog entry. */
@@ -52,6 +57,11 @@ export interface EdgeRecOptions {
   historyLimit?: number;
   /** Milliseconds between checks of the channel pointer (default 60 000; 0: never). */
   checkEvery?: number;
+  /**
+   * After a switch, blend the previous version's rankings into answers for
+   * this many milliseconds, fading out, so lists do not jump (default 0: off).
+   */
+  fusionMs?: number;
 }
 
 export interface SimilarOptions {

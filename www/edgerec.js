@@ -30,6 +30,8 @@ export class EdgeRec extends EventTarget {
   #timer;
   #serviceWorker = null;
   #closed = false;
+  #fusionMs = 0;
+  #fusion = null; // { old, started } while answers blend the previous version in
 
   /**
    * Opens the newest verified version of `channel` (a folder with latest.json).
@@ -42,9 +44,12 @@ export class EdgeRec extends EventTarget {
    * @param {string} [options.historyName] which on-device history to use
    * @param {number} [options.historyLimit] newest items kept (default 50)
    * @param {number} [options.checkEvery] ms between pointer checks (default 60 s; 0: never)
+   * @param {number} [options.fusionMs] after a switch, blend the previous version's
+   *   rankings into answers for this long, fading out, so lists do not jump (default 0: off)
    */
   static async open({
     channel, serviceWorker, serviceWorkerScope, historyName = 'default', historyLimit = 50, checkEvery = 60_000,
+    fusionMs = 0,
   } = {}) {
     if (!channel) throw new InputError('invalid_argument', 'EdgeRec.open needs { channel }: the URL of a channel folder');
     if (!globalThis.caches) {
@@ -52,6 +57,7 @@ export class EdgeRec extends EventTarget {
     }
     const rec = new EdgeRec();
     rec.#channel = channelUrl(channel);
+    rec.#fusionMs = Math.max(0, Number(fusionMs) || 0);
     rec.#broadcast = new BroadcastChannel(BROADCAST_NAME);
     rec.#broadcast.onmessage = ({ data }) => rec.#onAnnouncement(data);
     const [wasm, history] = await Promise.all([compileWasm(), ShopperHistory.open(historyName, { limit: historyLimit })]);
@@ -90,22 +96,22 @@ export class EdgeRec extends EventTarget {
 
   /** Items like `id` (cosine over item embeddings), optionally only from one category. */
   similar(id, { k = 10, category } = {}) {
-    return this.#call('similar', [id, k, category ?? undefined]);
+    return this.#rank('similar', [id, k, category ?? undefined]);
   }
 
   /** "Recommended for you": folds the shopper's history into the factor model. */
   forShopper({ k = 10, history = this.history.list() } = {}) {
-    return this.#call('forHistory', [history, k]);
+    return this.#rank('forHistory', [history, k]);
   }
 
   /** "Next up": the LSTM over the shopper's history, in order. */
   nextUp({ k = 10, history = this.history.list(), excludeHistory = true } = {}) {
-    return this.#call('nextUp', [history, k, excludeHistory]);
+    return this.#rank('nextUp', [history, k, excludeHistory]);
   }
 
   /** Text search over titles and categories, re-ranked by the shopper's history. */
   search(text, { k = 10, history = this.history.list() } = {}) {
-    return this.#call('search', [text, k, history]);
+    return this.#rank('search', [text, k, history]);
   }
 
   /** The catalog of the serving version: `{ version, items: [{ id, title, categories }] }`. */
@@ -184,6 +190,33 @@ export class EdgeRec extends EventTarget {
     return worker.call(method, args);
   }
 
+  // A ranking question (args[1] is k). Outside a fusion window: one Worker, one
+  // version. Inside it: both versions rank 2k items and their reciprocal ranks
+  // are blended, the new version's weight growing from 0 to 1 over the window.
+  async #rank(method, args) {
+    const fusion = this.#fusion;
+    if (!fusion) return this.#call(method, args);
+    const current = this.#current;
+    const k = args[1];
+    const deeper = [args[0], Number.isInteger(k) && k > 0 ? 2 * k : k, ...args.slice(2)];
+    const [fresh, old] = await Promise.all([
+      this.#call(method, deeper, current),
+      fusion.old.call(method, deeper).catch(() => null), // the old version may not know the id
+    ]);
+    const weight = Math.min(1, (performance.now() - fusion.started) / this.#fusionMs);
+    if (!old) return { ...fresh, items: fresh.items.slice(0, k) };
+    const blended = new Map();
+    for (const [answer, share] of [[fresh, weight], [old, 1 - weight]]) {
+      answer.items.forEach((item, rank) => {
+        const entry = blended.get(item.id) ?? { id: item.id, title: item.title, score: 0 };
+        entry.score += share / (60 + rank);
+        blended.set(item.id, entry);
+      });
+    }
+    const items = [...blended.values()].sort((a, b) => b.score - a.score).slice(0, k);
+    return { ...fresh, items, blend: { from: old.version, weight } };
+  }
+
   #onAnnouncement(message) {
     if (message?.channel !== this.#channel || this.#closed) return;
     if (message.type === 'ready') {
@@ -240,7 +273,16 @@ export class EdgeRec extends EventTarget {
     const old = this.#current;
     this.#current = candidate;
     this.#previous = old?.version ?? null;
-    this.#retiring = old ? old.retire() : Promise.resolve();
+    if (old && this.#fusionMs > 0) {
+      const fusion = { old, started: performance.now() };
+      this.#fusion = fusion;
+      this.#retiring = new Promise((resolve) => setTimeout(resolve, this.#fusionMs)).then(() => {
+        if (this.#fusion === fusion) this.#fusion = null;
+        return old.retire();
+      });
+    } else {
+      this.#retiring = old ? old.retire() : Promise.resolve();
+    }
     const { resources, ...info } = candidate.info;
     this.#serviceWorker?.then((sw) => sw?.postMessage({ type: 'edgerec:shell', urls: resources }));
     this.dispatchEvent(new CustomEvent('modelchange', {

@@ -372,6 +372,26 @@ test('a Worker that fails is replaced by a fresh one of the same version', async
   check(await page.evaluate(() => window.peakWorkers) <= 2, 'never more than two Workers');
 });
 
+test('fusion window: answers blend both versions, then the new one alone', async ({ context, channel }) => {
+  const page = await openPage(context, '?fusionMs=4000');
+  const case2 = await parityCase(channel, '2', 'similar');
+  const v1 = (await similar(page, case2.item)).items.map((r) => r.id);
+  const v2 = case2.expected.map((r) => r.id);
+  await channel.point('2');
+  await checkNow(page);
+  await waitForEvent(page, 'modelchange', '2');
+  const early = await similar(page, case2.item);
+  const ids = early.items.map((r) => r.id);
+  check(early.version === '2' && early.blend?.from === '1' && early.blend.weight < 0.5,
+    `inside the window the answer says it blends v1 in (weight of v2 ${early.blend?.weight.toFixed(2)})`);
+  check(ids.length === 10 && ids.some((id) => v1.includes(id) && !v2.includes(id)) && ids.join() !== v2.join(),
+    'early in the window the list still holds version 1 items');
+  check(await page.evaluate(() => window.liveWorkers.length) === 2, 'both Workers are alive during the window');
+  await page.waitForFunction(() => window.liveWorkers.length === 1, null, { timeout: 20_000 });
+  const late = await similar(page, case2.item);
+  check(!late.blend && late.items.map((r) => r.id).join() === v2.join(), 'after the window, version 2 answers alone');
+});
+
 test('rollback and pin', async ({ context, channel }) => {
   const page = await openPage(context);
   await channel.point('2');
