@@ -31,6 +31,8 @@ from models.bundle import FORMAT
 
 POINTER = "latest.json"
 VERSION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+# Bundle files sit directly in the version folder.
+FILE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 
 
 class PublishError(Exception):
@@ -55,6 +57,8 @@ def read_manifest(bundle_dir: Path) -> dict:
 
 def check_files(bundle_dir: Path, manifest: dict) -> None:
     for entry in manifest.get("files", []):
+        if not isinstance(entry.get("path"), str) or not FILE_NAME.match(entry["path"]):
+            raise PublishError(f"{bundle_dir}/manifest.json: file path {entry.get('path')!r} is not a plain file name")
         path = bundle_dir / entry["path"]
         if not path.is_file():
             raise PublishError(f"{path} is listed in the manifest but missing")

@@ -24,7 +24,10 @@ wasm-bindgen --target web --out-dir www/pkg "$wasm"
 # Versions are immutable, so existing ones are kept as they are, and so is a
 # pointer the demo's publish command moved.
 mkdir -p www/channels/ml-100k/versions
-cp -rn models/channel/ml-100k/versions/. www/channels/ml-100k/versions/
+for version in models/channel/ml-100k/versions/*/; do
+  target=www/channels/ml-100k/versions/$(basename "$version")
+  [ -e "$target" ] || cp -r "$version" "$target"
+done
 [ -f www/channels/ml-100k/latest.json ] || cp models/channel/ml-100k/latest.json www/channels/ml-100k/
 
 raw=$(stat -c %s www/pkg/edgerec_bg.wasm)

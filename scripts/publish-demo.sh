@@ -14,7 +14,7 @@ if [ "${1:-}" = --point ]; then
 fi
 
 # The next version number after the highest published one.
-last=$(ls "$channel/versions" | grep -E '^[0-9]+$' | sort -n | tail -1)
+last=$(ls "$channel/versions" | { grep -E '^[0-9]+$' || true; } | sort -n | tail -1)
 version=$(( ${last:-0} + 1 ))
 out=build/demo-versions/$version
 rm -rf "$out"

@@ -7,22 +7,23 @@
 // It checks each watched channel's pointer (on activation, on page
 // navigations, on a timer while alive, and when a page asks), downloads and
 // verifies new versions (lib/channel.js) and announces them to every page.
-// With `offlineShell`, it also keeps a copy of every same-origin file the
-// pages loaded (network first, cache as fallback) so the shop works offline.
+// With `offlineShell`, it also keeps a copy of every same-origin file without
+// a query string that the pages loaded (network first, cache as fallback), so
+// the shop works offline.
 import { CACHE_NAME, update } from './lib/channel.js';
 
 const SHELL_CACHE = 'edgerec-shell';
 const WATCHED_KEY = new URL('./.edgerec-watched-channels', self.registration.scope).href;
 
 export function installEdgeRecServiceWorker({ offlineShell = true, checkEvery = 60_000, navigationCheckGap = 10_000 } = {}) {
-  let watched = null;
+  let watched = null; // a promise, so concurrent first calls share one Set
   let lastNavigationCheck = 0;
 
-  const watchedChannels = async () => {
-    if (!watched) {
-      const response = await (await caches.open(CACHE_NAME)).match(WATCHED_KEY);
-      watched = new Set(response ? await response.json() : []);
-    }
+  const watchedChannels = () => {
+    watched ??= caches.open(CACHE_NAME)
+      .then((cache) => cache.match(WATCHED_KEY))
+      .then((response) => (response ? response.json() : []))
+      .then((channels) => new Set(Array.isArray(channels) ? channels : []), () => new Set());
     return watched;
   };
   const watch = async (channel) => {
@@ -36,13 +37,17 @@ export function installEdgeRecServiceWorker({ offlineShell = true, checkEvery = 
   };
 
   self.addEventListener('install', (event) => event.waitUntil(self.skipWaiting()));
-  self.addEventListener('activate', (event) => event.waitUntil(self.clients.claim().then(checkAll)));
+  // Claim at once; the check runs after activation, since fetches wait while this worker activates.
+  self.addEventListener('activate', (event) => {
+    event.waitUntil(self.clients.claim());
+    setTimeout(() => checkAll(), 0);
+  });
 
   self.addEventListener('message', (event) => {
     const message = event.data;
     if (message?.type === 'edgerec:watch' && typeof message.channel === 'string') {
       event.waitUntil(watch(message.channel)
-        .then(() => offlineShell && keepForOffline(message.shell, watched))
+        .then(async () => offlineShell && keepForOffline(message.shell, await watchedChannels()))
         .then(() => update(message.channel)));
     } else if (message?.type === 'edgerec:shell' && offlineShell) {
       event.waitUntil(watchedChannels().then((channels) => keepForOffline(message.urls, channels)));
@@ -61,23 +66,36 @@ export function installEdgeRecServiceWorker({ offlineShell = true, checkEvery = 
     if (!offlineShell) return;
     event.respondWith(watchedChannels().then((channels) =>
       // Channel files are versioned and verified by the updater; the pointer must never be cached.
-      (underChannel(request.url, channels) ? fetch(request) : networkFirst(request))));
+      (underChannel(request.url, channels) || !keepable(request.url) || request.cache === 'no-store'
+        ? fetch(request) : networkFirst(event, request))));
   });
 
   if (checkEvery > 0) setInterval(checkAll, checkEvery);
 }
 
-async function networkFirst(request) {
-  const cache = await caches.open(SHELL_CACHE);
+async function networkFirst(event, request) {
+  let response;
   try {
-    const response = await fetch(request);
-    if (response.ok && response.type === 'basic') await cache.put(request, response.clone());
-    return response;
+    response = await fetch(request);
   } catch (error) {
-    const cached = await cache.match(request, { ignoreVary: true });
+    const cached = await (await caches.open(SHELL_CACHE)).match(request, { ignoreVary: true });
     if (cached) return cached;
     throw error;
   }
+  // Only whole, plain answers are kept; storing happens beside the response, never in its way.
+  if (response.status === 200 && response.type === 'basic' && !request.headers.has('range')
+    && !/no-store/.test(response.headers.get('cache-control') ?? '')) {
+    const copy = response.clone();
+    event.waitUntil(caches.open(SHELL_CACHE).then((cache) => cache.put(request, copy)).catch(() => {}));
+  }
+  return response;
+}
+
+// Same-origin files without a query string: pages, scripts, styles, wasm.
+// Anything with a query (APIs, tracking pixels) is neither kept nor re-requested.
+function keepable(url) {
+  const parsed = new URL(url);
+  return parsed.origin === self.location.origin && parsed.search === '';
 }
 
 // Stores what a page already loaded, so a reload works offline even though
@@ -88,7 +106,7 @@ async function keepForOffline(urls, channels) {
   for (const raw of new Set(urls)) {
     const url = new URL(raw, self.location.href);
     url.hash = '';
-    if (url.origin !== self.location.origin || underChannel(url.href, channels)) continue;
+    if (!keepable(url.href) || underChannel(url.href, channels)) continue;
     if (await cache.match(url.href)) continue;
     const response = await fetch(url.href).catch(() => null);
     if (response?.ok) await cache.put(url.href, response);

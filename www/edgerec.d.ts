@@ -97,7 +97,7 @@ export interface SearchOptions {
 export interface Versions {
   /** The version answering new calls (null once closed). */
   serving: string | null;
-  /** The newest version this instance knows is ready. */
+  /** The newest version announced as ready (it may still fail to load here). */
   latest: string | null;
   /** The version pinned with pin()/rollback(), or null when following the channel. */
   pinned: string | null;
@@ -233,7 +233,10 @@ export declare class EdgeRec extends EventTarget {
   /** How many engine Workers exist and their total wasm memory, for monitoring. */
   memory(): Promise<{ workers: number; wasmBytes: number }>;
 
-  /** Stops checking and terminates the Workers; later calls reject with UnavailableError `closed`. */
+  /**
+   * Stops checking and terminates the Workers; later questions and update
+   * controls reject with UnavailableError `closed`, and the history is closed.
+   */
   close(): void;
 
   addEventListener<K extends keyof EdgeRecEventMap>(

@@ -3,7 +3,7 @@
 // cases) and warmed up next to the one serving; only then are new calls routed
 // to it, calls in flight finish on the old one, and the old Worker is
 // terminated. See docs/updates.md.
-import { BROADCAST_NAME, channelUrl, readState, reject, update } from './lib/channel.js';
+import { BROADCAST_NAME, channelUrl, readState, reject as rejectVersion, update } from './lib/channel.js';
 import { BundleError, EdgeRecError, InputError, UnavailableError, errorFromCode } from './lib/errors.js';
 import { ShopperHistory } from './lib/history.js';
 import init, { Engine } from './pkg/edgerec.js';
@@ -11,6 +11,11 @@ import init, { Engine } from './pkg/edgerec.js';
 export { BundleError, EdgeRecError, InputError, UnavailableError, ShopperHistory };
 
 const WASM_URL = new URL('./pkg/edgerec_bg.wasm', import.meta.url);
+// With a version already cached, open() waits this long for the channel check
+// before serving the cached one (a newer version then swaps in when ready).
+const OPEN_CHECK_WAIT_MS = 3_000;
+// A version that failed to load for a reason other than its content is tried again after this.
+const LOAD_RETRY_MS = 5_000;
 
 export class EdgeRec extends EventTarget {
   /** The shopper's on-device history (IndexedDB), used by forShopper/nextUp/search. */
@@ -58,29 +63,42 @@ export class EdgeRec extends EventTarget {
     const rec = new EdgeRec();
     rec.#channel = channelUrl(channel);
     rec.#fusionMs = Math.max(0, Number(fusionMs) || 0);
-    rec.#broadcast = new BroadcastChannel(BROADCAST_NAME);
-    rec.#broadcast.onmessage = ({ data }) => rec.#onAnnouncement(data);
-    const [wasm, history] = await Promise.all([compileWasm(), ShopperHistory.open(historyName, { limit: historyLimit })]);
-    rec.#wasm = wasm;
-    rec.history = history;
-    if (serviceWorker) rec.#serviceWorker = connectServiceWorker(serviceWorker, serviceWorkerScope, rec.#channel);
-
-    // A check that cannot run (storage refused, say) still lets a cached version open.
-    const checked = await update(rec.#channel).catch((error) => ({ status: 'unreachable', reason: error.message }));
-    let candidates = (await readState(rec.#channel)).ready;
-    while (!rec.#current && candidates.length) {
-      rec.#latest = candidates[0];
-      await rec.#reconcile();
-      candidates = candidates.filter((v) => !rec.#failed.has(v));
-    }
-    if (!rec.#current) {
+    try {
+      await rec.#start({ serviceWorker, serviceWorkerScope, historyName, historyLimit });
+    } catch (error) {
       rec.close();
-      const why = [checked.reason, ...[...rec.#failed].map(([v, f]) => `version ${v}: ${f.message}`)]
-        .filter(Boolean).join('; ');
-      throw new UnavailableError('no_model', `no usable version of ${rec.#channel}${why ? `: ${why}` : ''}`);
+      throw error;
     }
     if (checkEvery > 0) rec.#timer = setInterval(() => rec.checkForUpdates().catch(() => {}), checkEvery);
     return rec;
+  }
+
+  async #start({ serviceWorker, serviceWorkerScope, historyName, historyLimit }) {
+    const [wasm, history] = await Promise.all([compileWasm(), ShopperHistory.open(historyName, { limit: historyLimit })]);
+    this.#wasm = wasm;
+    this.history = history;
+    this.#broadcast = new BroadcastChannel(BROADCAST_NAME);
+    this.#broadcast.onmessage = ({ data }) => this.#onAnnouncement(data);
+    if (serviceWorker) this.#serviceWorker = connectServiceWorker(serviceWorker, serviceWorkerScope, this.#channel);
+
+    // A check that cannot run (offline, storage refused) still lets a cached version open,
+    // and a slow one does not hold it up.
+    const checking = update(this.#channel).catch((error) => ({ status: 'unreachable', reason: error.message }));
+    const cached = (await readState(this.#channel)).ready.length > 0;
+    const checked = await (cached
+      ? Promise.race([checking, new Promise((resolve) => setTimeout(() => resolve({}), OPEN_CHECK_WAIT_MS))])
+      : checking);
+    let candidates = (await readState(this.#channel)).ready;
+    while (!this.#current && candidates.length) {
+      this.#latest = candidates[0];
+      await this.#reconcile();
+      candidates = candidates.filter((v) => !this.#failed.has(v));
+    }
+    if (!this.#current) {
+      const why = [checked.reason, ...[...this.#failed].map(([v, f]) => `version ${v}: ${f.message}`)]
+        .filter(Boolean).join('; ');
+      throw new UnavailableError('no_model', `no usable version of ${this.#channel}${why ? `: ${why}` : ''}`);
+    }
   }
 
   /** The version answering new calls. */
@@ -128,12 +146,14 @@ export class EdgeRec extends EventTarget {
 
   /** Asks the channel now instead of waiting for the timer. Resolves to what happened. */
   async checkForUpdates() {
+    this.#assertOpen();
     this.#serviceWorker?.then((sw) => sw?.postMessage({ type: 'edgerec:check' }));
     return update(this.#channel);
   }
 
   /** Goes back to the version served before this one (kept in the cache) and stays there until unpin(). */
   async rollback() {
+    this.#assertOpen();
     const { ready } = await readState(this.#channel);
     const target = ready.includes(this.#previous) ? this.#previous : ready.find((v) => v !== this.version);
     if (!target) throw new UnavailableError('version_not_cached', 'no earlier version is cached to roll back to');
@@ -142,6 +162,7 @@ export class EdgeRec extends EventTarget {
 
   /** Serves `version` (one of the cached ones) and ignores newer ones until unpin(). */
   async pin(version) {
+    this.#assertOpen();
     const { ready } = await readState(this.#channel);
     if (!ready.includes(version)) {
       throw new UnavailableError('version_not_cached', `version ${version} is not cached (cached: ${ready.join(', ')})`);
@@ -159,6 +180,7 @@ export class EdgeRec extends EventTarget {
 
   /** Follows the channel's newest version again. */
   async unpin() {
+    this.#assertOpen();
     this.#pinned = null;
     this.#latest = (await readState(this.#channel)).current ?? this.#latest;
     await this.#reconcile();
@@ -175,11 +197,16 @@ export class EdgeRec extends EventTarget {
   /** Stops checking, terminates the Workers. */
   close() {
     this.#closed = true;
+    this.#fusion = null;
     clearInterval(this.#timer);
     this.#broadcast?.close();
     for (const worker of this.#workers) worker.terminate();
     this.#current = null;
     this.history?.close();
+  }
+
+  #assertOpen() {
+    if (this.#closed) throw new UnavailableError('closed', 'this EdgeRec instance is closed');
   }
 
   #call(method, args, worker = this.#current) {
@@ -223,10 +250,40 @@ export class EdgeRec extends EventTarget {
       // Verified now, even if an earlier download of it failed.
       this.#failed.delete(message.version);
       this.#latest = message.version;
-      this.#reconcile();
+      this.#reconcile().catch(() => {});
     } else if (message.type === 'rejected') {
       this.#emitRejected(message.version, message.code, message.reason);
     }
+  }
+
+  async #loadFailed(version, error) {
+    if (!(error instanceof BundleError)) {
+      // Not the version's fault (a Worker lost, the cache read raced a cleanup): try again later.
+      this.#failed.set(version, Object.assign(error, { retryAt: Date.now() + LOAD_RETRY_MS }));
+      console.warn(`edgerec: version ${version} did not load (${error.code}: ${error.message}); retrying`);
+      setTimeout(() => this.#reconcile().catch(() => {}), LOAD_RETRY_MS);
+      return;
+    }
+    try {
+      // This engine cannot read the format: newer engines in other tabs may, so keep it for them.
+      if (error.code !== 'bundle_unsupported_format') {
+        await rejectVersion(this.#channel, version, error.code, error.message);
+      }
+    } finally {
+      this.#emitRejected(version, error.code, error.message);
+    }
+  }
+
+  // The serving Worker died (out of memory, say). Inside a fusion window the
+  // previous Worker is still alive and takes over; otherwise the same version
+  // is started again.
+  #onCrash(worker) {
+    if (this.#current !== worker || this.#closed) return;
+    const fusion = this.#fusion;
+    this.#fusion = null;
+    this.#current = fusion?.old ?? null;
+    fusion?.end();
+    this.#reconcile().catch(() => {});
   }
 
   #emitRejected(version, code, reason) {
@@ -243,8 +300,12 @@ export class EdgeRec extends EventTarget {
     this.#reconciling ??= (async () => {
       while (this.#again && !this.#closed) {
         this.#again = false;
-        const wanted = this.#pinned ?? this.#latest;
-        if (!wanted || wanted === this.version || this.#failed.has(wanted)) continue;
+        let wanted = this.#pinned ?? this.#latest;
+        if (!this.#current && !this.#usable(wanted)) {
+          // Nothing serves (a Worker died and its version will not load): any cached version will do.
+          wanted = (await readState(this.#channel)).ready.find((v) => this.#usable(v));
+        }
+        if (!wanted || wanted === this.version || !this.#usable(wanted)) continue;
         await this.#retiring;
         await this.#switchTo(wanted);
       }
@@ -252,21 +313,23 @@ export class EdgeRec extends EventTarget {
     return this.#reconciling;
   }
 
+  // A version this instance may try: never failed, or failed for a reason
+  // other than its content a while ago.
+  #usable(version) {
+    if (!version) return false;
+    const failure = this.#failed.get(version);
+    return !failure || (failure.retryAt !== undefined && Date.now() >= failure.retryAt);
+  }
+
   async #switchTo(version) {
     const started = performance.now();
-    const candidate = new VersionWorker(version, () => this.#workers.delete(candidate), () => {
-      // The serving Worker died (out of memory, say): start the same version again.
-      if (this.#current !== candidate) return;
-      this.#current = null;
-      this.#reconcile();
-    });
+    const candidate = new VersionWorker(version, () => this.#workers.delete(candidate), () => this.#onCrash(candidate));
     this.#workers.add(candidate);
     try {
       await candidate.load(this.#wasm, this.#channel);
     } catch (error) {
       candidate.terminate();
-      if (error instanceof BundleError) await reject(this.#channel, version, error.code, error.message);
-      this.#emitRejected(version, error.code, error.message);
+      if (!this.#closed) await this.#loadFailed(version, error);
       return;
     }
     if (this.#closed) return candidate.terminate();
@@ -276,9 +339,13 @@ export class EdgeRec extends EventTarget {
     if (old && this.#fusionMs > 0) {
       const fusion = { old, started: performance.now() };
       this.#fusion = fusion;
-      this.#retiring = new Promise((resolve) => setTimeout(resolve, this.#fusionMs)).then(() => {
+      this.#retiring = new Promise((resolve) => {
+        fusion.end = resolve;
+        setTimeout(resolve, this.#fusionMs);
+      }).then(() => {
         if (this.#fusion === fusion) this.#fusion = null;
-        return old.retire();
+        // A crash during the window may have put the old Worker back in service.
+        return this.#current === old ? undefined : old.retire();
       });
     } else {
       this.#retiring = old ? old.retire() : Promise.resolve();
@@ -310,8 +377,7 @@ class VersionWorker {
     this.#worker.onmessage = ({ data }) => this.#settle(data);
     this.#worker.onerror = (event) => {
       event.preventDefault?.();
-      this.#failAll(new UnavailableError('worker_failed', `the Worker for version ${version} stopped: ${event.message}`));
-      this.terminate();
+      this.terminate(new UnavailableError('worker_failed', `the Worker for version ${version} stopped: ${event.message}`));
       onCrashed();
     };
   }
@@ -341,12 +407,13 @@ class VersionWorker {
     return this.#retired;
   }
 
-  terminate() {
+  terminate(reason = new UnavailableError('worker_failed', 'the Worker was terminated')) {
     if (this.terminated) return;
     this.terminated = true;
     this.#worker.terminate();
     this.#onTerminated();
-    this.#failAll(new UnavailableError('worker_failed', 'the Worker was terminated'));
+    this.#failAll(reason);
+    this.#onIdle?.(); // a retire() waiting for calls to finish is done: they were failed
   }
 
   #onIdle = null;
@@ -397,8 +464,11 @@ function connectServiceWorker(url, scope, channel) {
 
 function activation(registration) {
   const worker = registration.installing ?? registration.waiting;
-  return new Promise((resolve) => {
-    const done = () => worker.state === 'activated' && resolve(worker);
+  return new Promise((resolve, reject) => {
+    const done = () => {
+      if (worker.state === 'activated') resolve(worker);
+      if (worker.state === 'redundant') reject(new Error('the service worker failed to install'));
+    };
     worker.addEventListener('statechange', done);
     done();
   });

@@ -2,7 +2,7 @@
 // way models/publish.py does (version folder first, then the pointer by
 // write + rename), including deliberately broken versions.
 import { createHash } from 'node:crypto';
-import { cp, mkdtemp, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -42,9 +42,6 @@ export async function channelFixture() {
       const outcome = await change({ dir: target, manifest, rehash });
       if (outcome !== 'keep-manifest') await writeFile(join(target, 'manifest.json'), JSON.stringify(manifest, null, 1));
       await fixture.point(version);
-    },
-    async files(version) {
-      return readdir(join(dir, 'versions', version));
     },
     remove: () => rm(dir, { recursive: true, force: true }),
   };

@@ -44,7 +44,13 @@ try {
     `12 similar movies from the catalog: ${similar.slice(0, 3).map((id) => titles.get(id)).join(', ')}, …`);
   check((await page.getAttribute('#similar', 'data-version')) === '1', 'similar items come from model v1');
   await page.waitForFunction(() => document.getElementById('history-count').textContent === '1');
-  check(true, 'viewing the movie added it to the history');
+  const stored = await page.evaluate(() => new Promise((resolve) => {
+    indexedDB.open('edgerec-history-demo-shop').onsuccess = ({ target }) => {
+      const request = target.result.transaction('items').objectStore('items').getAll();
+      request.onsuccess = () => resolve(request.result.map((entry) => entry.id));
+    };
+  }));
+  check(stored.join() === '1', 'viewing the movie added it to the history, stored in IndexedDB');
   await shot(page, 'demo-product.png');
 
   // Product → a similar movie → another, then back home.
@@ -80,11 +86,12 @@ try {
   // A new version is published while the page is open: it swaps live and says so.
   await page.goto(`${server.url}demo/#/`);
   await page.waitForSelector('#for-you li[data-id]');
+  await page.evaluate(() => { window.beforeUpdate = true; });
   await channel.point('2');
   await page.waitForFunction(() => document.getElementById('status').textContent === 'model v2', null, { timeout: 30_000 });
   check(await page.isVisible('#toast') && (await page.textContent('#toast')).includes('v2'), `a toast says: ${await page.textContent('#toast')}`);
   await page.waitForSelector('#for-you[data-version="2"]');
-  check(true, '"recommended for you" was recomputed by v2 without a reload');
+  check(await page.evaluate(() => window.beforeUpdate === true), '"recommended for you" was recomputed by v2 without a reload');
   await shot(page, 'demo-live-update.png');
 
   // Clear history.

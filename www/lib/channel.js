@@ -13,16 +13,23 @@ export const CACHE_NAME = 'edgerec-bundles';
 export const BROADCAST_NAME = 'edgerec';
 const POINTER = 'latest.json';
 const KEPT_VERSIONS = 2;
+// A stalled connection must not hold the channel's lock (and every other tab) for long.
+const POINTER_TIMEOUT_MS = 10_000;
+const FILE_TIMEOUT_MS = 120_000;
 const HEX64 = /^[0-9a-f]{64}$/;
 const SAFE_PATH = /^(?!.*\.\.)[A-Za-z0-9_][A-Za-z0-9_./-]*$/;
 
 /** A version that cannot be used, with a stable code and a reason a person can act on. */
+// `transient`: retried at once, with backoff; `retryLater`: the version is tried
+// again on a later check. Anything else (wrong size or hash, bad manifest) is
+// final: versions are immutable, so the same version cannot get better.
 export class UpdateFailure extends Error {
-  constructor(code, message, { transient = false } = {}) {
+  constructor(code, message, { transient = false, retryLater = transient } = {}) {
     super(message);
     this.name = 'UpdateFailure';
     this.code = code;
     this.transient = transient;
+    this.retryLater = retryLater;
   }
 }
 
@@ -108,7 +115,7 @@ async function updateLocked(channel, { fetch = (...args) => globalThis.fetch(...
   const pointerUrl = new URL(POINTER, channel);
   let pointer;
   try {
-    const response = await fetch(pointerUrl, { cache: 'no-store' });
+    const response = await fetch(pointerUrl, { cache: 'no-store', signal: AbortSignal.timeout(POINTER_TIMEOUT_MS) });
     if (!response.ok) return { status: 'unreachable', reason: `${pointerUrl}: HTTP ${response.status}` };
     pointer = await response.json();
   } catch (error) {
@@ -155,11 +162,11 @@ async function updateLocked(channel, { fetch = (...args) => globalThis.fetch(...
   } catch (error) {
     // Anything unexpected (storage quota, say) is worth another try later.
     const failure = error instanceof UpdateFailure ? error
-      : new UpdateFailure('download_failed', error.message, { transient: true });
+      : new UpdateFailure('download_failed', error.message, { retryLater: true });
     const failures = (earlier?.failures ?? 0) + 1;
-    // A transient failure (network, 5xx) is retried on a later check, later each time.
-    const retryAt = failure.transient ? Date.now() + Math.min(30_000 * 2 ** (failures - 1), 3_600_000) : null;
-    state.rejected[version] = { code: failure.code, reason: failure.message, final: !failure.transient, failures, retryAt };
+    // Retried on a later check, later each time: 30 s, 1 min, 2 min… at most hourly.
+    const retryAt = failure.retryLater ? Date.now() + Math.min(30_000 * 2 ** (failures - 1), 3_600_000) : null;
+    state.rejected[version] = { code: failure.code, reason: failure.message, final: !failure.retryLater, failures, retryAt };
     await writeState(cache, channel, state);
     await collectGarbage(cache, channel, state);
     announce({ type: 'rejected', channel, version, code: failure.code, reason: failure.message });
@@ -184,20 +191,23 @@ async function fetchOnce(download, url, path, expected) {
   let bytes;
   let response;
   try {
-    response = await download.fetch(url);
+    response = await download.fetch(url, { signal: AbortSignal.timeout(FILE_TIMEOUT_MS) });
     if (response.ok) bytes = new Uint8Array(await response.arrayBuffer());
   } catch (error) {
     throw new UpdateFailure('network_error', `${path}: download interrupted (${error.message})`, { transient: true });
   }
   if (!response.ok) {
-    const transient = response.status >= 500 || response.status === 408 || response.status === 429;
-    throw new UpdateFailure(transient ? 'server_error' : 'file_unavailable',
-      `${path}: HTTP ${response.status} from ${url}`, { transient });
+    const serverSide = response.status >= 500 || response.status === 408 || response.status === 429;
+    // A 404 may be a CDN still propagating the upload: tried again on a later check, not at once.
+    throw new UpdateFailure(serverSide ? 'server_error' : 'file_unavailable',
+      `${path}: HTTP ${response.status} from ${url}`, { transient: serverSide, retryLater: true });
   }
   download.bytes += bytes.byteLength;
   const type = response.headers.get('content-type') ?? '';
   if (type.includes('text/html') && !path.endsWith('.html')) {
-    throw new UpdateFailure('not_a_bundle_file', `${path}: the server sent an HTML page instead of the file`);
+    // Typically a captive portal or a login page: the network's doing, so tried again later.
+    throw new UpdateFailure('not_a_bundle_file', `${path}: the server sent an HTML page instead of the file`,
+      { retryLater: true });
   }
   if (!expected) return bytes;
   if (bytes.byteLength !== expected.bytes) {

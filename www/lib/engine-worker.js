@@ -59,5 +59,7 @@ function wasmMemoryBytes() {
 }
 
 function plain(error) {
-  return { name: error?.name ?? 'Error', code: error?.code ?? 'internal', message: String(error?.message ?? error) };
+  // DOMExceptions carry a numeric `code`; only edgerec's string codes are passed on.
+  const code = typeof error?.code === 'string' ? error.code : 'internal';
+  return { name: error?.name ?? 'Error', code, message: String(error?.message ?? error) };
 }

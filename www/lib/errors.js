@@ -39,7 +39,8 @@ const BUNDLE_CODES = new Set(['malformed_manifest', 'size_mismatch', 'hash_misma
   'file_unavailable', 'network_error', 'server_error', 'download_failed']);
 
 /** Rebuilds a typed error from its `{ code, message }` form (as it crosses from a Worker). */
-export function errorFromCode(code, message) {
+export function errorFromCode(anyCode, message) {
+  const code = typeof anyCode === 'string' ? anyCode : 'internal';
   if (INPUT_CODES.has(code)) return new InputError(code, message);
   if (code.startsWith('bundle_') || BUNDLE_CODES.has(code)) return new BundleError(code, message);
   return new UnavailableError(code, message);

@@ -62,7 +62,8 @@ export class ShopperHistory extends EventTarget {
       const transaction = this.#db.transaction(STORE, 'readwrite');
       change(transaction.objectStore(STORE));
       transaction.oncomplete = resolve;
-      transaction.onerror = () => reject(transaction.error);
+      // A failed commit (quota, say) only fires abort.
+      transaction.onabort = () => reject(transaction.error ?? new DOMException('history write aborted', 'AbortError'));
     });
     this.#broadcast.postMessage('changed');
     this.#changed();
@@ -86,7 +87,11 @@ function openDatabase(name) {
   return new Promise((resolve, reject) => {
     const request = indexedDB.open(name, 1);
     request.onupgradeneeded = () => request.result.createObjectStore(STORE, { keyPath: 'id' });
-    request.onsuccess = () => resolve(request.result);
+    request.onsuccess = () => {
+      // A newer schema in another tab must not wait on this one.
+      request.result.onversionchange = () => request.result.close();
+      resolve(request.result);
+    };
     request.onerror = () => reject(request.error);
   });
 }
