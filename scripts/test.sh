@@ -43,10 +43,12 @@ run "clippy (wasm32)" cargo clippy --all-targets --target wasm32-unknown-unknown
 run "native tests" cargo test
 run "wasm tests: page + worker (Chromium)" cargo test --target wasm32-unknown-unknown --test web --test worker
 run "pipeline: rebuild + verify bundle" pipeline_rebuilds_a_valid_bundle
-run "wasm build for the e2e tests" scripts/build-wasm.sh --dev
+# One unoptimised wasm build (reusing the wasm tests' artifacts) serves the
+# demo, the update tests and the packed tarball.
+run "wasm build + npm pack for the e2e tests" scripts/build-package.sh --dev
 run "demo shop in Chromium" node tests/e2e/demo-smoke.mjs
 run "live updates in Chromium" node tests/e2e/updates.mjs
-run "npm package: Vite project + plain page" bash -c 'scripts/build-package.sh --dev && node tests/e2e/package.mjs'
+run "npm package: Vite project + plain page" node tests/e2e/package.mjs
 
 printf '\n==== summary\n'
 printf '%s\n' "${results[@]}"

@@ -35,6 +35,33 @@ export interface CatalogItem {
   categories: string[];
 }
 
+/**
+ * add/removeEventListener overloads typed by an event map (plus the untyped
+ * fallback). Types only: at run time the classes extend EventTarget directly.
+ */
+declare class TypedEventTarget<Self, Events> extends EventTarget {
+  addEventListener<K extends keyof Events>(
+    type: K,
+    listener: (this: Self, event: Events[K]) => any,
+    options?: boolean | AddEventListenerOptions,
+  ): void;
+  addEventListener(
+    type: string,
+    listener: EventListenerOrEventListenerObject | null,
+    options?: boolean | AddEventListenerOptions,
+  ): void;
+  removeEventListener<K extends keyof Events>(
+    type: K,
+    listener: (this: Self, event: Events[K]) => any,
+    options?: boolean | EventListenerOptions,
+  ): void;
+  removeEventListener(
+    type: string,
+    listener: EventListenerOrEventListenerObject | null,
+    options?: boolean | EventListenerOptions,
+  ): void;
+}
+
 // --- EdgeRec ----------------------------------------------------------------
 
 export interface EdgeRecOptions {
@@ -157,7 +184,7 @@ export interface EdgeRecEventMap {
  * engine in a Worker; new model versions are checked, verified and switched to
  * without interrupting calls. Create with `EdgeRec.open`.
  */
-export declare class EdgeRec extends EventTarget {
+export declare class EdgeRec extends TypedEventTarget<EdgeRec, EdgeRecEventMap> {
   /** Use `EdgeRec.open`. */
   private constructor();
 
@@ -238,27 +265,6 @@ export declare class EdgeRec extends EventTarget {
    * controls reject with UnavailableError `closed`, and the history is closed.
    */
   close(): void;
-
-  addEventListener<K extends keyof EdgeRecEventMap>(
-    type: K,
-    listener: (this: EdgeRec, event: EdgeRecEventMap[K]) => any,
-    options?: boolean | AddEventListenerOptions,
-  ): void;
-  addEventListener(
-    type: string,
-    listener: EventListenerOrEventListenerObject | null,
-    options?: boolean | AddEventListenerOptions,
-  ): void;
-  removeEventListener<K extends keyof EdgeRecEventMap>(
-    type: K,
-    listener: (this: EdgeRec, event: EdgeRecEventMap[K]) => any,
-    options?: boolean | EventListenerOptions,
-  ): void;
-  removeEventListener(
-    type: string,
-    listener: EventListenerOrEventListenerObject | null,
-    options?: boolean | EventListenerOptions,
-  ): void;
 }
 
 // --- history ----------------------------------------------------------------
@@ -278,7 +284,7 @@ export interface ShopperHistoryEventMap {
  * The shopper's history: item ids with timestamps, in IndexedDB on this
  * device only, shared by the tabs of the origin.
  */
-export declare class ShopperHistory extends EventTarget {
+export declare class ShopperHistory extends TypedEventTarget<ShopperHistory, ShopperHistoryEventMap> {
   /** Use `ShopperHistory.open` (or `EdgeRec#history`). */
   private constructor();
 
@@ -301,27 +307,6 @@ export declare class ShopperHistory extends EventTarget {
   clear(): Promise<void>;
 
   close(): void;
-
-  addEventListener<K extends keyof ShopperHistoryEventMap>(
-    type: K,
-    listener: (this: ShopperHistory, event: ShopperHistoryEventMap[K]) => any,
-    options?: boolean | AddEventListenerOptions,
-  ): void;
-  addEventListener(
-    type: string,
-    listener: EventListenerOrEventListenerObject | null,
-    options?: boolean | AddEventListenerOptions,
-  ): void;
-  removeEventListener<K extends keyof ShopperHistoryEventMap>(
-    type: K,
-    listener: (this: ShopperHistory, event: ShopperHistoryEventMap[K]) => any,
-    options?: boolean | EventListenerOptions,
-  ): void;
-  removeEventListener(
-    type: string,
-    listener: EventListenerOrEventListenerObject | null,
-    options?: boolean | EventListenerOptions,
-  ): void;
 }
 
 // --- errors -----------------------------------------------------------------

@@ -133,15 +133,19 @@ export class EdgeRec extends EventTarget {
   }
 
   /** The catalog of the serving version: `{ version, items: [{ id, title, categories }] }`. */
-  async items() {
-    const worker = this.#current;
-    return { version: worker?.version, items: await this.#call('items', [], worker) };
+  items() {
+    return this.#describe('items');
   }
 
   /** `{ version, categories: [name] }`. */
-  async categories() {
+  categories() {
+    return this.#describe('categories');
+  }
+
+  // Catalog facts carry no version of their own: label them with the Worker's.
+  async #describe(method) {
     const worker = this.#current;
-    return { version: worker?.version, categories: await this.#call('categories', [], worker) };
+    return { version: worker?.version, [method]: await this.#call(method, [], worker) };
   }
 
   /** Asks the channel now instead of waiting for the timer. Resolves to what happened. */

@@ -2,14 +2,12 @@
 // the happy path, a swap storm under load, every fault we know how to inject,
 // offline reloads and two tabs sharing one download. Prints the measurements
 // docs/updates.md reports. Usage: node tests/e2e/updates.mjs [test name filter]
-import { readFile, rm, truncate, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { serve } from './static-server.mjs';
-import { chromium } from 'playwright-core';
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { launch, check, CHROMIUM_FLAGS } from './browser.mjs';
+import { launch, launchWithProfile, check } from './browser.mjs';
 import { channelFixture } from './channel-fixture.mjs';
 
 const www = new URL('../../www/', import.meta.url).pathname;
@@ -167,8 +165,7 @@ test('one changed file: only it and the manifest are downloaded; two versions ke
 test('under load: 10,000 calls across 50 swaps', async ({ channel }) => {
   // A browser of its own, so its memory is this test's alone.
   const profile = await mkdtemp(join(tmpdir(), 'edgerec-load-profile-'));
-  const context = await chromium.launchPersistentContext(profile,
-    { executablePath: '/usr/bin/chromium', args: CHROMIUM_FLAGS, headless: true });
+  const context = await launchWithProfile(profile);
   try {
     await underLoad(context, channel, profile);
   } finally {

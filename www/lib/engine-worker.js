@@ -59,7 +59,6 @@ function wasmMemoryBytes() {
 }
 
 function plain(error) {
-  // DOMExceptions carry a numeric `code`; only edgerec's string codes are passed on.
-  const code = typeof error?.code === 'string' ? error.code : 'internal';
-  return { name: error?.name ?? 'Error', code, message: String(error?.message ?? error) };
+  // errorFromCode on the page turns any code that is not edgerec's (a DOMException's number) into 'internal'.
+  return { name: error?.name ?? 'Error', code: error?.code, message: String(error?.message ?? error) };
 }
