@@ -7,12 +7,16 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use crate::bundle::{Limit, LimitExceeded, Limits};
+
 #[derive(Debug, Error, PartialEq)]
 pub enum CatalogError {
     #[error("catalog lists item id {id:?} twice")]
     DuplicateId { id: String },
     #[error("catalog has an item with an empty id at position {position}")]
     EmptyId { position: usize },
+    #[error(transparent)]
+    Limit(#[from] LimitExceeded),
 }
 
 /// One catalog entry as stored in the bundle's `catalog.json`.
@@ -29,15 +33,21 @@ pub struct Catalog {
     items: Vec<Item>,
     index_of: HashMap<String, usize>,
     category_names: Vec<String>,
-    /// For each category (same order as `category_names`), one flag per item.
-    category_members: Vec<Vec<bool>>,
+    slot_of: HashMap<String, usize>,
+    /// For each category (same order as `category_names`), its items' rows in
+    /// increasing order: memory grows with memberships, not items × categories.
+    category_members: Vec<Vec<u32>>,
 }
 
 impl Catalog {
-    pub fn new(items: Vec<Item>) -> Result<Self, CatalogError> {
+    /// Indexes `items`; their count must already be within `limits.max_items`.
+    pub fn new(items: Vec<Item>, limits: &Limits) -> Result<Self, CatalogError> {
+        let memberships = items.iter().map(|item| item.categories.len() as u64).sum();
+        limits.check(Limit::CategoryMemberships, "the number of item categories", memberships)?;
         let mut index_of = HashMap::with_capacity(items.len());
         let mut category_names: Vec<String> = Vec::new();
-        let mut category_members: Vec<Vec<bool>> = Vec::new();
+        let mut slot_of: HashMap<String, usize> = HashMap::new();
+        let mut category_members: Vec<Vec<u32>> = Vec::new();
         for (position, item) in items.iter().enumerate() {
             if item.id.is_empty() {
                 return Err(CatalogError::EmptyId { position });
@@ -46,18 +56,26 @@ impl Catalog {
                 return Err(CatalogError::DuplicateId { id: item.id.clone() });
             }
             for category in &item.categories {
-                let slot = match category_names.iter().position(|c| c == category) {
-                    Some(slot) => slot,
+                let slot = match slot_of.get(category) {
+                    Some(&slot) => slot,
                     None => {
+                        let slot = category_names.len();
+                        limits.check(Limit::Categories, "the number of categories", slot as u64 + 1)?;
                         category_names.push(category.clone());
-                        category_members.push(vec![false; items.len()]);
-                        category_names.len() - 1
+                        slot_of.insert(category.clone(), slot);
+                        category_members.push(Vec::new());
+                        slot
                     }
                 };
-                category_members[slot][position] = true;
+                let members = &mut category_members[slot];
+                // Rows arrive in order; an item naming a category twice is one member.
+                let row = position as u32;
+                if members.last() != Some(&row) {
+                    members.push(row);
+                }
             }
         }
-        Ok(Self { items, index_of, category_names, category_members })
+        Ok(Self { items, index_of, category_names, slot_of, category_members })
     }
 
     pub fn len(&self) -> usize {
@@ -85,9 +103,27 @@ impl Catalog {
         &self.category_names
     }
 
-    /// One flag per item: true where the item belongs to `category`.
-    pub fn members_of(&self, category: &str) -> Option<&[bool]> {
-        let slot = self.category_names.iter().position(|c| c == category)?;
-        Some(&self.category_members[slot])
+    /// The rows of the items in `category`, in increasing order.
+    pub fn members_of(&self, category: &str) -> Option<Members<'_>> {
+        let slot = *self.slot_of.get(category)?;
+        Some(Members(&self.category_members[slot]))
+    }
+}
+
+/// The items of one category.
+#[derive(Debug, Clone, Copy)]
+pub struct Members<'a>(&'a [u32]);
+
+impl Members<'_> {
+    pub fn contains(&self, row: usize) -> bool {
+        u32::try_from(row).is_ok_and(|row| self.0.binary_search(&row).is_ok())
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
     }
 }

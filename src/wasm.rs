@@ -8,8 +8,40 @@ use js_sys::{Array, Map, Object, Reflect, Uint8Array};
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
-use crate::bundle::BundleFiles;
+use crate::bundle::{BundleFiles, Limits, LoadOptions, PublicKey};
 use crate::engine::{Engine as CoreEngine, EngineError};
+
+thread_local! {
+    static PANIC_HANDLER: std::cell::RefCell<Option<js_sys::Function>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Reports a Rust panic to JS before wasm traps: the trap itself reaches JS
+/// as a bare `RuntimeError: unreachable`, with the message lost. The message
+/// goes to `handler(message)` if one was set with `setPanicHandler`, and
+/// always to the console.
+fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        let message = format!("edgerec engine panicked: {info}");
+        web_sys::console::error_1(&JsValue::from_str(&message));
+        // try_with/try_borrow: a panic hook must never panic itself.
+        let _ = PANIC_HANDLER.try_with(|handler| {
+            if let Ok(handler) = handler.try_borrow() {
+                if let Some(handler) = handler.as_ref() {
+                    let _ = handler.call1(&JsValue::NULL, &JsValue::from_str(&message));
+                }
+            }
+        });
+    }));
+}
+
+/// Calls `handler(message)` when the engine panics, just before the wasm
+/// call that panicked throws a `WebAssembly.RuntimeError`. After that the
+/// instance must not be used again.
+#[wasm_bindgen(js_name = setPanicHandler)]
+pub fn set_panic_handler(handler: Option<js_sys::Function>) {
+    run_static_constructors_once();
+    PANIC_HANDLER.with(|slot| *slot.borrow_mut() = handler);
+}
 
 /// Runs the static constructors once: tract registers its kernels and ONNX
 /// operators through the `inventory` crate. Calling them explicitly also stops
@@ -21,7 +53,10 @@ fn run_static_constructors_once() {
         fn __wasm_call_ctors();
     }
     // SAFETY: wasm-ld synthesises this function; `Once` runs it exactly once.
-    ONCE.call_once(|| unsafe { __wasm_call_ctors() });
+    ONCE.call_once(|| {
+        unsafe { __wasm_call_ctors() };
+        install_panic_hook();
+    });
 }
 
 /// A loaded, verified bundle answering recommendation queries.
@@ -33,13 +68,16 @@ pub struct Engine {
 #[wasm_bindgen(js_class = Engine)]
 impl Engine {
     /// Loads a bundle from its files: a plain object or a `Map` from path
-    /// (`"manifest.json"`, ...) to `Uint8Array`/`ArrayBuffer`. Verifies
-    /// sizes, hashes and dimensions and runs the parity cases; throws if any fails.
+    /// (`"manifest.json"`, ...) to `Uint8Array`/`ArrayBuffer`. Verifies the
+    /// signature (with `options.publicKeys`), the limits (`options.limits`,
+    /// overriding the defaults), sizes, hashes and dimensions, and runs the
+    /// parity cases; throws if any fails.
     #[wasm_bindgen(constructor)]
-    pub fn new(files: &JsValue) -> Result<Engine, JsValue> {
+    pub fn new(files: &JsValue, options: &JsValue) -> Result<Engine, JsValue> {
         run_static_constructors_once();
+        let options = load_options(options)?;
         let files = bundle_files(files)?;
-        let inner = CoreEngine::load(&files).map_err(engine_error)?;
+        let inner = CoreEngine::load_with(&files, &options).map_err(engine_error)?;
         Ok(Self { inner })
     }
 
@@ -122,6 +160,52 @@ impl Engine {
 fn history_arg(item_ids: &JsValue) -> Result<Vec<String>, JsValue> {
     serde_wasm_bindgen::from_value(item_ids.clone())
         .map_err(|_| invalid_argument("history must be an array of item id strings"))
+}
+
+/// `{ limits?: { maxItems, ... }, publicKeys?: [base64] }`, all optional.
+fn load_options(options: &JsValue) -> Result<LoadOptions, JsValue> {
+    if options.is_undefined() || options.is_null() {
+        return Ok(LoadOptions::default());
+    }
+    if !options.is_object() {
+        return Err(invalid_argument("engine options must be an object { limits, publicKeys }"));
+    }
+    let field = |name: &str| Reflect::get(options, &JsValue::from_str(name)).unwrap_or(JsValue::UNDEFINED);
+    let limits = field("limits");
+    let limits =
+        if limits.is_undefined() || limits.is_null() { Limits::default() } else { limits_arg(&limits)? };
+    let keys = field("publicKeys");
+    let keys: Vec<String> = if keys.is_undefined() || keys.is_null() {
+        Vec::new()
+    } else {
+        serde_wasm_bindgen::from_value(keys)
+            .map_err(|_| invalid_argument("publicKeys must be an array of base64 strings"))?
+    };
+    let public_keys = keys
+        .iter()
+        .map(|key| PublicKey::from_base64(key).map_err(|e| invalid_argument(&format!("publicKeys: {e}"))))
+        .collect::<Result<_, _>>()?;
+    Ok(LoadOptions { limits, public_keys })
+}
+
+/// Each limit a whole number >= 1 (a JS number up to 2^53), unknown names refused.
+fn limits_arg(limits: &JsValue) -> Result<Limits, JsValue> {
+    if !limits.is_object() {
+        return Err(invalid_argument("limits must be an object like { maxItems: 100000 }"));
+    }
+    let mut checked = serde_json::Map::new();
+    for entry in Object::entries(limits.unchecked_ref()).iter() {
+        let pair: Array = entry.unchecked_into();
+        let name = pair.get(0).as_string().unwrap_or_default();
+        let value =
+            pair.get(1).as_f64().filter(|v| v.fract() == 0.0 && (1.0..=9_007_199_254_740_991.0).contains(v));
+        let Some(value) = value else {
+            return Err(invalid_argument(&format!("limits.{name} must be a whole number >= 1")));
+        };
+        checked.insert(name, serde_json::Value::from(value as u64));
+    }
+    serde_json::from_value(serde_json::Value::Object(checked))
+        .map_err(|e| invalid_argument(&format!("limits: {e}")))
 }
 
 fn bundle_files(files: &JsValue) -> Result<BundleFiles, JsValue> {

@@ -49,7 +49,16 @@ fn hand_made() -> Engine {
         users,
         factor_dim: 3,
         fold_in_lambda: 0.5,
-        parity: json!({ "k": 3, "tolerance": 1e-4, "cases": [] }),
+        // Worked out by hand: cosines against sku-a's [1, 0, 0], and alice's
+        // factor [1, 0, 0] picking the first factor column.
+        parity: json!({ "k": 3, "tolerance": 1e-4, "cases": [
+            { "kind": "similar", "item": "sku-a", "expected": [
+                { "id": "sku-b", "score": 0.995037 }, { "id": "sku-f", "score": 0.447214 },
+                { "id": "sku-c", "score": 0.0 } ] },
+            { "kind": "for_user", "user": "alice", "expected": [
+                { "id": "sku-f", "score": 0.9 }, { "id": "sku-d", "score": 0.7 },
+                { "id": "sku-b", "score": 0.2 } ] },
+        ] }),
     }
     .build();
     Engine::load(&files).expect("hand-made bundle loads")

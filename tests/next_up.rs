@@ -44,7 +44,7 @@ fn answers_exclude_the_history_and_carry_the_version() {
 #[test]
 fn only_the_last_max_len_items_count() {
     let engine = engine();
-    let max_len = engine.manifest().models.next_up.as_ref().unwrap().max_len;
+    let max_len = engine.manifest().models.next_up.as_ref().unwrap().max_len as usize;
     let history = real_history(&engine, max_len + 20);
     let recent = &history[20..];
     let full = engine.next_up(&history, 10, false).unwrap();

@@ -20,7 +20,7 @@ fn default_bundle_reproduces_its_parity_cases_through_the_binding() {
 
 #[wasm_bindgen_test]
 fn bad_input_throws_and_the_engine_keeps_answering() {
-    let engine = Engine::new(&js_files(&common::default_bundle())).unwrap();
+    let engine = Engine::new(&js_files(&common::default_bundle()), &JsValue::UNDEFINED).unwrap();
     let none = JsValue::UNDEFINED;
     let message = thrown(engine.similar(&"no-such-item".into(), 5.0, &none), "unknown_item");
     assert!(message.contains("no-such-item"), "{message}");
@@ -55,18 +55,49 @@ fn bad_input_throws_and_the_engine_keeps_answering() {
 fn malformed_bundles_throw_with_the_reason() {
     let mut files = common::default_bundle();
     files.get_mut("item_factors.f32").unwrap()[10] ^= 0xFF;
-    let message = thrown(Engine::new(&js_files(&files)), "bundle_hash_mismatch");
+    let message = thrown(Engine::new(&js_files(&files), &JsValue::UNDEFINED), "bundle_hash_mismatch");
     assert!(message.contains("item_factors.f32"), "{message}");
 
     let mut files = common::default_bundle();
     files.remove("catalog.json");
-    thrown(Engine::new(&js_files(&files)), "bundle_missing_file");
+    thrown(Engine::new(&js_files(&files), &JsValue::UNDEFINED), "bundle_missing_file");
 
-    thrown(Engine::new(&JsValue::from(7)), "invalid_argument");
+    thrown(Engine::new(&JsValue::from(7), &JsValue::UNDEFINED), "invalid_argument");
     let object = Object::new();
     Reflect::set(&object, &"manifest.json".into(), &"not bytes".into()).unwrap();
-    thrown(Engine::new(&object), "invalid_argument");
+    thrown(Engine::new(&object, &JsValue::UNDEFINED), "invalid_argument");
 
     // A good bundle still loads after all those failures.
-    Engine::new(&js_files(&common::default_bundle())).unwrap();
+    Engine::new(&js_files(&common::default_bundle()), &JsValue::UNDEFINED).unwrap();
+}
+
+/// On wasm32 `usize` is 32 bits: 1682 rows × (2^31 + 64) columns × 4 bytes
+/// wraps to exactly the real file size, which once passed every check and
+/// then panicked. Now it is a limit, and with the limit lifted a size error.
+#[wasm_bindgen_test]
+fn wrapping_matrix_size_is_refused_in_wasm32() {
+    let mut files = common::default_bundle();
+    common::edit_manifest(&mut files, |m| {
+        m["models"]["similar"]["embeddings"]["cols"] = serde_json::json!((1u64 << 31) + 64)
+    });
+    thrown(Engine::new(&js_files(&files), &JsValue::UNDEFINED), "bundle_dim_too_large");
+    let options = js_sys::JSON::parse(r#"{ "limits": { "maxDim": 4294967296 } }"#).unwrap();
+    thrown(Engine::new(&js_files(&files), &options), "bundle_wrong_dimensions");
+}
+
+#[wasm_bindgen_test]
+fn load_options_from_js_are_checked() {
+    let files = js_files(&common::default_bundle());
+    let parse = |json: &str| js_sys::JSON::parse(json).unwrap();
+    let message =
+        thrown(Engine::new(&files, &parse(r#"{ "limits": { "maxItems": 1000 } }"#)), "bundle_too_many_items");
+    assert!(message.contains("maxItems"), "{message}");
+    thrown(Engine::new(&files, &parse(r#"{ "limits": { "maxWidgets": 1 } }"#)), "invalid_argument");
+    thrown(Engine::new(&files, &parse(r#"{ "limits": { "maxItems": -1 } }"#)), "invalid_argument");
+    thrown(Engine::new(&files, &parse(r#"{ "publicKeys": ["AAAA"] }"#)), "invalid_argument");
+    thrown(Engine::new(&files, &JsValue::from(3)), "invalid_argument");
+    // A valid key (RFC 8032, test 1) pinned and no manifest.sig in the files: refused.
+    let key = r#"{ "publicKeys": ["11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo="] }"#;
+    thrown(Engine::new(&files, &parse(key)), "bundle_bad_signature");
+    Engine::new(&files, &parse(r#"{ "limits": { "maxItems": 1682 } }"#)).expect("within the limits");
 }

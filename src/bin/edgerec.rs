@@ -1,7 +1,8 @@
 //! Command-line tools for bundles, run natively.
 //!
-//!     edgerec verify <bundle-dir>
-//!         verify files and hashes, run the parity cases
+//!     edgerec verify <bundle-dir> [--public-key KEY]...
+//!         verify the signature (when keys are given: base64, or a .pub file),
+//!         the limits, files and hashes, run the parity cases
 //!     edgerec eval <bundle-dir> <data-file> [--protocol sampled|full|both] [--seed N] [--users N]
 //!         leave-one-out HR@10 / NDCG@10 of next_up and of PopRec
 //!     edgerec bench <bundle-dir>
@@ -12,18 +13,21 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::Instant;
 
+use edgerec::bundle::{LoadOptions, PublicKey};
 use edgerec::eval::{self, Metrics, Protocol, Sequence};
 use edgerec::{BundleFiles, Engine};
 
 const USAGE: &str = "usage:
-  edgerec verify <bundle-dir>
+  edgerec verify <bundle-dir> [--public-key KEY]...   (KEY: base64 or a file holding it)
   edgerec eval <bundle-dir> <data-file> [--protocol sampled|full|both] [--seed N] [--users N]
   edgerec bench <bundle-dir>";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
-        Some("verify") if args.len() == 2 => verify(Path::new(&args[1])).map(|_| ()),
+        Some("verify") if args.len() >= 2 => {
+            verify_options(&args[2..]).and_then(|options| verify(Path::new(&args[1]), &options)).map(|_| ())
+        }
         Some("eval") if args.len() >= 3 => EvalOptions::parse(&args[3..])
             .and_then(|options| evaluate(Path::new(&args[1]), Path::new(&args[2]), &options)),
         Some("bench") if args.len() == 2 => bench(Path::new(&args[1])),
@@ -38,15 +42,35 @@ fn main() -> ExitCode {
     }
 }
 
-fn verify(dir: &Path) -> Result<Engine, String> {
+fn verify_options(args: &[String]) -> Result<LoadOptions, String> {
+    let mut options = LoadOptions::default();
+    let mut args = args.iter();
+    while let Some(flag) = args.next() {
+        if flag != "--public-key" {
+            return Err(format!("unknown option {flag:?}\n{USAGE}"));
+        }
+        let value = args.next().ok_or_else(|| format!("--public-key needs a value\n{USAGE}"))?;
+        let text = match std::fs::read_to_string(value) {
+            Ok(contents) => contents,
+            Err(_) => value.clone(),
+        };
+        options
+            .public_keys
+            .push(PublicKey::from_base64(&text).map_err(|e| format!("--public-key {value}: {e}"))?);
+    }
+    Ok(options)
+}
+
+fn verify(dir: &Path, options: &LoadOptions) -> Result<Engine, String> {
     let started = Instant::now();
-    let engine = load(dir)?;
+    let engine = load(dir, options)?;
     let manifest = engine.manifest();
     println!(
-        "{}: bundle {} version {} OK: {} files verified, {} items, models {:?}, {} parity cases passed ({} ms)",
+        "{}: bundle {} version {} OK: {}{} files verified, {} items, models {:?}, {} parity cases passed ({} ms)",
         dir.display(),
         manifest.name,
         manifest.version,
+        if options.public_keys.is_empty() { "" } else { "signature verified, " },
         manifest.files.len(),
         engine.catalog().len(),
         engine.models(),
@@ -56,10 +80,10 @@ fn verify(dir: &Path) -> Result<Engine, String> {
     Ok(engine)
 }
 
-fn load(dir: &Path) -> Result<Engine, String> {
+fn load(dir: &Path, options: &LoadOptions) -> Result<Engine, String> {
     let files: BundleFiles =
         edgerec::bundle::read_dir(dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
-    Engine::load(&files).map_err(|e| format!("{}: [{}] {e}", dir.display(), e.code()))
+    Engine::load_with(&files, options).map_err(|e| format!("{}: [{}] {e}", dir.display(), e.code()))
 }
 
 struct EvalOptions {
@@ -95,7 +119,7 @@ impl EvalOptions {
 }
 
 fn evaluate(bundle_dir: &Path, data: &Path, options: &EvalOptions) -> Result<(), String> {
-    let engine = verify(bundle_dir)?;
+    let engine = verify(bundle_dir, &LoadOptions::default())?;
     let text = std::fs::read_to_string(data).map_err(|e| format!("cannot read {}: {e}", data.display()))?;
     let raw = eval::parse_sequences(&text).map_err(|e| format!("{}: {e}", data.display()))?;
     let catalog = engine.catalog();
@@ -152,7 +176,7 @@ fn report(model: &str, protocol: Protocol, metrics: Metrics, started: Instant) {
 fn bench(dir: &Path) -> Result<(), String> {
     const BATCHES: usize = 20;
     const CALLS: usize = 50;
-    let engine = verify(dir)?;
+    let engine = verify(dir, &LoadOptions::default())?;
     let ids: Vec<String> = engine.catalog().items().iter().map(|item| item.id.clone()).collect();
     let histories: Vec<&[String]> = ids.chunks_exact(20).take(50).collect();
     let models = engine.models();

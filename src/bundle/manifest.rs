@@ -1,34 +1,55 @@
 //! `manifest.json`: what a bundle contains and how to check it.
 //! The format is documented in docs/bundle-format.md.
+//!
+//! Forward compatibility: fields this engine does not know are ignored, and
+//! so are parity cases of kinds it does not know, so a newer minor format
+//! (`edgerec-bundle/1.N`) still loads; only another major version is refused.
+//! Sizes are `u64` so that a huge value reaches the limit checks intact
+//! instead of failing to parse (or wrapping) on a 32-bit target.
 
 use serde::Deserialize;
 
+/// The format this engine writes, and the major version it reads.
 pub const FORMAT: &str = "edgerec-bundle/1";
+pub const FORMAT_MAJOR: u32 = 1;
 pub const MANIFEST_PATH: &str = "manifest.json";
+/// The detached Ed25519 signature of `manifest.json`, next to it.
+pub const SIGNATURE_PATH: &str = "manifest.sig";
+
+/// The major version of a format string `edgerec-bundle/<major>[.<minor>]`.
+pub fn format_major(format: &str) -> Option<u32> {
+    let version = format.strip_prefix("edgerec-bundle/")?;
+    let (major, minor) = match version.split_once('.') {
+        Some((major, minor)) => (major, Some(minor)),
+        None => (version, None),
+    };
+    let digits = |s: &str| !s.is_empty() && s.len() <= 9 && s.bytes().all(|b| b.is_ascii_digit());
+    if !digits(major) || !minor.is_none_or(digits) {
+        return None;
+    }
+    major.parse().ok()
+}
 
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Manifest {
     pub format: String,
     pub name: String,
     pub version: String,
     pub created: String,
-    pub item_count: usize,
+    pub item_count: u64,
     pub files: Vec<FileEntry>,
     pub models: Models,
     pub parity: Parity,
 }
 
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct FileEntry {
     pub path: String,
-    pub bytes: usize,
+    pub bytes: u64,
     pub sha256: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Models {
     pub similar: Option<SimilarSpec>,
     pub factors: Option<FactorsSpec>,
@@ -36,13 +57,11 @@ pub struct Models {
 }
 
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct SimilarSpec {
     pub embeddings: MatrixSpec,
 }
 
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct FactorsSpec {
     pub items: MatrixSpec,
     pub users: MatrixSpec,
@@ -52,24 +71,21 @@ pub struct FactorsSpec {
 
 /// The LSTM encoder (ONNX) and the output item matrix it is scored against.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct NextUpSpec {
     pub encoder: String,
     pub items: MatrixSpec,
-    pub max_len: usize,
+    pub max_len: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct MatrixSpec {
     pub file: String,
-    pub rows: usize,
-    pub cols: usize,
+    pub rows: u64,
+    pub cols: u64,
     pub dtype: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Parity {
     pub k: usize,
     pub tolerance: f32,
@@ -78,16 +94,31 @@ pub struct Parity {
 
 /// A real input and the ranking the training side produced for it.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+#[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ParityCase {
-    Similar { item: String, category: Option<String>, expected: Vec<Expected> },
-    ForUser { user: String, expected: Vec<Expected> },
-    ForHistory { history: Vec<String>, expected: Vec<Expected> },
-    NextUp { history: Vec<String>, expected: Vec<Expected> },
+    Similar {
+        item: String,
+        category: Option<String>,
+        expected: Vec<Expected>,
+    },
+    ForUser {
+        user: String,
+        expected: Vec<Expected>,
+    },
+    ForHistory {
+        history: Vec<String>,
+        expected: Vec<Expected>,
+    },
+    NextUp {
+        history: Vec<String>,
+        expected: Vec<Expected>,
+    },
+    /// A kind from a newer minor format: skipped.
+    #[serde(other)]
+    Unknown,
 }
 
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Expected {
     pub id: String,
     pub score: f32,

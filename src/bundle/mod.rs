@@ -2,10 +2,15 @@
 //!
 //! [`Bundle::from_files`] takes the files as bytes keyed by path (never a
 //! filesystem path), so native code, wasm and tests share one loader. It
-//! verifies everything before anything is used: every listed file present,
-//! sizes, SHA-256, matrix dimensions against the item count, finite numbers.
+//! verifies everything before anything is used, in this order: the
+//! manifest's size, its signature (when keys are pinned), its sizes against
+//! the [`Limits`] (before any other file is read or anything allocated for
+//! it), then every listed file's presence, size and SHA-256, matrix
+//! dimensions against the item count, finite numbers.
 
+mod limits;
 mod manifest;
+mod signature;
 
 use std::collections::BTreeMap;
 
@@ -15,10 +20,12 @@ use thiserror::Error;
 
 use crate::catalog::{Catalog, CatalogError, Item};
 use crate::kernel::{Matrix, MatrixError};
+pub use limits::{Limit, LimitExceeded, Limits};
 pub use manifest::{
-    Expected, FactorsSpec, FileEntry, Manifest, MatrixSpec, Models, NextUpSpec, Parity, ParityCase,
-    SimilarSpec, FORMAT, MANIFEST_PATH,
+    format_major, Expected, FactorsSpec, FileEntry, Manifest, MatrixSpec, Models, NextUpSpec, Parity,
+    ParityCase, SimilarSpec, FORMAT, FORMAT_MAJOR, MANIFEST_PATH, SIGNATURE_PATH,
 };
+pub use signature::{verify_manifest, PublicKey};
 
 /// Bundle files keyed by their path inside the bundle (`manifest.json`,
 /// `catalog.json`, ...).
@@ -26,20 +33,36 @@ pub type BundleFiles = BTreeMap<String, Vec<u8>>;
 
 pub const CATALOG_PATH: &str = "catalog.json";
 
+/// What a load trusts and how much it accepts.
+#[derive(Debug, Clone, Default)]
+pub struct LoadOptions {
+    pub limits: Limits,
+    /// With at least one key, `manifest.sig` must verify with one of them.
+    pub public_keys: Vec<PublicKey>,
+}
+
 #[derive(Debug, Error)]
 pub enum BundleError {
     #[error("bundle has no {MANIFEST_PATH}")]
     MissingManifest,
     #[error("{MANIFEST_PATH} is malformed: {reason}")]
     MalformedManifest { reason: String },
-    #[error("{MANIFEST_PATH} has format {found:?}; this engine reads {FORMAT:?}")]
+    #[error(
+        "{MANIFEST_PATH} has format {found:?}; this engine reads major version {FORMAT_MAJOR} ({FORMAT:?})"
+    )]
     UnsupportedFormat { found: String },
+    #[error("{MANIFEST_PATH} is not signed by a pinned key: {reason}")]
+    BadSignature { reason: String },
+    #[error("{0}")]
+    Limit(#[from] LimitExceeded),
+    #[error("the {model} model has no parity case: a bundle must prove every model it ships")]
+    ParityMissing { model: &'static str },
     #[error("file {path:?} is listed in the manifest but missing from the bundle")]
     MissingFile { path: String },
     #[error("file {path:?} is not listed in the manifest's files")]
     UnlistedFile { path: String },
     #[error("file {path:?} is {actual} bytes, the manifest says {expected} (truncated or padded)")]
-    SizeMismatch { path: String, expected: usize, actual: usize },
+    SizeMismatch { path: String, expected: u64, actual: usize },
     #[error("file {path:?} has SHA-256 {actual}, the manifest says {expected} (corrupted)")]
     HashMismatch { path: String, expected: String, actual: String },
     #[error("file {path:?} is not valid JSON of the expected shape: {reason}")]
@@ -63,6 +86,10 @@ impl BundleError {
             Self::MissingManifest => "bundle_missing_manifest",
             Self::MalformedManifest { .. } => "bundle_malformed_manifest",
             Self::UnsupportedFormat { .. } => "bundle_unsupported_format",
+            Self::BadSignature { .. } => "bundle_bad_signature",
+            Self::Limit(exceeded) => exceeded.limit.code(),
+            Self::Catalog(CatalogError::Limit(exceeded)) => exceeded.limit.code(),
+            Self::ParityMissing { .. } => "bundle_parity_missing",
             Self::MissingFile { .. } => "bundle_missing_file",
             Self::UnlistedFile { .. } => "bundle_unlisted_file",
             Self::SizeMismatch { .. } => "bundle_size_mismatch",
@@ -80,7 +107,6 @@ impl BundleError {
 
 /// Known users of the factor model and the items each saw in training.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Users {
     pub ids: Vec<String>,
     pub seen: Vec<Vec<u32>>,
@@ -112,34 +138,43 @@ pub struct FactorMatrices {
 }
 
 impl Bundle {
+    /// Verifies and decodes a bundle with the default limits and no pinned keys.
     pub fn from_files(files: &BundleFiles) -> Result<Self, BundleError> {
-        let manifest = parse_manifest(files)?;
+        Self::from_files_with(files, &LoadOptions::default())
+    }
+
+    pub fn from_files_with(files: &BundleFiles, options: &LoadOptions) -> Result<Self, BundleError> {
+        let limits = &options.limits;
+        let manifest_bytes = files.get(MANIFEST_PATH).ok_or(BundleError::MissingManifest)?;
+        limits.check(Limit::ManifestBytes, "manifest.json's size in bytes", manifest_bytes.len() as u64)?;
+        let signature = files.get(SIGNATURE_PATH).map(Vec::as_slice);
+        verify_manifest(manifest_bytes, signature, &options.public_keys)?;
+        let manifest = parse_manifest(manifest_bytes)?;
+        check_limits(&manifest, limits)?;
         let verified = Verified::check(&manifest, files)?;
-        let catalog = Catalog::new(verified.json::<CatalogFile>(CATALOG_PATH)?.items)?;
-        if catalog.len() != manifest.item_count {
+        let catalog = Catalog::new(verified.json::<CatalogFile>(CATALOG_PATH)?.items, limits)?;
+        // Within max_items, so it fits a usize on every target.
+        let item_count = manifest.item_count as usize;
+        if catalog.len() != item_count {
             return Err(BundleError::Inconsistent {
                 path: CATALOG_PATH.into(),
-                reason: format!(
-                    "has {} items, the manifest's item_count is {}",
-                    catalog.len(),
-                    manifest.item_count
-                ),
+                reason: format!("has {} items, the manifest's item_count is {item_count}", catalog.len()),
             });
         }
-        let item_count = manifest.item_count;
         let similar = match &manifest.models.similar {
             Some(spec) => Some(verified.matrix(&spec.embeddings, Some(item_count))?),
             None => None,
         };
         let factors = match &manifest.models.factors {
-            Some(spec) => Some(verified.factors(spec, item_count)?),
+            Some(spec) => Some(verified.factors(spec, item_count, limits)?),
             None => None,
         };
         let next_up = match &manifest.models.next_up {
             Some(spec) => Some(NextUpParts {
                 encoder: verified.bytes(&spec.encoder)?.to_vec(),
                 items: verified.matrix(&spec.items, Some(item_count))?,
-                max_len: spec.max_len,
+                // Within max_sequence_length (checked above).
+                max_len: spec.max_len as usize,
             }),
             None => None,
         };
@@ -148,24 +183,72 @@ impl Bundle {
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct CatalogFile {
     items: Vec<Item>,
 }
 
-fn parse_manifest(files: &BundleFiles) -> Result<Manifest, BundleError> {
-    let bytes = files.get(MANIFEST_PATH).ok_or(BundleError::MissingManifest)?;
-    let manifest: Manifest = serde_json::from_slice(bytes)
-        .map_err(|e| BundleError::MalformedManifest { reason: e.to_string() })?;
-    if manifest.format != FORMAT {
-        return Err(BundleError::UnsupportedFormat { found: manifest.format });
+fn parse_manifest(bytes: &[u8]) -> Result<Manifest, BundleError> {
+    // The format is read first, on its own, so a newer major version is
+    // reported as such even if the rest no longer parses as version 1.
+    #[derive(Deserialize)]
+    struct FormatOnly {
+        format: String,
     }
+    let malformed = |e: serde_json::Error| BundleError::MalformedManifest { reason: e.to_string() };
+    let FormatOnly { format } = serde_json::from_slice(bytes).map_err(malformed)?;
+    if format_major(&format) != Some(FORMAT_MAJOR) {
+        return Err(BundleError::UnsupportedFormat { found: format });
+    }
+    let manifest: Manifest = serde_json::from_slice(bytes).map_err(malformed)?;
     if !manifest.parity.tolerance.is_finite() || manifest.parity.tolerance < 0.0 {
         return Err(BundleError::MalformedManifest {
             reason: format!("parity tolerance {} is not a finite number >= 0", manifest.parity.tolerance),
         });
     }
     Ok(manifest)
+}
+
+/// Every size the manifest states, against the limits, before any file is
+/// read; and every model it ships has at least one parity case.
+fn check_limits(manifest: &Manifest, limits: &Limits) -> Result<(), BundleError> {
+    limits.check(Limit::Files, "the number of files", manifest.files.len() as u64)?;
+    let mut total = 0u64;
+    for file in &manifest.files {
+        limits.check(Limit::FileBytes, &format!("the size of {:?} in bytes", file.path), file.bytes)?;
+        total = total.saturating_add(file.bytes);
+    }
+    limits.check(Limit::BundleBytes, "the size of all files in bytes", total)?;
+    limits.check(Limit::Items, "item_count", manifest.item_count)?;
+    let models = &manifest.models;
+    let mut matrices: Vec<&MatrixSpec> = Vec::new();
+    if let Some(similar) = &models.similar {
+        matrices.push(&similar.embeddings);
+    }
+    if let Some(factors) = &models.factors {
+        matrices.extend([&factors.items, &factors.users]);
+        limits.check(Limit::Users, &format!("the rows of {:?}", factors.users.file), factors.users.rows)?;
+    }
+    if let Some(next_up) = &models.next_up {
+        matrices.push(&next_up.items);
+        limits.check(Limit::SequenceLength, "next_up max_len", next_up.max_len)?;
+    }
+    for spec in matrices {
+        limits.check(Limit::Dim, &format!("the columns of {:?}", spec.file), spec.cols)?;
+    }
+    let cases = &manifest.parity.cases;
+    limits.check(Limit::ParityCases, "the number of parity cases", cases.len() as u64)?;
+    let proven = |model: &'static str, present: bool, test: fn(&ParityCase) -> bool| {
+        if present && !cases.iter().any(test) {
+            return Err(BundleError::ParityMissing { model });
+        }
+        Ok(())
+    };
+    proven("similar", models.similar.is_some(), |c| matches!(c, ParityCase::Similar { .. }))?;
+    proven("factors", models.factors.is_some(), |c| {
+        matches!(c, ParityCase::ForUser { .. } | ParityCase::ForHistory { .. })
+    })?;
+    proven("next_up", models.next_up.is_some(), |c| matches!(c, ParityCase::NextUp { .. }))?;
+    Ok(())
 }
 
 /// Files whose presence, size and hash have been checked against the manifest.
@@ -180,7 +263,7 @@ impl<'a> Verified<'a> {
             let bytes = files
                 .get(&entry.path)
                 .ok_or_else(|| BundleError::MissingFile { path: entry.path.clone() })?;
-            if bytes.len() != entry.bytes {
+            if bytes.len() as u64 != entry.bytes {
                 return Err(BundleError::SizeMismatch {
                     path: entry.path.clone(),
                     expected: entry.bytes,
@@ -214,32 +297,45 @@ impl<'a> Verified<'a> {
         if spec.dtype != "f32" {
             return Err(BundleError::UnsupportedDtype { path, dtype: spec.dtype.clone() });
         }
-        if let Some(rows) = rows.filter(|&rows| rows != spec.rows) {
+        if let Some(rows) = rows.filter(|&rows| rows as u64 != spec.rows) {
             return Err(BundleError::WrongDimensions {
                 path,
                 reason: format!("manifest says {} rows, the catalog has {rows} items", spec.rows),
             });
         }
         let bytes = self.bytes(&spec.file)?;
-        let expected = spec.rows * spec.cols * 4;
-        if bytes.len() != expected {
+        // u64 and checked: on wasm32 a usize product could wrap to the file's real size.
+        let expected = spec.rows.checked_mul(spec.cols).and_then(|values| values.checked_mul(4));
+        if expected != Some(bytes.len() as u64) {
             return Err(BundleError::WrongDimensions {
                 path,
                 reason: format!(
-                    "{} bytes do not hold {}x{} f32 values ({expected} bytes)",
+                    "{} bytes do not hold {}x{} f32 values ({} bytes)",
                     bytes.len(),
                     spec.rows,
-                    spec.cols
+                    spec.cols,
+                    expected.map_or("more than 2^64".into(), |e| e.to_string())
                 ),
             });
         }
-        Matrix::from_le_bytes(spec.rows, spec.cols, bytes)
+        // Both fit a usize: their product is the length of bytes already in memory.
+        Matrix::from_le_bytes(spec.rows as usize, spec.cols as usize, bytes)
             .map_err(|source| BundleError::BadMatrix { path, source })
     }
 
-    fn factors(&self, spec: &FactorsSpec, item_count: usize) -> Result<FactorMatrices, BundleError> {
+    fn factors(
+        &self,
+        spec: &FactorsSpec,
+        item_count: usize,
+        limits: &Limits,
+    ) -> Result<FactorMatrices, BundleError> {
         let items = self.matrix(&spec.items, Some(item_count))?;
         let users_list: Users = self.json(&spec.users_file)?;
+        limits.check(
+            Limit::Users,
+            &format!("the users in {:?}", spec.users_file),
+            users_list.ids.len() as u64,
+        )?;
         let users = self.matrix(&spec.users, Some(users_list.ids.len()))?;
         let inconsistent =
             |reason: String| BundleError::Inconsistent { path: spec.users_file.clone(), reason };

@@ -7,6 +7,8 @@ use thiserror::Error;
 pub enum MatrixError {
     #[error("{bytes} bytes is not a whole number of f32 values")]
     NotF32Aligned { bytes: usize },
+    #[error("{rows}x{cols} values do not fit in memory")]
+    TooLarge { rows: usize, cols: usize },
     #[error("expected {rows}x{cols} = {expected} values, found {found}")]
     WrongLength { rows: usize, cols: usize, expected: usize, found: usize },
     #[error("value at row {row}, column {col} is not finite ({value})")]
@@ -22,7 +24,7 @@ impl Matrix {
     /// Builds a matrix from row-major values, rejecting wrong lengths and
     /// NaN/infinity (a single NaN would silently poison every ranking).
     pub fn new(rows: usize, cols: usize, values: Vec<f32>) -> Result<Self, MatrixError> {
-        let expected = rows * cols;
+        let expected = rows.checked_mul(cols).ok_or(MatrixError::TooLarge { rows, cols })?;
         if values.len() != expected {
             return Err(MatrixError::WrongLength { rows, cols, expected, found: values.len() });
         }
@@ -30,7 +32,8 @@ impl Matrix {
             let (row, col) = (at / cols.max(1), at % cols.max(1));
             return Err(MatrixError::NonFinite { row, col, value: values[at] });
         }
-        let values = Array2::from_shape_vec((rows, cols), values).expect("length checked above");
+        let values =
+            Array2::from_shape_vec((rows, cols), values).map_err(|_| MatrixError::TooLarge { rows, cols })?;
         Ok(Self { values })
     }
 

@@ -1,0 +1,79 @@
+//! Property tests: the kernel's top-k (with any exclusion set, ties, -0.0,
+//! infinities and NaN) against a brute-force oracle, and the scan against a
+//! plain dot product.
+#![cfg(not(target_arch = "wasm32"))]
+
+use std::cmp::Ordering;
+
+use edgerec::kernel::{search, top_k, Hit, Matrix};
+use proptest::prelude::*;
+
+/// Sorts everything by the kernel's documented order: higher score first
+/// (total order, -0.0 equal to 0.0), then lower index; keeps the first k.
+fn oracle(scores: &[f32], k: usize, keep: &[bool]) -> Vec<Hit> {
+    let key = |s: f32| s + 0.0;
+    let mut all: Vec<Hit> =
+        (0..scores.len()).filter(|&i| keep[i]).map(|index| Hit { index, score: scores[index] }).collect();
+    all.sort_by(|a, b| match key(b.score).total_cmp(&key(a.score)) {
+        Ordering::Equal => a.index.cmp(&b.index),
+        other => other,
+    });
+    all.truncate(k);
+    all
+}
+
+fn score() -> impl Strategy<Value = f32> {
+    prop_oneof![
+        8 => (-4i8..=4).prop_map(|v| f32::from(v) / 4.0), // coarse grid: many ties
+        4 => -1e3f32..1e3,
+        1 => Just(-0.0f32),
+        1 => Just(f32::INFINITY),
+        1 => Just(f32::NEG_INFINITY),
+        1 => Just(f32::NAN),
+    ]
+}
+
+fn same(a: &[Hit], b: &[Hit]) -> bool {
+    a.len() == b.len()
+        && a.iter().zip(b).all(|(x, y)| x.index == y.index && x.score.to_bits() == y.score.to_bits())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2_000))]
+
+    #[test]
+    fn top_k_matches_the_oracle(
+        (scores, keep) in prop::collection::vec((score(), prop::bool::weighted(0.7)), 0..300)
+            .prop_map(|pairs| pairs.into_iter().unzip::<_, _, Vec<f32>, Vec<bool>>()),
+        k in 0usize..40,
+    ) {
+        let got = top_k(&scores, k, |i| keep[i]);
+        let want = oracle(&scores, k, &keep);
+        prop_assert!(same(&got, &want), "got {:?}\nwant {:?}", got, want);
+        prop_assert_eq!(got.len(), k.min(keep.iter().filter(|&&kept| kept).count()));
+    }
+
+    #[test]
+    fn search_scores_are_dot_products(
+        (rows, cols, values, query) in (1usize..40, 0usize..20).prop_flat_map(|(rows, cols)| (
+            Just(rows),
+            Just(cols),
+            prop::collection::vec(-10f32..10.0, rows * cols),
+            prop::collection::vec(-10f32..10.0, cols),
+        )),
+        k in 1usize..10,
+    ) {
+        let matrix = Matrix::new(rows, cols, values.clone()).unwrap();
+        let exact: Vec<f64> = values
+            .chunks(cols.max(1))
+            .take(rows)
+            .map(|row| row.iter().zip(&query).map(|(a, b)| f64::from(*a) * f64::from(*b)).sum())
+            .collect();
+        let scores = matrix.scores(&query);
+        for (got, want) in scores.iter().zip(&exact) {
+            prop_assert!((f64::from(*got) - want).abs() <= 1e-3 * (1.0 + want.abs()), "{} vs {}", got, want);
+        }
+        let hits = search(&matrix, &query, k, |_| true);
+        prop_assert!(same(&hits, &oracle(&scores, k, &vec![true; rows])));
+    }
+}
