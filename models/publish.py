@@ -7,13 +7,16 @@ A channel is a folder a static server serves as is:
     versions/2/manifest.json …
 
     python -m models.publish --channel models/channel/ml-100k build/ml-100k   # add + point
+    python -m models.publish --channel models/channel/ml-100k --sign-key KEY build/ml-100k   # signed
     python -m models.publish --channel models/channel/ml-100k --point 1       # move the pointer
     python -m models.publish --channel models/channel/ml-100k --list
 
 A new version is checked (every listed file present, sizes and SHA-256 right),
-copied under a temporary name and renamed into place; only then is the pointer
-replaced, by write + rename, so a reader sees the old pointer or the new one
-and never a version folder that is still being written.
+copied under a temporary name, signed there with --sign-key (manifest.sig, see
+models/keys.py), and renamed into place; only then is the pointer replaced, by
+write + rename, so a reader sees the old pointer or the new one and never a
+version folder that is still being written. A failure on the way leaves no
+version folder and no temporary one behind.
 """
 
 from __future__ import annotations
@@ -27,7 +30,10 @@ import shutil
 import sys
 from pathlib import Path
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
 from models.bundle import FORMAT
+from models.keys import SIGNATURE_NAME, SigningError, load_private_key, sign_manifest, verify_manifest
 
 POINTER = "latest.json"
 VERSION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -69,6 +75,19 @@ def check_files(bundle_dir: Path, manifest: dict) -> None:
             raise PublishError(f"{path}: SHA-256 differs from the manifest")
 
 
+def sync_file(path: Path) -> None:
+    with open(path, "rb") as file:
+        os.fsync(file.fileno())
+
+
+def sync_folder(path: Path) -> None:
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
 def write_atomically(path: Path, data: bytes) -> None:
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     with open(temporary, "wb") as out:
@@ -85,7 +104,12 @@ def point(channel: Path, version: str) -> None:
     write_atomically(channel / POINTER, (json.dumps(pointer, indent=1) + "\n").encode())
 
 
-def publish(channel: Path, bundle_dir: Path, *, move_pointer: bool = True) -> str:
+def publish(channel: Path, bundle_dir: Path, *, move_pointer: bool = True, sign_key: Path | None = None) -> str:
+    # Everything that can be refused is refused before anything is written.
+    try:
+        key = load_private_key(sign_key) if sign_key else None
+    except SigningError as error:
+        raise PublishError(f"--sign-key: {error}") from None
     manifest = read_manifest(bundle_dir)
     check_files(bundle_dir, manifest)
     version = manifest["version"]
@@ -95,20 +119,40 @@ def publish(channel: Path, bundle_dir: Path, *, move_pointer: bool = True) -> st
     staging = channel / "versions" / f".{version}.{os.getpid()}.partial"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
-    for entry in manifest["files"]:
-        shutil.copyfile(bundle_dir / entry["path"], staging / entry["path"])
-    shutil.copyfile(bundle_dir / "manifest.json", staging / "manifest.json")
-    os.rename(staging, target)
+    try:
+        fill_version(staging, bundle_dir, manifest, key)
+        os.rename(staging, target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    sync_folder(target.parent)
     if move_pointer:
         point(channel, version)
     return version
+
+
+def fill_version(staging: Path, bundle_dir: Path, manifest: dict, key: Ed25519PrivateKey | None) -> None:
+    """Copies the bundle into the staging folder, signs it, and makes it durable before the rename."""
+    for entry in manifest["files"]:
+        shutil.copyfile(bundle_dir / entry["path"], staging / entry["path"])
+        sync_file(staging / entry["path"])
+    manifest_bytes = (bundle_dir / "manifest.json").read_bytes()
+    (staging / "manifest.json").write_bytes(manifest_bytes)
+    sync_file(staging / "manifest.json")
+    if key is not None:
+        signature = sign_manifest(manifest_bytes, key)
+        # A signature the published key would not verify must never reach a channel.
+        verify_manifest(manifest_bytes, signature, [key.public_key()])
+        (staging / SIGNATURE_NAME).write_bytes(signature)
+        sync_file(staging / SIGNATURE_NAME)
+    sync_folder(staging)
 
 
 def versions(channel: Path) -> list[str]:
     folder = channel / "versions"
     if not folder.is_dir():
         return []
-    return sorted(p.name for p in folder.iterdir() if (p / "manifest.json").is_file())
+    return sorted(p.name for p in folder.iterdir() if not p.name.startswith(".") and (p / "manifest.json").is_file())
 
 
 def current(channel: Path) -> str | None:
@@ -124,12 +168,17 @@ def main() -> None:
     parser.add_argument("bundle", type=Path, nargs="?", help="a bundle folder built by the pipeline")
     parser.add_argument("--point", metavar="VERSION", help="point the channel at a published version")
     parser.add_argument("--no-point", action="store_true", help="publish without moving the pointer")
+    parser.add_argument("--sign-key", type=Path, metavar="KEY",
+                        help="sign the new version with this private key (python -m models.keys generate)")
     parser.add_argument("--list", action="store_true", help="list published versions")
     args = parser.parse_args()
+    if args.sign_key and not args.bundle:
+        parser.error("--sign-key signs a new version: give the bundle folder too")
     try:
         if args.bundle:
-            version = publish(args.channel, args.bundle, move_pointer=not args.no_point)
-            print(f"published {args.channel}/versions/{version}")
+            version = publish(args.channel, args.bundle, move_pointer=not args.no_point, sign_key=args.sign_key)
+            signed = " (signed)" if args.sign_key else ""
+            print(f"published {args.channel}/versions/{version}{signed}")
         if args.point:
             point(args.channel, args.point)
         if args.bundle or args.point:

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test: installs what is missing, then lint, native tests, wasm
-# tests in headless Chromium, the training pipeline, the demo shop, the live
-# update tests and the npm package in a bundler project.
+# tests in headless Chromium, JS and Python unit tests, the training pipeline,
+# then the release wasm (what ships) under the demo shop, the live update
+# tests, the hostile-bundle tests and the npm package in a bundler project.
 # Exits non-zero if any step fails; always prints a summary.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -29,9 +30,19 @@ pipeline_rebuilds_a_valid_bundle() {
   out=$(mktemp -d)
   # Two LSTM epochs are enough to exercise training, export and the
   # onnxruntime parity cases; the committed bundle is trained to convergence.
+  # Then the bundle is published signed by a fresh key (Python) and the Rust
+  # engine verifies that signature; a second key alone must not verify it.
   .venv/bin/python -m models.build_bundle --out "$out/ml-100k" --version pipeline-check \
     --next-up-epochs 2 \
-    && cargo run --quiet --bin edgerec -- verify "$out/ml-100k"
+    && cargo run --quiet --bin edgerec -- verify "$out/ml-100k" \
+    && .venv/bin/python -m models.keys generate --out "$out/keys" \
+    && .venv/bin/python -m models.keys generate --out "$out/other-keys" \
+    && .venv/bin/python -m models.publish --channel "$out/channel" --sign-key "$out/keys/edgerec-signing.key" \
+      "$out/ml-100k" \
+    && cargo run --quiet --bin edgerec -- verify "$out/channel/versions/pipeline-check" \
+      --public-key "$out/keys/edgerec-signing.pub" \
+    && ! cargo run --quiet --bin edgerec -- verify "$out/channel/versions/pipeline-check" \
+      --public-key "$out/other-keys/edgerec-signing.pub"
   local status=$?
   rm -rf "$out"
   return $status
@@ -42,12 +53,16 @@ run "clippy (native)" cargo clippy --all-targets -- -D warnings
 run "clippy (wasm32)" cargo clippy --all-targets --target wasm32-unknown-unknown -- -D warnings
 run "native tests" cargo test
 run "wasm tests: page + worker (Chromium)" cargo test --target wasm32-unknown-unknown --test web --test worker
+run "JS unit tests (node --test)" node --test tests/js/
+run "Python unit tests" .venv/bin/python -m unittest discover -s models/tests -t .
 run "pipeline: rebuild + verify bundle" pipeline_rebuilds_a_valid_bundle
-# One unoptimised wasm build (reusing the wasm tests' artifacts) serves the
-# demo, the update tests and the packed tarball.
-run "wasm build + npm pack for the e2e tests" scripts/build-package.sh --dev
+# The end-to-end suites test what ships: one release (LTO) wasm build, packed
+# once, serves the demo, the update tests and the packed tarball.
+run "release wasm build + npm pack" scripts/build-package.sh
 run "demo shop in Chromium" node tests/e2e/demo-smoke.mjs
 run "live updates in Chromium" node tests/e2e/updates.mjs
+run "hostile channels in Chromium" node tests/e2e/hostile-channel.mjs
+run "hostile bundles and calls in Chromium" node tests/e2e/hostile-page.mjs
 run "npm package: Vite project + plain page" node tests/e2e/package.mjs
 
 printf '\n==== summary\n'

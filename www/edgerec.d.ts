@@ -1,5 +1,5 @@
 // Types for the `edgerec` package (hand-written; keep in step with edgerec.js,
-// lib/errors.js, lib/history.js, lib/channel.js and src/wasm.rs).
+// lib/codes.js, lib/limits.js, lib/history.js, lib/channel.js and src/wasm.rs).
 // Uses only types that both the "dom" and "webworker" libs declare.
 
 // --- answers ----------------------------------------------------------------
@@ -89,36 +89,88 @@ export interface EdgeRecOptions {
    * this many milliseconds, fading out, so lists do not jump (default 0: off).
    */
   fusionMs?: number;
+  /**
+   * Limits a version must fit before anything of it is downloaded or
+   * allocated; unnamed ones keep their defaults (sized for a shop of about a
+   * million items). A version over a limit is rejected (`bundle_too_many_items`, …).
+   */
+  limits?: Partial<Limits>;
+  /**
+   * Base64 (standard, padded) of raw 32-byte Ed25519 public keys. With one
+   * or more, a version's manifest.json must carry a manifest.sig that one of
+   * them verifies, checked before any other file is downloaded; otherwise the
+   * version is rejected (`bundle_bad_signature`). Several keys allow rotation.
+   */
+  publicKeys?: readonly string[];
+  /** How long loading and verifying a version may take, in ms (default 60 000); then it is tried again later. */
+  loadTimeoutMs?: number;
+  /**
+   * How long one call may take, in ms (default 30 000): then it rejects with
+   * `call_timeout` and its Worker is replaced.
+   */
+  callTimeoutMs?: number;
 }
 
+/** Bundle limits (lib/limits.js); every value a whole number >= 1. */
+export interface Limits {
+  /** Catalog items (default 2 000 000). */
+  maxItems: number;
+  /** Columns of any matrix (default 1 024). */
+  maxDim: number;
+  /** The next-up encoder's history length, `max_len` (default 1 024). */
+  maxSequenceLength: number;
+  /** Users of the factor model (default 5 000 000). */
+  maxUsers: number;
+  /** Distinct categories (default 100 000). */
+  maxCategories: number;
+  /** Item-in-category memberships, summed over all items (default 20 000 000). */
+  maxCategoryMemberships: number;
+  /** Parity cases in the manifest (default 1 000; each model needs at least one). */
+  maxParityCases: number;
+  /** Files listed in the manifest (default 64). */
+  maxFiles: number;
+  /** Bytes of manifest.json (default 4 MiB). */
+  maxManifestBytes: number;
+  /** Bytes of any one file (default 768 MiB). */
+  maxFileBytes: number;
+  /** Bytes of all files of a version together (default 1.5 GiB). */
+  maxBundleBytes: number;
+}
+
+/**
+ * Item ids, oldest first: an array, a reactive array (a Proxy, as Vue's
+ * `reactive()` or MobX give) or any other iterable of strings; at most 10 000.
+ */
+export type ItemIds = Iterable<string>;
+
 export interface SimilarOptions {
-  /** How many items (default 10). A whole number >= 1. */
+  /** How many items (default 10). A whole number from 1 to 1000. */
   k?: number;
   /** Only items of this category (one of `categories()`). */
   category?: string | null;
 }
 
 export interface ForShopperOptions {
-  /** How many items (default 10). */
+  /** How many items (default 10). A whole number from 1 to 1000. */
   k?: number;
   /** Item ids, oldest first (default: `history.list()`). */
-  history?: readonly string[];
+  history?: ItemIds;
 }
 
 export interface NextUpOptions {
-  /** How many items (default 10). */
+  /** How many items (default 10). A whole number from 1 to 1000. */
   k?: number;
   /** Item ids, oldest first (default: `history.list()`). */
-  history?: readonly string[];
+  history?: ItemIds;
   /** Leave out items already in the history (default true). */
   excludeHistory?: boolean;
 }
 
 export interface SearchOptions {
-  /** How many items (default 10). */
+  /** How many items (default 10). A whole number from 1 to 1000. */
   k?: number;
   /** Item ids used to re-rank matches by taste (default: `history.list()`; may be empty). */
-  history?: readonly string[];
+  history?: ItemIds | null;
 }
 
 export interface Versions {
@@ -128,7 +180,10 @@ export interface Versions {
   latest: string | null;
   /** The version pinned with pin()/rollback(), or null when following the channel. */
   pinned: string | null;
-  /** Versions ready in the cache, newest first (at most two are kept). */
+  /**
+   * Versions this page may switch to, newest first: the newest two, the
+   * pinned one and the last one that loaded (never evicted), minus rejected ones.
+   */
   cached: string[];
 }
 
@@ -142,8 +197,8 @@ export type UpdateResult =
   | { status: 'rejected'; version: string; code: string; reason: string; downloaded: number }
   /** The pointer's version was rejected earlier and is not retried yet. */
   | { status: 'skipped'; version: string; code: string; reason: string }
-  /** The pointer could not be read (offline, HTTP error, not a pointer). */
-  | { status: 'unreachable'; reason: string };
+  /** The pointer could not be read (offline, HTTP error); `bad_pointer` when it names anything but `versions/<v>/manifest.json`. */
+  | { status: 'unreachable'; code?: 'bad_pointer'; reason: string };
 
 /** `detail` of the `modelchange` event: a new version now answers new calls. */
 export interface ModelChangeDetail {
@@ -167,10 +222,13 @@ export interface ModelChangeDetail {
   wasmBytes: number;
 }
 
-/** `detail` of the `modelrejected` event: a version failed a check and is not used. */
+/**
+ * `detail` of the `modelrejected` event: a version failed a check (or trapped,
+ * or could not be loaded after several attempts) and is not used.
+ */
 export interface ModelRejectedDetail {
   version: string;
-  code: string;
+  code: EdgeRecErrorCode;
   reason: string;
 }
 
@@ -183,16 +241,25 @@ export interface EdgeRecEventMap {
  * Recommendations from a model channel, computed on the device by a wasm
  * engine in a Worker; new model versions are checked, verified and switched to
  * without interrupting calls. Create with `EdgeRec.open`.
+ *
+ * Every method reports problems as a rejected promise with an EdgeRecError
+ * (never a synchronous throw). Besides the codes each method lists, any
+ * question may reject with UnavailableError `worker_failed` (its Worker is
+ * being replaced), `call_timeout` (no answer within `callTimeoutMs`) or
+ * `closed`, or BundleError `engine_trap` (the version trapped: its Worker is
+ * replaced, and a second trap rejects the version).
  */
 export declare class EdgeRec extends TypedEventTarget<EdgeRec, EdgeRecEventMap> {
   /** Use `EdgeRec.open`. */
   private constructor();
 
   /**
-   * Opens the newest verified version of a channel.
-   * @throws {InputError} `invalid_argument` without `channel`
+   * Opens the newest verified version of a channel (or the pinned one: a pin
+   * survives a reload). Every problem is a rejected promise.
+   * @throws {InputError} `invalid_argument`: no `channel`, an unknown option,
+   *   or a bad value (limits, publicKeys, timeouts…)
    * @throws {UnavailableError} `no_cache_storage` (no Cache API: not https or localhost),
-   *   `no_model` (no version could be downloaded or loaded), `wasm_unavailable`
+   *   `no_model` (no version could be downloaded or loaded), `wasm_unavailable`, `storage_failed`
    */
   static open(options: EdgeRecOptions): Promise<EdgeRec>;
 
@@ -242,13 +309,16 @@ export declare class EdgeRec extends TypedEventTarget<EdgeRec, EdgeRecEventMap> 
 
   /**
    * Goes back to the version served before (kept in the cache) and stays on
-   * it until unpin(). Resolves to that version.
+   * it until unpin(), also after a reload. Never lands on a rejected version.
+   * Resolves to that version.
    * @throws {UnavailableError} `version_not_cached`
    */
   rollback(): Promise<string>;
 
   /**
-   * Serves `version` (one of `versions().cached`) and ignores newer ones until unpin().
+   * Serves `version` (one of `versions().cached`) and ignores newer ones
+   * until unpin(), also after a reload.
+   * @throws {InputError} `invalid_argument` unless `version` is a non-empty string
    * @throws {UnavailableError} `version_not_cached`, `pin_failed`
    * @throws {BundleError} if that version fails its checks
    */
@@ -288,7 +358,11 @@ export declare class ShopperHistory extends TypedEventTarget<ShopperHistory, Sho
   /** Use `ShopperHistory.open` (or `EdgeRec#history`). */
   private constructor();
 
-  /** Opens (or creates) the history called `name` (default `"default"`), keeping the newest `limit` (default 50) items. */
+  /**
+   * Opens (or creates) the history called `name` (default `"default"`), keeping the newest `limit` (default 50) items.
+   * @throws {InputError} `invalid_argument`
+   * @throws {UnavailableError} `storage_failed` (IndexedDB refused)
+   */
   static open(name?: string, options?: { limit?: number }): Promise<ShopperHistory>;
 
   /** Item ids, oldest first. */
@@ -299,11 +373,15 @@ export declare class ShopperHistory extends TypedEventTarget<ShopperHistory, Sho
 
   /**
    * Records that the shopper viewed `id` now; an id seen before moves to the end.
-   * @throws {TypeError} unless `id` is a non-empty string
+   * @throws {InputError} `invalid_argument` unless `id` is a non-empty string
+   * @throws {UnavailableError} `closed`, `storage_failed`
    */
   add(id: string): Promise<void>;
 
-  /** Forgets everything, on this device, in every tab. */
+  /**
+   * Forgets everything, on this device, in every tab.
+   * @throws {UnavailableError} `closed`, `storage_failed`
+   */
   clear(): Promise<void>;
 
   close(): void;
@@ -311,20 +389,53 @@ export declare class ShopperHistory extends TypedEventTarget<ShopperHistory, Sho
 
 // --- errors -----------------------------------------------------------------
 
-/** Codes of InputError: the call's arguments are wrong. */
+// The unions below list exactly the codes of lib/codes.js (checked by tests/js/codes.test.mjs);
+// docs/api.md says what each means.
+
+/** Codes of InputError: the call is wrong; fix it. */
 export type InputErrorCode =
-  | 'invalid_k'
   | 'invalid_argument'
+  | 'invalid_k'
   | 'unknown_item'
   | 'unknown_user'
   | 'unknown_category'
   | 'empty_history'
   | 'bad_method';
 
-/** Codes of BundleError: a model version failed a check. */
+/** Codes of BundleError: a model version failed a check and is not used. */
 export type BundleErrorCode =
-  | `bundle_${string}`
+  | 'bundle_missing_manifest'
+  | 'bundle_malformed_manifest'
+  | 'bundle_unsupported_format'
+  | 'bundle_missing_file'
+  | 'bundle_unlisted_file'
+  | 'bundle_size_mismatch'
+  | 'bundle_hash_mismatch'
+  | 'bundle_malformed_file'
+  | 'bundle_wrong_dimensions'
+  | 'bundle_non_finite'
+  | 'bundle_unsupported_dtype'
+  | 'bundle_bad_catalog'
+  | 'bundle_inconsistent'
+  | 'bundle_degenerate_factors'
+  | 'bundle_bad_encoder'
+  | 'bundle_parity_failed'
+  | 'bundle_parity_missing'
+  | 'bundle_bad_signature'
+  | 'bundle_too_many_items'
+  | 'bundle_dim_too_large'
+  | 'bundle_sequence_too_long'
+  | 'bundle_too_many_users'
+  | 'bundle_too_many_categories'
+  | 'bundle_too_many_memberships'
+  | 'bundle_too_many_parity_cases'
+  | 'bundle_too_many_files'
+  | 'bundle_manifest_too_large'
+  | 'bundle_file_too_large'
+  | 'bundle_too_large'
+  | 'engine_trap'
   | 'malformed_manifest'
+  | 'bad_pointer'
   | 'size_mismatch'
   | 'hash_mismatch'
   | 'not_a_bundle_file'
@@ -333,10 +444,30 @@ export type BundleErrorCode =
   | 'server_error'
   | 'download_failed';
 
+/** Codes of UnavailableError: nothing can answer right now. */
+export type UnavailableErrorCode =
+  | 'model_missing'
+  | 'inference_failed'
+  | 'internal'
+  | 'no_cache_storage'
+  | 'no_model'
+  | 'wasm_unavailable'
+  | 'storage_failed'
+  | 'closed'
+  | 'worker_failed'
+  | 'call_timeout'
+  | 'load_timeout'
+  | 'signature_unsupported'
+  | 'version_not_cached'
+  | 'pin_failed';
+
+/** Every code edgerec reports. */
+export type EdgeRecErrorCode = InputErrorCode | BundleErrorCode | UnavailableErrorCode;
+
 /** Every error edgerec throws: a stable machine-readable `code`; the subclass says whose move it is. */
 export declare class EdgeRecError extends Error {
-  constructor(code: string, message: string);
-  code: string;
+  constructor(code: EdgeRecErrorCode, message: string);
+  code: EdgeRecErrorCode;
 }
 
 /** The call's arguments are wrong (unknown id, bad k, empty history…): fix the call. */
@@ -352,13 +483,13 @@ export declare class BundleError extends EdgeRecError {
 }
 
 /**
- * No model can answer right now: no Cache API (`no_cache_storage`), no usable
- * version (`no_model`), instance closed (`closed`), Worker lost
- * (`worker_failed`), `version_not_cached`, `pin_failed`, `wasm_unavailable`,
- * `model_missing`, `inference_failed`, `internal`.
+ * No model can answer right now: no Cache API, no usable version, instance
+ * closed, Worker lost or replaced (`worker_failed`, `call_timeout`), storage
+ * refused: try again later or show something else.
  */
 export declare class UnavailableError extends EdgeRecError {
-  constructor(code: string, message: string);
+  constructor(code: UnavailableErrorCode, message: string);
+  code: UnavailableErrorCode;
 }
 
 // --- low level --------------------------------------------------------------
@@ -392,8 +523,12 @@ export interface Engine {
  * Low level: fetches and verifies one bundle folder (one `versions/<v>/` of a
  * channel) and loads it in the calling thread, with no Worker and no updates.
  * Most pages want `EdgeRec.open`.
+ * @throws {InputError} `invalid_argument` (a bad URL, limits or keys)
  * @throws {BundleError} `file_unavailable`, `bundle_malformed_manifest` (fetching the files)
  * @throws {Error} named `"EdgeRecError"` with a `bundle_*` `code` when a check fails
- *   (sizes, SHA-256, dimensions, parity cases)
+ *   (sizes, SHA-256, limits, signature, dimensions, parity cases)
  */
-export declare function openEngine(bundleUrl: string | URL): Promise<Engine>;
+export declare function openEngine(
+  bundleUrl: string | URL,
+  options?: { limits?: Partial<Limits>; publicKeys?: readonly string[] },
+): Promise<Engine>;

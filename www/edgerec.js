@@ -1,11 +1,20 @@
 // edgerec's page API. The wasm engine runs in a dedicated Worker, one Worker
-// per model version. A new version is loaded, checked (sizes, SHA-256, parity
-// cases) and warmed up next to the one serving; only then are new calls routed
-// to it, calls in flight finish on the old one, and the old Worker is
-// terminated. See docs/updates.md.
-import { BROADCAST_NAME, channelUrl, readState, reject as rejectVersion, update } from './lib/channel.js';
-import { BundleError, EdgeRecError, InputError, UnavailableError, errorFromCode } from './lib/errors.js';
+// per model version. A new version is loaded, checked (sizes, SHA-256, limits,
+// signature, parity cases) and warmed up next to the one serving; only then are
+// new calls routed to it, calls in flight finish on the old one, and the old
+// Worker is terminated. See docs/updates.md. Which version serves is decided by
+// lib/lifecycle.js; the Worker messages are lib/protocol.js's.
+import {
+  BROADCAST_NAME, channelUrl, isUpdating, markGood, readState, reject as rejectVersion, setPinned, update,
+} from './lib/channel.js';
+import { BundleError, EdgeRecError, InputError, UnavailableError, asEdgeRecError } from './lib/errors.js';
 import { ShopperHistory } from './lib/history.js';
+import { resolveLimits } from './lib/limits.js';
+import { VersionLifecycle, cachedVersions } from './lib/lifecycle.js';
+import {
+  DEFAULT_CALL_TIMEOUT_MS, DEFAULT_LOAD_TIMEOUT_MS, EngineClient, MAX_HISTORY_IDS, callArgs, describe, milliseconds,
+  nonEmptyString, publicKeyList, readOptions,
+} from './lib/protocol.js';
 import init, { Engine } from './pkg/edgerec.js';
 
 export { BundleError, EdgeRecError, InputError, UnavailableError, ShopperHistory };
@@ -14,32 +23,21 @@ const WASM_URL = new URL('./pkg/edgerec_bg.wasm', import.meta.url);
 // With a version already cached, open() waits this long for the channel check
 // before serving the cached one (a newer version then swaps in when ready).
 const OPEN_CHECK_WAIT_MS = 3_000;
-// A version that failed to load for a reason other than its content is tried again after this.
-const LOAD_RETRY_MS = 5_000;
 
 export class EdgeRec extends EventTarget {
   /** The shopper's on-device history (IndexedDB), used by forShopper/nextUp/search. */
   history;
-  #channel;
-  #wasm;
-  #current = null; // the VersionWorker answering new calls
-  #workers = new Set(); // every VersionWorker not yet terminated
-  #retiring = Promise.resolve(); // resolves once the previous Worker is terminated
-  #latest = null; // the newest version ready in the cache
-  #pinned = null;
-  #previous = null;
-  #failed = new Map(); // version -> reason, for versions this instance could not load
-  #reconciling = null;
-  #again = false;
+  #settings;
+  #lifecycle = null;
   #broadcast;
   #timer;
   #serviceWorker = null;
   #closed = false;
-  #fusionMs = 0;
-  #fusion = null; // { old, started } while answers blend the previous version in
 
   /**
    * Opens the newest verified version of `channel` (a folder with latest.json).
+   * Every option is checked: a bad or unknown one rejects with InputError
+   * `invalid_argument` (a misspelt `publicKeys` must not turn verification off).
    * @param {object} options
    * @param {string|URL} options.channel channel URL, relative to the page
    * @param {string|URL} [options.serviceWorker] a module service worker calling
@@ -51,85 +49,99 @@ export class EdgeRec extends EventTarget {
    * @param {number} [options.checkEvery] ms between pointer checks (default 60 s; 0: never)
    * @param {number} [options.fusionMs] after a switch, blend the previous version's
    *   rankings into answers for this long, fading out, so lists do not jump (default 0: off)
+   * @param {object} [options.limits] overrides of lib/limits.js DEFAULT_LIMITS
+   * @param {string[]} [options.publicKeys] base64 Ed25519 public keys; with any,
+   *   a version's manifest must carry a signature one of them verifies
+   * @param {number} [options.loadTimeoutMs] how long loading a version may take (default 60 s)
+   * @param {number} [options.callTimeoutMs] how long one call may take (default 30 s)
    */
-  static async open({
-    channel, serviceWorker, serviceWorkerScope, historyName = 'default', historyLimit = 50, checkEvery = 60_000,
-    fusionMs = 0,
-  } = {}) {
-    if (!channel) throw new InputError('invalid_argument', 'EdgeRec.open needs { channel }: the URL of a channel folder');
+  static async open(options) {
+    const settings = openOptions(options);
     if (!globalThis.caches) {
       throw new UnavailableError('no_cache_storage', 'edgerec needs the Cache API: serve the page over https or from localhost');
     }
     const rec = new EdgeRec();
-    rec.#channel = channelUrl(channel);
-    rec.#fusionMs = Math.max(0, Number(fusionMs) || 0);
+    rec.#settings = settings;
     try {
-      await rec.#start({ serviceWorker, serviceWorkerScope, historyName, historyLimit });
+      await rec.#start(settings);
     } catch (error) {
       rec.close();
-      throw error;
+      throw asEdgeRecError(error);
     }
-    if (checkEvery > 0) rec.#timer = setInterval(() => rec.checkForUpdates().catch(() => {}), checkEvery);
+    if (settings.checkEvery > 0) rec.#timer = setInterval(() => rec.checkForUpdates().catch(() => {}), settings.checkEvery);
     return rec;
   }
 
-  async #start({ serviceWorker, serviceWorkerScope, historyName, historyLimit }) {
+  async #start({ channel, serviceWorker, serviceWorkerScope, historyName, historyLimit, fusionMs }) {
     const [wasm, history] = await Promise.all([compileWasm(), ShopperHistory.open(historyName, { limit: historyLimit })]);
-    this.#wasm = wasm;
     this.history = history;
+    this.#lifecycle = new VersionLifecycle({
+      store: channelStore(channel),
+      startWorker: (version, hooks) => this.#startWorker(wasm, version, hooks),
+      emit: (type, detail) => this.dispatchEvent(new CustomEvent(type, { detail })),
+      fusionMs,
+      onPromoted: ({ resources }) => this.#serviceWorker?.then((sw) => sw?.postMessage({ type: 'edgerec:shell', urls: resources })),
+    });
     this.#broadcast = new BroadcastChannel(BROADCAST_NAME);
     this.#broadcast.onmessage = ({ data }) => this.#onAnnouncement(data);
-    if (serviceWorker) this.#serviceWorker = connectServiceWorker(serviceWorker, serviceWorkerScope, this.#channel);
+    if (serviceWorker) this.#serviceWorker = connectServiceWorker(serviceWorker, serviceWorkerScope, this.#settings);
 
     // A check that cannot run (offline, storage refused) still lets a cached version open,
-    // and a slow one does not hold it up.
-    const checking = update(this.#channel).catch((error) => ({ status: 'unreachable', reason: error.message }));
-    const cached = (await readState(this.#channel)).ready.length > 0;
-    const checked = await (cached
-      ? Promise.race([checking, new Promise((resolve) => setTimeout(() => resolve({}), OPEN_CHECK_WAIT_MS))])
-      : checking);
-    let candidates = (await readState(this.#channel)).ready;
-    while (!this.#current && candidates.length) {
-      this.#latest = candidates[0];
-      await this.#reconcile();
-      candidates = candidates.filter((v) => !this.#failed.has(v));
-    }
-    if (!this.#current) {
-      const why = [checked.reason, ...[...this.#failed].map(([v, f]) => `version ${v}: ${f.message}`)]
-        .filter(Boolean).join('; ');
-      throw new UnavailableError('no_model', `no usable version of ${this.#channel}${why ? `: ${why}` : ''}`);
-    }
+    // and a slow one does not hold it up: with a version cached, open() waits
+    // for the check only briefly, and not at all while another context holds
+    // the channel for a download (this check would queue behind it).
+    const busy = await isUpdating(channel).catch(() => false); // asked before this page's own check takes the lock
+    const checking = update(channel, this.#updateOptions()).catch((error) => ({ status: 'unreachable', reason: error.message }));
+    const cached = cachedVersions(await readState(channel)).length > 0;
+    const brief = () => Promise.race([checking, new Promise((resolve) => setTimeout(() => resolve({}), OPEN_CHECK_WAIT_MS))]);
+    const checked = await (!cached ? checking : busy ? {} : brief());
+    await this.#lifecycle.start(checked.reason && `${channel}: ${checked.reason}`);
+  }
+
+  #startWorker(wasm, version, hooks) {
+    const { channel, limits, publicKeys, loadTimeoutMs, callTimeoutMs } = this.#settings;
+    const worker = new Worker(new URL('./lib/engine-worker.js', import.meta.url), { type: 'module' });
+    return new EngineClient(worker, {
+      version, load: { wasm, channel, limits, publicKeys }, loadTimeoutMs, callTimeoutMs, ...hooks,
+    });
+  }
+
+  #updateOptions() {
+    return { publicKeys: this.#settings.publicKeys, limits: this.#settings.limits };
   }
 
   /** The version answering new calls. */
   get version() {
-    return this.#current?.version ?? null;
+    return this.#lifecycle?.version ?? null;
   }
 
   /** What this instance serves and what it could switch to. */
-  async versions() {
-    const state = await readState(this.#channel);
-    return { serving: this.version, latest: this.#latest, pinned: this.#pinned, cached: state.ready };
+  versions() {
+    return coded(() => this.#lifecycle.versions(), 'storage_failed');
   }
 
   /** Items like `id` (cosine over item embeddings), optionally only from one category. */
-  similar(id, { k = 10, category } = {}) {
-    return this.#rank('similar', [id, k, category ?? undefined]);
+  async similar(id, options) {
+    const { k = 10, category } = readOptions(options, ['k', 'category']);
+    return this.#rank('similar', callArgs('similar', [id, k, category]));
   }
 
   /** "Recommended for you": folds the shopper's history into the factor model. */
-  forShopper({ k = 10, history = this.history.list() } = {}) {
-    return this.#rank('forHistory', [history, k]);
+  async forShopper(options) {
+    const { k = 10, history = this.history.list() } = readOptions(options, ['k', 'history']);
+    return this.#rank('forHistory', callArgs('forHistory', [history, k]));
   }
 
   /** "Next up": the LSTM over the shopper's history, in order. */
-  nextUp({ k = 10, history = this.history.list(), excludeHistory = true } = {}) {
-    return this.#rank('nextUp', [history, k, excludeHistory]);
+  async nextUp(options) {
+    const { k = 10, history = this.history.list(), excludeHistory } = readOptions(options, ['k', 'history', 'excludeHistory']);
+    return this.#rank('nextUp', callArgs('nextUp', [history, k, excludeHistory]));
   }
 
   /** Text search over titles and categories, re-ranked by the shopper's history. */
-  search(text, { k = 10, history = this.history.list() } = {}) {
-    return this.#rank('search', [text, k, history]);
+  async search(text, options) {
+    const { k = 10, history = this.history.list() } = readOptions(options, ['k', 'history']);
+    return this.#rank('search', callArgs('search', [text, k, history]));
   }
 
   /** The catalog of the serving version: `{ version, items: [{ id, title, categories }] }`. */
@@ -144,56 +156,36 @@ export class EdgeRec extends EventTarget {
 
   // Catalog facts carry no version of their own: label them with the Worker's.
   async #describe(method) {
-    const worker = this.#current;
-    return { version: worker?.version, [method]: await this.#call(method, [], worker) };
+    const worker = this.#lifecycle.serving;
+    return { version: worker?.version, [method]: await this.#lifecycle.call(method, [], worker) };
   }
 
   /** Asks the channel now instead of waiting for the timer. Resolves to what happened. */
   async checkForUpdates() {
     this.#assertOpen();
     this.#serviceWorker?.then((sw) => sw?.postMessage({ type: 'edgerec:check' }));
-    return update(this.#channel);
+    return coded(() => update(this.#settings.channel, this.#updateOptions()), 'storage_failed');
   }
 
   /** Goes back to the version served before this one (kept in the cache) and stays there until unpin(). */
   async rollback() {
-    this.#assertOpen();
-    const { ready } = await readState(this.#channel);
-    const target = ready.includes(this.#previous) ? this.#previous : ready.find((v) => v !== this.version);
-    if (!target) throw new UnavailableError('version_not_cached', 'no earlier version is cached to roll back to');
-    return this.pin(target);
+    return coded(() => this.#lifecycle.rollback(), 'storage_failed');
   }
 
-  /** Serves `version` (one of the cached ones) and ignores newer ones until unpin(). */
+  /** Serves `version` (one of the cached ones) and ignores newer ones until unpin(), also after a reload. */
   async pin(version) {
-    this.#assertOpen();
-    const { ready } = await readState(this.#channel);
-    if (!ready.includes(version)) {
-      throw new UnavailableError('version_not_cached', `version ${version} is not cached (cached: ${ready.join(', ')})`);
-    }
-    this.#pinned = version;
-    this.#failed.delete(version);
-    await this.#reconcile();
-    if (this.version !== version) {
-      this.#pinned = null;
-      const failure = this.#failed.get(version);
-      throw failure ?? new UnavailableError('pin_failed', `could not switch to version ${version}`);
-    }
-    return version;
+    nonEmptyString(version, 'version');
+    return coded(() => this.#lifecycle.pin(version), 'storage_failed');
   }
 
   /** Follows the channel's newest version again. */
   async unpin() {
-    this.#assertOpen();
-    this.#pinned = null;
-    this.#latest = (await readState(this.#channel)).current ?? this.#latest;
-    await this.#reconcile();
-    return this.version;
+    return coded(() => this.#lifecycle.unpin(), 'storage_failed');
   }
 
   /** How many engine Workers exist and their wasm memory, for monitoring. */
   async memory() {
-    const live = [...this.#workers];
+    const live = this.#lifecycle.workers;
     const sizes = await Promise.all(live.map((w) => w.call('memory', []).then((m) => m.wasmBytes, () => 0)));
     return { workers: live.length, wasmBytes: sizes.reduce((a, b) => a + b, 0) };
   }
@@ -201,11 +193,9 @@ export class EdgeRec extends EventTarget {
   /** Stops checking, terminates the Workers. */
   close() {
     this.#closed = true;
-    this.#fusion = null;
     clearInterval(this.#timer);
     this.#broadcast?.close();
-    for (const worker of this.#workers) worker.terminate();
-    this.#current = null;
+    this.#lifecycle?.close();
     this.history?.close();
   }
 
@@ -213,31 +203,22 @@ export class EdgeRec extends EventTarget {
     if (this.#closed) throw new UnavailableError('closed', 'this EdgeRec instance is closed');
   }
 
-  #call(method, args, worker = this.#current) {
-    if (!worker) {
-      return Promise.reject(this.#closed ? new UnavailableError('closed', 'this EdgeRec instance is closed')
-        : new UnavailableError('worker_failed', 'the engine Worker stopped; it is being restarted'));
-    }
-    return worker.call(method, args);
-  }
-
   // A ranking question (args[1] is k). Outside a fusion window: one Worker, one
   // version. Inside it: both versions rank 2k items and their reciprocal ranks
   // are blended, the new version's weight growing from 0 to 1 over the window.
   async #rank(method, args) {
-    const fusion = this.#fusion;
-    if (!fusion) return this.#call(method, args);
-    const current = this.#current;
+    const fusion = this.#lifecycle.fusion;
+    if (!fusion) return this.#lifecycle.call(method, args);
+    const current = this.#lifecycle.serving;
     const k = args[1];
-    const deeper = [args[0], Number.isInteger(k) && k > 0 ? 2 * k : k, ...args.slice(2)];
+    const deeper = [args[0], 2 * k, ...args.slice(2)];
     const [fresh, old] = await Promise.all([
-      this.#call(method, deeper, current),
+      this.#lifecycle.call(method, deeper, current),
       fusion.old.call(method, deeper).catch(() => null), // the old version may not know the id
     ]);
-    const weight = Math.min(1, (performance.now() - fusion.started) / this.#fusionMs);
     if (!old) return { ...fresh, items: fresh.items.slice(0, k) };
     const blended = new Map();
-    for (const [answer, share] of [[fresh, weight], [old, 1 - weight]]) {
+    for (const [answer, share] of [[fresh, fusion.weight], [old, 1 - fusion.weight]]) {
       answer.items.forEach((item, rank) => {
         const entry = blended.get(item.id) ?? { id: item.id, title: item.title, score: 0 };
         entry.score += share / (60 + rank);
@@ -245,220 +226,120 @@ export class EdgeRec extends EventTarget {
       });
     }
     const items = [...blended.values()].sort((a, b) => b.score - a.score).slice(0, k);
-    return { ...fresh, items, blend: { from: old.version, weight } };
+    return { ...fresh, items, blend: { from: old.version, weight: fusion.weight } };
   }
 
   #onAnnouncement(message) {
-    if (message?.channel !== this.#channel || this.#closed) return;
-    if (message.type === 'ready') {
-      // Verified now, even if an earlier download of it failed.
-      this.#failed.delete(message.version);
-      this.#latest = message.version;
-      this.#reconcile().catch(() => {});
-    } else if (message.type === 'rejected') {
-      this.#emitRejected(message.version, message.code, message.reason);
-    }
-  }
-
-  async #loadFailed(version, error) {
-    if (!(error instanceof BundleError)) {
-      // Not the version's fault (a Worker lost, the cache read raced a cleanup): try again later.
-      this.#failed.set(version, Object.assign(error, { retryAt: Date.now() + LOAD_RETRY_MS }));
-      console.warn(`edgerec: version ${version} did not load (${error.code}: ${error.message}); retrying`);
-      setTimeout(() => this.#reconcile().catch(() => {}), LOAD_RETRY_MS);
-      return;
-    }
-    try {
-      // This engine cannot read the format: newer engines in other tabs may, so keep it for them.
-      if (error.code !== 'bundle_unsupported_format') {
-        await rejectVersion(this.#channel, version, error.code, error.message);
-      }
-    } finally {
-      this.#emitRejected(version, error.code, error.message);
-    }
-  }
-
-  // The serving Worker died (out of memory, say). Inside a fusion window the
-  // previous Worker is still alive and takes over; otherwise the same version
-  // is started again.
-  #onCrash(worker) {
-    if (this.#current !== worker || this.#closed) return;
-    const fusion = this.#fusion;
-    this.#fusion = null;
-    this.#current = fusion?.old ?? null;
-    fusion?.end();
-    this.#reconcile().catch(() => {});
-  }
-
-  #emitRejected(version, code, reason) {
-    const known = this.#failed.get(version);
-    if (known?.code === code && known.announced) return;
-    this.#failed.set(version, Object.assign(errorFromCode(code, reason), { announced: true }));
-    this.dispatchEvent(new CustomEvent('modelrejected', { detail: { version, code, reason } }));
-  }
-
-  // Brings the serving version to the wanted one, one switch at a time, so at
-  // most two Workers exist: the serving one and the one being loaded or retired.
-  #reconcile() {
-    this.#again = true;
-    this.#reconciling ??= (async () => {
-      while (this.#again && !this.#closed) {
-        this.#again = false;
-        let wanted = this.#pinned ?? this.#latest;
-        if (!this.#current && !this.#usable(wanted)) {
-          // Nothing serves (a Worker died and its version will not load): any cached version will do.
-          wanted = (await readState(this.#channel)).ready.find((v) => this.#usable(v));
-        }
-        if (!wanted || wanted === this.version || !this.#usable(wanted)) continue;
-        await this.#retiring;
-        await this.#switchTo(wanted);
-      }
-    })().finally(() => { this.#reconciling = null; });
-    return this.#reconciling;
-  }
-
-  // A version this instance may try: never failed, or failed for a reason
-  // other than its content a while ago.
-  #usable(version) {
-    if (!version) return false;
-    const failure = this.#failed.get(version);
-    return !failure || (failure.retryAt !== undefined && Date.now() >= failure.retryAt);
-  }
-
-  async #switchTo(version) {
-    const started = performance.now();
-    const candidate = new VersionWorker(version, () => this.#workers.delete(candidate), () => this.#onCrash(candidate));
-    this.#workers.add(candidate);
-    try {
-      await candidate.load(this.#wasm, this.#channel);
-    } catch (error) {
-      candidate.terminate();
-      if (!this.#closed) await this.#loadFailed(version, error);
-      return;
-    }
-    if (this.#closed) return candidate.terminate();
-    const old = this.#current;
-    this.#current = candidate;
-    this.#previous = old?.version ?? null;
-    if (old && this.#fusionMs > 0) {
-      const fusion = { old, started: performance.now() };
-      this.#fusion = fusion;
-      this.#retiring = new Promise((resolve) => {
-        fusion.end = resolve;
-        setTimeout(resolve, this.#fusionMs);
-      }).then(() => {
-        if (this.#fusion === fusion) this.#fusion = null;
-        // A crash during the window may have put the old Worker back in service.
-        return this.#current === old ? undefined : old.retire();
-      });
-    } else {
-      this.#retiring = old ? old.retire() : Promise.resolve();
-    }
-    const { resources, ...info } = candidate.info;
-    this.#serviceWorker?.then((sw) => sw?.postMessage({ type: 'edgerec:shell', urls: resources }));
-    this.dispatchEvent(new CustomEvent('modelchange', {
-      detail: { from: old?.version ?? null, to: version, switchMs: performance.now() - started, ...info },
-    }));
+    if (message?.channel !== this.#settings.channel || this.#closed) return;
+    if (message.type === 'ready') this.#lifecycle.announceReady(message.version);
+    else if (message.type === 'rejected') this.#lifecycle.announceRejected(message.version, message.code, message.reason);
   }
 }
 
-/** One engine version in its own Worker. */
-class VersionWorker {
-  version;
-  info = null;
-  terminated = false;
-  #worker;
-  #pending = new Map();
-  #nextId = 0;
-  #retired = null;
+const OPEN_OPTIONS = ['channel', 'serviceWorker', 'serviceWorkerScope', 'historyName', 'historyLimit', 'checkEvery',
+  'fusionMs', 'limits', 'publicKeys', 'loadTimeoutMs', 'callTimeoutMs'];
 
-  #onTerminated;
-
-  constructor(version, onTerminated, onCrashed) {
-    this.version = version;
-    this.#onTerminated = onTerminated;
-    this.#worker = new Worker(new URL('./lib/engine-worker.js', import.meta.url), { type: 'module' });
-    this.#worker.onmessage = ({ data }) => this.#settle(data);
-    this.#worker.onerror = (event) => {
-      event.preventDefault?.();
-      this.terminate(new UnavailableError('worker_failed', `the Worker for version ${version} stopped: ${event.message}`));
-      onCrashed();
-    };
+// EdgeRec.open's options, checked and copied into plain values (they cross to Workers).
+function openOptions(options) {
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    throw new InputError('invalid_argument', 'EdgeRec.open needs { channel }: the URL of a channel folder');
   }
-
-  load(wasm, channel) {
-    return new Promise((resolve, reject) => {
-      this.#pending.set('load', { resolve, reject });
-      this.#worker.postMessage({ type: 'load', wasm, channel, version: this.version });
-    });
+  let names;
+  try {
+    names = Object.keys(options);
+  } catch (error) {
+    throw new InputError('invalid_argument', `EdgeRec.open options could not be read: ${error.message}`);
   }
-
-  call(method, args) {
-    if (this.terminated) return Promise.reject(new UnavailableError('worker_failed', 'the Worker was terminated'));
-    const id = this.#nextId++;
-    return new Promise((resolve, reject) => {
-      this.#pending.set(id, { resolve, reject });
-      this.#worker.postMessage({ type: 'call', id, method, args });
-    });
+  const unknown = names.filter((name) => !OPEN_OPTIONS.includes(name));
+  if (unknown.length) {
+    throw new InputError('invalid_argument', `EdgeRec.open: unknown option ${unknown.join(', ')} (known: ${OPEN_OPTIONS.join(', ')})`);
   }
-
-  /** Terminates once the calls already sent have answered. */
-  retire() {
-    this.#retired ??= new Promise((resolve) => {
-      this.#onIdle = () => { this.terminate(); resolve(); };
-      if (this.#pending.size === 0) this.#onIdle();
-    });
-    return this.#retired;
+  const {
+    channel, serviceWorker, serviceWorkerScope, historyName = 'default', historyLimit = 50, checkEvery = 60_000,
+    fusionMs = 0, limits, publicKeys, loadTimeoutMs = DEFAULT_LOAD_TIMEOUT_MS, callTimeoutMs = DEFAULT_CALL_TIMEOUT_MS,
+  } = readOptions(options, OPEN_OPTIONS, 'EdgeRec.open options');
+  if (!Number.isInteger(historyLimit) || historyLimit < 1 || historyLimit > MAX_HISTORY_IDS) {
+    throw new InputError('invalid_argument', `historyLimit must be a whole number from 1 to ${MAX_HISTORY_IDS}, got ${describe(historyLimit)}`);
   }
+  return {
+    channel: urlOption(channel, 'channel', channelUrl),
+    serviceWorker: serviceWorker === undefined ? undefined : urlOption(serviceWorker, 'serviceWorker', String),
+    serviceWorkerScope: serviceWorkerScope === undefined ? undefined : nonEmptyString(serviceWorkerScope, 'serviceWorkerScope'),
+    historyName: nonEmptyString(historyName, 'historyName'),
+    historyLimit,
+    checkEvery: milliseconds(checkEvery, 'checkEvery', 0),
+    fusionMs: milliseconds(fusionMs, 'fusionMs', 0),
+    limits: limitsOption(limits, 'EdgeRec.open'),
+    publicKeys: publicKeyList(publicKeys),
+    loadTimeoutMs: milliseconds(loadTimeoutMs, 'loadTimeoutMs'),
+    callTimeoutMs: milliseconds(callTimeoutMs, 'callTimeoutMs'),
+  };
+}
 
-  terminate(reason = new UnavailableError('worker_failed', 'the Worker was terminated')) {
-    if (this.terminated) return;
-    this.terminated = true;
-    this.#worker.terminate();
-    this.#onTerminated();
-    this.#failAll(reason);
-    this.#onIdle?.(); // a retire() waiting for calls to finish is done: they were failed
+// `limits` overrides as a full, plain set of limits.
+function limitsOption(limits, where) {
+  let resolved;
+  try {
+    resolved = resolveLimits(limits);
+  } catch (error) {
+    resolved = { error: `limits could not be read: ${error.message}` };
   }
+  if (resolved.error) throw new InputError('invalid_argument', `${where}: ${resolved.error}`);
+  return resolved.limits;
+}
 
-  #onIdle = null;
-
-  #settle(data) {
-    const key = data.type === 'result' ? data.id : 'load';
-    const waiting = this.#pending.get(key);
-    if (!waiting) return;
-    this.#pending.delete(key);
-    if (data.type === 'loaded') {
-      this.info = data.info;
-      waiting.resolve(data.info);
-    } else if (data.error) {
-      waiting.reject(errorFromCode(data.error.code, data.error.message));
-    } else {
-      waiting.resolve(data.value);
-    }
-    if (this.#pending.size === 0) this.#onIdle?.();
+function urlOption(value, name, resolve) {
+  const text = value instanceof URL ? value.href : value;
+  if (typeof text !== 'string' || text === '') {
+    throw new InputError('invalid_argument', `${name} must be a URL (string or URL), got ${describe(value)}`);
   }
+  try {
+    return resolve(new URL(text, globalThis.document?.baseURI ?? globalThis.location?.href).href);
+  } catch (error) {
+    throw new InputError('invalid_argument', `${name} is not a URL: ${error.message}`);
+  }
+}
 
-  #failAll(error) {
-    for (const { reject: fail } of this.#pending.values()) fail(error);
-    this.#pending.clear();
+// The channel's persisted state, as the lifecycle sees it.
+function channelStore(channel) {
+  return {
+    readState: () => readState(channel),
+    reject: (version, code, reason) => rejectVersion(channel, version, code, reason),
+    markGood: (version) => markGood(channel, version),
+    setPinned: (version) => setPinned(channel, version),
+  };
+}
+
+// Runs `task`; anything it throws that is not an EdgeRecError gets `fallback` as its code.
+async function coded(task, fallback) {
+  try {
+    return await task();
+  } catch (error) {
+    if (error instanceof EdgeRecError || typeof error?.code === 'string') throw asEdgeRecError(error);
+    throw new UnavailableError(fallback, `${error?.name ?? 'Error'}: ${error?.message ?? error}`);
   }
 }
 
 async function compileWasm() {
-  const response = await fetch(WASM_URL);
-  if (!response.ok) throw new UnavailableError('wasm_unavailable', `${WASM_URL}: HTTP ${response.status}`);
-  // compileStreaming needs the application/wasm MIME type; not every server sends it.
-  return WebAssembly.compile(await response.arrayBuffer());
+  try {
+    const response = await fetch(WASM_URL);
+    if (!response.ok) throw new Error(`HTTP ${response.status}`);
+    // compileStreaming needs the application/wasm MIME type; not every server sends it.
+    return await WebAssembly.compile(await response.arrayBuffer());
+  } catch (error) {
+    throw new UnavailableError('wasm_unavailable', `${WASM_URL}: ${error.message}`);
+  }
 }
 
-// Registers the service worker, tells it which channel to watch and which
-// files this page needed (so it can serve them offline). Never fails open().
-function connectServiceWorker(url, scope, channel) {
+// Registers the service worker, tells it which channel to watch, with which
+// keys and limits, and which files this page needed (so it can serve them
+// offline). Never fails open().
+function connectServiceWorker(url, scope, { channel, publicKeys, limits }) {
   if (!('serviceWorker' in navigator)) return Promise.resolve(null);
   return navigator.serviceWorker.register(url, { type: 'module', scope }).then(async (registration) => {
     const worker = registration.active ?? await activation(registration);
     const shell = [location.href, ...performance.getEntriesByType('resource').map((e) => e.name)];
-    worker.postMessage({ type: 'edgerec:watch', channel, shell });
+    worker.postMessage({ type: 'edgerec:watch', channel, shell, publicKeys, limits });
     return worker;
   }).catch((error) => {
     console.warn(`edgerec: service worker ${url} not installed (${error.message}); updates run in the page`);
@@ -483,11 +364,16 @@ let wasmReady;
 /**
  * Low level: a verified engine for one bundle folder, running in the calling
  * thread, with no updates. Most pages want EdgeRec.open instead.
+ * @param {string|URL} bundleUrl the folder holding manifest.json
+ * @param {{ limits?: object, publicKeys?: string[] }} [options] as for EdgeRec.open
  */
-export async function openEngine(bundleUrl) {
+export async function openEngine(bundleUrl, options) {
+  const base = new URL(urlOption(bundleUrl, 'bundleUrl', String));
+  const { limits, publicKeys } = readOptions(options, ['limits', 'publicKeys']);
+  const resolvedLimits = limitsOption(limits, 'openEngine');
+  const keys = publicKeyList(publicKeys);
   wasmReady ??= init({ module_or_path: WASM_URL });
   await wasmReady;
-  const base = new URL(bundleUrl, globalThis.document?.baseURI ?? location.href);
   if (!base.pathname.endsWith('/')) base.pathname += '/';
   const manifestBytes = await fetchBytes(new URL('manifest.json', base));
   let manifest;
@@ -497,14 +383,26 @@ export async function openEngine(bundleUrl) {
     throw new BundleError('bundle_malformed_manifest', `${base}manifest.json is not JSON: ${e.message}`);
   }
   const files = { 'manifest.json': manifestBytes };
-  await Promise.all((manifest.files ?? []).map(async ({ path }) => {
+  // Without a signature the engine refuses the bundle itself (bundle_bad_signature).
+  if (keys.length) await fetchBytes(new URL('manifest.sig', base)).then((sig) => { files['manifest.sig'] = sig; }, () => {});
+  const listed = Array.isArray(manifest.files) ? manifest.files : [];
+  await Promise.all(listed.map(async ({ path }) => {
     files[path] = await fetchBytes(new URL(path, base));
   }));
-  return new Engine(files);
+  try {
+    return new Engine(files, { limits: resolvedLimits, publicKeys: keys });
+  } catch (error) {
+    throw asEdgeRecError(error);
+  }
 }
 
 async function fetchBytes(url) {
-  const response = await fetch(url);
+  let response;
+  try {
+    response = await fetch(url);
+  } catch (error) {
+    throw new BundleError('file_unavailable', `fetching ${url} failed: ${error.message}`);
+  }
   if (!response.ok) throw new BundleError('file_unavailable', `fetching ${url} failed: HTTP ${response.status}`);
   return new Uint8Array(await response.arrayBuffer());
 }

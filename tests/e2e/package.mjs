@@ -226,7 +226,7 @@ async function newestTarball() {
   for (const name of await readdir(dir).catch(() => [])) {
     if (/^edgerec-.*\.tgz$/.test(name)) found.push({ path: join(dir, name), mtime: (await stat(join(dir, name))).mtimeMs });
   }
-  if (!found.length) throw new Error('no dist/edgerec-*.tgz: run scripts/build-package.sh --dev first, or pass a tarball');
+  if (!found.length) throw new Error('no dist/edgerec-*.tgz: run scripts/build-package.sh first, or pass a tarball');
   return found.sort((a, b) => b.mtime - a.mtime)[0].path;
 }
 

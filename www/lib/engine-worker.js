@@ -1,48 +1,77 @@
 // One engine version in a dedicated Worker. The page starts one Worker per
 // version and terminates it when the version retires: terminating is the only
-// way a browser hands wasm memory back.
+// way a browser hands wasm memory back. The messages: lib/protocol.js.
 //
-// Messages in:  { type: 'load', wasm: WebAssembly.Module, channel, version }
-//               { type: 'call', id, method, args }
-// Messages out: { type: 'loaded', info } | { type: 'failed', error }
-//               { type: 'result', id, value } | { type: 'result', id, error }
-import init, { Engine } from '../pkg/edgerec.js';
+// A trap (a Rust panic, running out of memory) leaves the wasm instance
+// unusable: this Worker then answers every request with `engine_trap`, and the
+// page replaces it.
+import init, { Engine, setPanicHandler } from '../pkg/edgerec.js';
 import { readVersionFiles } from './channel.js';
+import {
+  FROM_WORKER, MAX_K, TO_WORKER, callArgs, checkToWorker, errorResultMessage, failedMessage, loadedMessage,
+  resultMessage,
+} from './protocol.js';
 
-const METHODS = new Set(['similar', 'forHistory', 'nextUp', 'search', 'items', 'categories', 'models', 'memory']);
-let engine;
-let wasm;
+let engine = null;
+let wasm = null;
+let panicMessage = null; // set by the panic hook just before the trap
+let trapped = null; // { code: 'engine_trap', message } once the instance is unusable
 
-self.onmessage = async ({ data }) => {
-  if (data.type === 'load') {
-    try {
-      wasm = await init({ module_or_path: data.wasm });
-      const started = performance.now();
-      const files = await readVersionFiles(data.channel, data.version);
-      engine = new Engine(files); // verifies sizes and hashes, then runs the parity cases
-      const loadMs = performance.now() - started;
-      warmUp(engine);
-      postMessage({
-        type: 'loaded',
-        info: {
-          version: engine.version, name: engine.name, itemCount: engine.itemCount,
-          loadMs, warmMs: performance.now() - started - loadMs, wasmBytes: wasmMemoryBytes(),
-          resources: [self.location.href, ...performance.getEntriesByType('resource').map((e) => e.name)],
-        },
-      });
-    } catch (error) {
-      postMessage({ type: 'failed', error: plain(error) });
-    }
-  } else if (data.type === 'call') {
-    try {
-      if (!METHODS.has(data.method)) throw Object.assign(new Error(`no method ${data.method}`), { code: 'bad_method' });
-      const value = data.method === 'memory' ? { wasmBytes: wasmMemoryBytes() } : engine[data.method](...data.args);
-      postMessage({ type: 'result', id: data.id, value });
-    } catch (error) {
-      postMessage({ type: 'result', id: data.id, error: plain(error) });
-    }
+self.onmessage = ({ data }) => {
+  const problem = checkToWorker(data);
+  if (problem) {
+    if (Number.isSafeInteger(data?.id)) postMessage(errorResultMessage(data.id, problem));
+    else postMessage({ type: FROM_WORKER.FAILED, error: { code: problem.code, message: problem.message } });
+  } else if (data.type === TO_WORKER.LOAD) {
+    load(data).catch((error) => postMessage(failedMessage(error)));
+  } else {
+    call(data);
   }
 };
+
+async function load({ wasm: module, channel, version, limits, publicKeys }) {
+  if (trapped) throw trapped;
+  wasm = await init({ module_or_path: module });
+  setPanicHandler((message) => { panicMessage = String(message); });
+  const started = performance.now();
+  const files = await readVersionFiles(channel, version, { publicKeys }); // verifies the signature again
+  engine = guarded(() => new Engine(files, { limits, publicKeys })); // sizes, hashes, limits, signature, parity cases
+  const loadMs = performance.now() - started;
+  guarded(() => warmUp(engine));
+  postMessage(loadedMessage({
+    version: engine.version, name: engine.name, itemCount: engine.itemCount,
+    loadMs, warmMs: performance.now() - started - loadMs, wasmBytes: wasmMemoryBytes(),
+    resources: [self.location.href, ...performance.getEntriesByType('resource').map((e) => e.name)],
+  }));
+}
+
+function call({ id, method, args }) {
+  try {
+    if (trapped) throw trapped;
+    if (!engine) throw Object.assign(new Error('no version is loaded in this Worker'), { code: 'internal' });
+    // The page checked these already; a double k is what a fusion window asks for.
+    const checked = callArgs(method, args, { maxK: 2 * MAX_K });
+    const value = method === 'memory' ? { wasmBytes: wasmMemoryBytes() } : guarded(() => engine[method](...checked));
+    postMessage(resultMessage(id, value));
+  } catch (error) {
+    postMessage(errorResultMessage(id, error));
+  }
+}
+
+// Runs wasm; a trap (or any error after a panic) marks this instance unusable.
+function guarded(run) {
+  try {
+    return run();
+  } catch (error) {
+    if (error instanceof WebAssembly.RuntimeError || panicMessage !== null) {
+      // The panic hook's message says where and why; a trap without a panic (out of memory) only says "unreachable".
+      trapped = { code: 'engine_trap', message: panicMessage ?? `the engine trapped: ${error.message}` };
+      engine = null;
+      throw trapped;
+    }
+    throw error;
+  }
+}
 
 // One call of each model, so the first shopper-facing call is not the one that
 // pays for lazy allocations.
@@ -56,9 +85,4 @@ function warmUp(loaded) {
 
 function wasmMemoryBytes() {
   return wasm.memory.buffer.byteLength;
-}
-
-function plain(error) {
-  // errorFromCode on the page turns any code that is not edgerec's (a DOMException's number) into 'internal'.
-  return { name: error?.name ?? 'Error', code: error?.code, message: String(error?.message ?? error) };
 }

@@ -1,5 +1,6 @@
 // Every error edgerec throws is an EdgeRecError with a stable `code`; the
-// subclass says whose move it is.
+// subclass says whose move it is. The codes and their classes: codes.js.
+import { classOf } from './codes.js';
 
 export class EdgeRecError extends Error {
   constructor(code, message) {
@@ -33,15 +34,24 @@ export class UnavailableError extends EdgeRecError {
   }
 }
 
-const INPUT_CODES = new Set(['invalid_k', 'invalid_argument', 'unknown_item', 'unknown_user', 'unknown_category',
-  'empty_history', 'bad_method']);
-const BUNDLE_CODES = new Set(['malformed_manifest', 'size_mismatch', 'hash_mismatch', 'not_a_bundle_file',
-  'file_unavailable', 'network_error', 'server_error', 'download_failed']);
+const CLASSES = { InputError, BundleError, UnavailableError };
 
-/** Rebuilds a typed error from its `{ code, message }` form (as it crosses from a Worker). */
+/**
+ * Rebuilds a typed error from its `{ code, message }` form (as it crosses from
+ * a Worker). A code lib/codes.js does not know (a DOMException's number, a
+ * misspelling) becomes `internal`, keeping the original in the message.
+ */
 export function errorFromCode(anyCode, message) {
-  const code = typeof anyCode === 'string' ? anyCode : 'internal';
-  if (INPUT_CODES.has(code)) return new InputError(code, message);
-  if (code.startsWith('bundle_') || BUNDLE_CODES.has(code)) return new BundleError(code, message);
-  return new UnavailableError(code, message);
+  const errorClass = typeof anyCode === 'string' ? classOf(anyCode) : undefined;
+  if (errorClass) return new CLASSES[errorClass](anyCode, message);
+  return new UnavailableError('internal', anyCode === undefined ? message : `${String(anyCode)}: ${message}`);
+}
+
+/**
+ * Any error as an EdgeRecError: edgerec's own pass through, coded errors
+ * (the updater's, the engine's) get their class, anything else is `internal`.
+ */
+export function asEdgeRecError(error) {
+  if (error instanceof EdgeRecError) return error;
+  return errorFromCode(error?.code, String(error?.message ?? error));
 }

@@ -2,24 +2,38 @@
 // this device only. Ids are stored as given, never as catalog positions, so a
 // history survives a catalog change: ids a model version does not know are
 // skipped by that version (listed in the answer's `skipped`), not deleted.
+//
+// Problems are EdgeRecErrors: a bad argument is InputError `invalid_argument`,
+// a closed history `closed`, a refused IndexedDB read or write `storage_failed`.
+import { InputError, UnavailableError } from './errors.js';
+import { MAX_HISTORY_IDS, describe, nonEmptyString } from './protocol.js';
 
 const STORE = 'items';
 
 export class ShopperHistory extends EventTarget {
   #db;
+  #closed = false;
   #entries = [];
   #limit;
   #broadcast;
 
   /** Opens (or creates) the history called `name`, keeping the newest `limit` items. */
-  static async open(name = 'default', { limit = 50 } = {}) {
+  static async open(name = 'default', options) {
+    nonEmptyString(name, 'history name');
+    if (options !== undefined && (options === null || typeof options !== 'object')) {
+      throw new InputError('invalid_argument', `history options must be an object like { limit: 50 }, got ${describe(options)}`);
+    }
+    const limit = options?.limit ?? 50;
+    if (!Number.isInteger(limit) || limit < 1 || limit > MAX_HISTORY_IDS) {
+      throw new InputError('invalid_argument', `history limit must be a whole number from 1 to ${MAX_HISTORY_IDS}, got ${describe(limit)}`);
+    }
     const history = new ShopperHistory();
     history.#limit = limit;
-    history.#db = await openDatabase(`edgerec-history-${name}`);
-    await history.#reload();
+    history.#db = await storage(() => openDatabase(`edgerec-history-${name}`));
+    await storage(() => history.#reload());
     // Another tab changed the same history: read it again.
     history.#broadcast = new BroadcastChannel(`edgerec-history-${name}`);
-    history.#broadcast.onmessage = () => history.#reload().then(() => history.#changed());
+    history.#broadcast.onmessage = () => history.#reload().then(() => history.#changed(), () => {});
     return history;
   }
 
@@ -35,7 +49,8 @@ export class ShopperHistory extends EventTarget {
 
   /** Records that the shopper viewed `id` now; an id seen before moves to the end. */
   async add(id) {
-    if (typeof id !== 'string' || id === '') throw new TypeError('history.add: id must be a non-empty string');
+    nonEmptyString(id, 'history.add: id');
+    this.#assertOpen();
     // Strictly increasing, so two adds in the same millisecond keep their order.
     const entry = { id, at: Math.max(Date.now(), (this.#entries.at(-1)?.at ?? 0) + 1) };
     this.#entries = [...this.#entries.filter((e) => e.id !== id), entry];
@@ -48,23 +63,29 @@ export class ShopperHistory extends EventTarget {
 
   /** Forgets everything, on this device, in every tab. */
   async clear() {
+    this.#assertOpen();
     this.#entries = [];
     await this.#write((store) => store.clear());
   }
 
   close() {
+    this.#closed = true;
     this.#broadcast?.close();
     this.#db?.close();
   }
 
+  #assertOpen() {
+    if (this.#closed) throw new UnavailableError('closed', 'this history is closed');
+  }
+
   async #write(change) {
-    await new Promise((resolve, reject) => {
+    await storage(() => new Promise((resolve, reject) => {
       const transaction = this.#db.transaction(STORE, 'readwrite');
       change(transaction.objectStore(STORE));
       transaction.oncomplete = resolve;
       // A failed commit (quota, say) only fires abort.
       transaction.onabort = () => reject(transaction.error ?? new DOMException('history write aborted', 'AbortError'));
-    });
+    }));
     this.#broadcast.postMessage('changed');
     this.#changed();
   }
@@ -80,6 +101,15 @@ export class ShopperHistory extends EventTarget {
 
   #changed() {
     this.dispatchEvent(new Event('change'));
+  }
+}
+
+// IndexedDB's failures (quota, private mode, a blocked upgrade) as `storage_failed`.
+async function storage(task) {
+  try {
+    return await task();
+  } catch (error) {
+    throw new UnavailableError('storage_failed', `the on-device history: ${error?.name ?? 'Error'}: ${error?.message ?? error}`);
   }
 }
 
