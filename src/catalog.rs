@@ -2,7 +2,7 @@
 //! title and categories shown to shoppers. Matrices are indexed by row; the
 //! outside world only ever sees ids.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
@@ -26,6 +26,10 @@ pub struct Item {
     pub title: String,
     #[serde(default)]
     pub categories: Vec<String>,
+    /// The shop's other fields (price, brand, available, ...), typed as the
+    /// catalog file has them: strings, numbers, booleans.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub attributes: BTreeMap<String, serde_json::Value>,
 }
 
 #[derive(Debug, Clone)]

@@ -11,7 +11,7 @@ use thiserror::Error;
 
 use crate::bundle::{Bundle, BundleError, BundleFiles, Expected, LoadOptions, Manifest, ParityCase};
 use crate::catalog::Catalog;
-use crate::kernel::{top_k, Hit, RowSet};
+use crate::kernel::{top_k, Hit, Matrix, RowSet};
 use crate::models::{FactorModel, FoldInError, SequenceError, SequenceModel, SimilarItems, TextIndex};
 
 /// How search ranks: items containing more of the query's distinct terms
@@ -84,14 +84,20 @@ pub struct Engine {
     manifest: Manifest,
     catalog: Catalog,
     similar: Option<SimilarItems>,
-    factors: Option<KnownUsers>,
+    factors: Option<Factors>,
     sequence: Option<SequenceModel>,
     text: TextIndex,
 }
 
-/// The factor model plus who the known users are and what they already saw.
-struct KnownUsers {
+/// The factor model, and the known users of a research bundle.
+struct Factors {
     model: FactorModel,
+    known_users: Option<KnownUsers>,
+}
+
+/// Who a research bundle's known users are, their factors, what they saw.
+struct KnownUsers {
+    factors: Matrix,
     index_of: HashMap<String, usize>,
     /// Per user, the items seen in training: excluded from their answers.
     seen: Vec<RowSet>,
@@ -110,10 +116,18 @@ impl Engine {
         let bundle = Bundle::from_files_with(files, options)?;
         let similar = bundle.similar.as_ref().map(SimilarItems::new);
         let factors = match bundle.factors {
-            Some(f) => Some(KnownUsers {
-                model: FactorModel::new(f.items, f.users, f.fold_in_lambda)?,
-                index_of: f.users_list.ids.iter().enumerate().map(|(i, id)| (id.clone(), i)).collect(),
-                seen: f.users_list.seen.iter().map(|s| RowSet::new(s.iter().map(|&i| i as usize))).collect(),
+            Some(f) => Some(Factors {
+                model: FactorModel::new(f.items, f.fold_in_lambda)?,
+                known_users: f.known_users.map(|users| KnownUsers {
+                    index_of: users.list.ids.iter().enumerate().map(|(i, id)| (id.clone(), i)).collect(),
+                    seen: users
+                        .list
+                        .seen
+                        .iter()
+                        .map(|s| RowSet::new(s.iter().map(|&i| i as usize)))
+                        .collect(),
+                    factors: users.factors,
+                }),
             }),
             None => None,
         };
@@ -177,16 +191,19 @@ impl Engine {
         Ok(self.answer(hits, Vec::new()))
     }
 
-    /// Best items for a user known to the factor model, their training items excluded.
+    /// Best items for a user known to a research bundle's factor model, their
+    /// training items excluded. Shop bundles name no users: use `for_history`.
     pub fn for_user(&self, user_id: &str, k: usize) -> Result<Recommendations, EngineError> {
         check_k(k)?;
-        let users = self.factors.as_ref().ok_or(EngineError::ModelMissing { model: "factors" })?;
+        let factors = self.factors.as_ref().ok_or(EngineError::ModelMissing { model: "factors" })?;
+        let users = factors.known_users.as_ref().ok_or(EngineError::ModelMissing { model: "known_users" })?;
         let user = *users
             .index_of
             .get(user_id)
             .ok_or_else(|| EngineError::UnknownUser { id: user_id.to_owned() })?;
         let seen = &users.seen[user];
-        let hits = users.model.for_user(user, k, |i| !seen.contains(i));
+        let factor = users.factors.row(user).to_vec();
+        let hits = factors.model.for_user(&factor, k, |i| !seen.contains(i));
         Ok(self.answer(hits, Vec::new()))
     }
 
@@ -198,9 +215,9 @@ impl Engine {
         k: usize,
     ) -> Result<Recommendations, EngineError> {
         check_k(k)?;
-        let users = self.factors.as_ref().ok_or(EngineError::ModelMissing { model: "factors" })?;
+        let factors = self.factors.as_ref().ok_or(EngineError::ModelMissing { model: "factors" })?;
         let (known, skipped) = self.resolve_history(history)?;
-        let hits = users.model.for_history(&RowSet::new(known), k, |_| true);
+        let hits = factors.model.for_history(&RowSet::new(known), k, |_| true);
         Ok(self.answer(hits, skipped))
     }
 
@@ -243,11 +260,11 @@ impl Engine {
         }
         // An empty or unknown history is fine here: the search is then unpersonalised.
         let (known, skipped) = self.resolve(history);
-        if let (Some(users), true) = (&self.factors, !known.is_empty() && matches.len() > 1) {
+        if let (Some(factors), true) = (&self.factors, !known.is_empty() && matches.len() > 1) {
             // Taste enters by rank among the matches, not by raw score: items
             // the shopper already has score far above everything else and
             // would squash a min-max scale.
-            let taste = users.model.scores_for_history(&RowSet::new(known));
+            let taste = factors.model.scores_for_history(&RowSet::new(known));
             let mut by_taste: Vec<usize> = matches.iter().map(|m| m.row).collect();
             by_taste.sort_by(|&a, &b| taste[a].total_cmp(&taste[b]).then(a.cmp(&b)));
             let last = (by_taste.len() - 1) as f32;

@@ -96,7 +96,7 @@ impl Engine {
         self.inner.catalog().len()
     }
 
-    /// The catalog: `[{ id, title, categories }]` in bundle order.
+    /// The catalog: `[{ id, title, categories, attributes? }]` in bundle order.
     pub fn items(&self) -> Result<JsValue, JsValue> {
         to_js(self.inner.catalog().items())
     }
@@ -251,8 +251,11 @@ fn optional_string_arg(name: &str, value: &JsValue) -> Result<Option<String>, Js
     string_arg(name, value).map(Some)
 }
 
+/// Plain JS objects and numbers, as `JSON.parse` would give (not `Map`s).
 fn to_js<T: Serialize + ?Sized>(value: &T) -> Result<JsValue, JsValue> {
-    serde_wasm_bindgen::to_value(value).map_err(|e| error("internal", &e.to_string()))
+    value
+        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+        .map_err(|e| error("internal", &e.to_string()))
 }
 
 fn engine_error(e: EngineError) -> JsValue {

@@ -64,8 +64,12 @@ pub struct SimilarSpec {
 #[derive(Debug, Clone, Deserialize)]
 pub struct FactorsSpec {
     pub items: MatrixSpec,
-    pub users: MatrixSpec,
-    pub users_file: String,
+    /// Known users' factors and `users_file` (their ids and training items):
+    /// both or neither. Published shop bundles have neither — shoppers are
+    /// folded in from the history their own browser holds — so a bundle
+    /// carries no shopper's data; public research data may include them.
+    pub users: Option<MatrixSpec>,
+    pub users_file: Option<String>,
     pub fold_in_lambda: f64,
 }
 

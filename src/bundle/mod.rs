@@ -132,9 +132,15 @@ pub struct NextUpParts {
 #[derive(Debug)]
 pub struct FactorMatrices {
     pub items: Matrix,
-    pub users: Matrix,
-    pub users_list: Users,
+    pub known_users: Option<KnownUserParts>,
     pub fold_in_lambda: f64,
+}
+
+/// The users a research bundle names: their factors and training items.
+#[derive(Debug)]
+pub struct KnownUserParts {
+    pub factors: Matrix,
+    pub list: Users,
 }
 
 impl Bundle {
@@ -225,8 +231,19 @@ fn check_limits(manifest: &Manifest, limits: &Limits) -> Result<(), BundleError>
         matrices.push(&similar.embeddings);
     }
     if let Some(factors) = &models.factors {
-        matrices.extend([&factors.items, &factors.users]);
-        limits.check(Limit::Users, &format!("the rows of {:?}", factors.users.file), factors.users.rows)?;
+        matrices.push(&factors.items);
+        match (&factors.users, &factors.users_file) {
+            (Some(users), Some(_)) => {
+                matrices.push(users);
+                limits.check(Limit::Users, &format!("the rows of {:?}", users.file), users.rows)?;
+            }
+            (None, None) => {}
+            _ => {
+                return Err(BundleError::MalformedManifest {
+                    reason: "models.factors needs both users and users_file, or neither".into(),
+                })
+            }
+        }
     }
     if let Some(next_up) = &models.next_up {
         matrices.push(&next_up.items);
@@ -330,39 +347,49 @@ impl<'a> Verified<'a> {
         limits: &Limits,
     ) -> Result<FactorMatrices, BundleError> {
         let items = self.matrix(&spec.items, Some(item_count))?;
-        let users_list: Users = self.json(&spec.users_file)?;
-        limits.check(
-            Limit::Users,
-            &format!("the users in {:?}", spec.users_file),
-            users_list.ids.len() as u64,
-        )?;
-        let users = self.matrix(&spec.users, Some(users_list.ids.len()))?;
-        let inconsistent =
-            |reason: String| BundleError::Inconsistent { path: spec.users_file.clone(), reason };
-        if users.cols() != items.cols() {
-            return Err(BundleError::WrongDimensions {
-                path: spec.users.file.clone(),
-                reason: format!("{} columns, the item factors have {}", users.cols(), items.cols()),
-            });
-        }
-        if users_list.seen.len() != users_list.ids.len() {
-            return Err(inconsistent(format!(
-                "{} ids but {} seen-item lists",
-                users_list.ids.len(),
-                users_list.seen.len()
-            )));
-        }
-        if let Some(bad) = users_list.seen.iter().flatten().find(|&&i| i as usize >= item_count) {
-            return Err(inconsistent(format!(
-                "seen item index {bad} is outside the catalog ({item_count} items)"
-            )));
-        }
         if !spec.fold_in_lambda.is_finite() || spec.fold_in_lambda < 0.0 {
             return Err(BundleError::MalformedManifest {
                 reason: format!("fold_in_lambda {} is not a finite number >= 0", spec.fold_in_lambda),
             });
         }
-        Ok(FactorMatrices { items, users, users_list, fold_in_lambda: spec.fold_in_lambda })
+        let known_users = match (&spec.users, &spec.users_file) {
+            (Some(users), Some(users_file)) => Some(self.known_users(users, users_file, &items, limits)?),
+            _ => None,
+        };
+        Ok(FactorMatrices { items, known_users, fold_in_lambda: spec.fold_in_lambda })
+    }
+
+    fn known_users(
+        &self,
+        spec: &MatrixSpec,
+        users_file: &str,
+        items: &Matrix,
+        limits: &Limits,
+    ) -> Result<KnownUserParts, BundleError> {
+        let list: Users = self.json(users_file)?;
+        limits.check(Limit::Users, &format!("the users in {users_file:?}"), list.ids.len() as u64)?;
+        let factors = self.matrix(spec, Some(list.ids.len()))?;
+        let inconsistent = |reason: String| BundleError::Inconsistent { path: users_file.to_owned(), reason };
+        if factors.cols() != items.cols() {
+            return Err(BundleError::WrongDimensions {
+                path: spec.file.clone(),
+                reason: format!("{} columns, the item factors have {}", factors.cols(), items.cols()),
+            });
+        }
+        if list.seen.len() != list.ids.len() {
+            return Err(inconsistent(format!(
+                "{} ids but {} seen-item lists",
+                list.ids.len(),
+                list.seen.len()
+            )));
+        }
+        if let Some(bad) = list.seen.iter().flatten().find(|&&i| i as usize >= items.rows()) {
+            return Err(inconsistent(format!(
+                "seen item index {bad} is outside the catalog ({} items)",
+                items.rows()
+            )));
+        }
+        Ok(KnownUserParts { factors, list })
     }
 }
 

@@ -1,7 +1,8 @@
 //! "Recommended for you": matrix-factorisation scores (user factor · item
-//! factor). A known user uses their trained factor; an anonymous shopper is
-//! folded in from their on-device history by regularised least squares
-//! against the item factors: u = (VᵀV + λI)⁻¹ Vᵀ r, with r = 1 on the history.
+//! factor). A shopper is folded in from their on-device history by
+//! regularised least squares against the item factors:
+//! u = (VᵀV + λI)⁻¹ Vᵀ r, with r = 1 on the history. (A research bundle's
+//! known users bring their trained factor instead: [`FactorModel::for_user`].)
 
 use thiserror::Error;
 
@@ -16,22 +17,20 @@ pub enum FoldInError {
 #[derive(Debug, Clone)]
 pub struct FactorModel {
     items: Matrix,
-    users: Matrix,
     /// Lower-triangular Cholesky factor of VᵀV + λI, computed once at load.
     gram_cholesky: Vec<f64>,
 }
 
 impl FactorModel {
-    pub fn new(items: Matrix, users: Matrix, lambda: f64) -> Result<Self, FoldInError> {
+    pub fn new(items: Matrix, lambda: f64) -> Result<Self, FoldInError> {
         let gram_cholesky = cholesky(&regularised_gram(&items, lambda), items.cols())
             .ok_or(FoldInError::NotPositiveDefinite { lambda })?;
-        Ok(Self { items, users, gram_cholesky })
+        Ok(Self { items, gram_cholesky })
     }
 
-    /// Best `k` items for a known user (row of the user-factor matrix).
-    pub fn for_user(&self, user: usize, k: usize, keep: impl Fn(usize) -> bool) -> Vec<Hit> {
-        let query = self.users.row(user).to_vec();
-        search(&self.items, &query, k, keep)
+    /// Best `k` items for a user whose trained factor is `user_factor`.
+    pub fn for_user(&self, user_factor: &[f32], k: usize, keep: impl Fn(usize) -> bool) -> Vec<Hit> {
+        search(&self.items, user_factor, k, keep)
     }
 
     /// The folded-in factor vector of a shopper who interacted with
