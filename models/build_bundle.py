@@ -7,6 +7,13 @@ Catalog (ids, titles, genres as categories), SVD item embeddings for
 up" LSTM (ONNX) trained on each user's ratings in time order, and parity
 cases the Rust engine must reproduce (numpy for the SVD models,
 onnxruntime for the LSTM).
+
+Known users: MovieLens-100K is public research data, so this demo bundle
+names its 943 users and holds their rated movies and factors (`users.json`,
+`user_factors.f32`, for `for_user`), and its manifest says so in
+`models.factors.known_users_notice`. That is on by default here and only
+here (`--no-include-known-users` leaves them out); a shop's own bundle,
+built by `python -m models.train`, never has them unless asked.
 """
 
 from __future__ import annotations
@@ -23,6 +30,8 @@ from . import bundle, factors, movielens, next_up
 
 PARITY_K = 10
 PARITY_TOLERANCE = 1e-4
+KNOWN_USERS_NOTICE = ("public research data: MovieLens-100K (GroupLens, research use); this bundle names its "
+                      "943 users and holds their rated movies and factors for for_user; a shop's bundle never does")
 
 
 def main() -> None:
@@ -41,6 +50,9 @@ def main() -> None:
     parser.add_argument("--next-up-max-len", type=int, default=50)
     parser.add_argument("--next-up-epochs", type=int, default=30,
                         help="upper bound; training stops early on the validation item")
+    parser.add_argument("--include-known-users", action=argparse.BooleanOptionalAction, default=True,
+                        help="put MovieLens' users (ids, rated movies, factors) in the bundle: public research "
+                             "data, so on by default for this demo only")
     args = parser.parse_args()
 
     started = time.time()
@@ -59,20 +71,21 @@ def main() -> None:
     files = {
         "catalog.json": bundle.json_bytes({"items": [
             {"id": item.id, "title": item.title, "categories": item.categories} for item in items]}),
-        "users.json": bundle.json_bytes({"ids": user_ids, "seen": user_items}),
         "item_embeddings.f32": bundle.matrix_bytes(fitted.item_embeddings),
         "item_factors.f32": bundle.matrix_bytes(fitted.item_factors),
-        "user_factors.f32": bundle.matrix_bytes(fitted.user_factors),
     }
     models = {
         "similar": {"embeddings": bundle.matrix_spec("item_embeddings.f32", fitted.item_embeddings)},
         "factors": {
             "items": bundle.matrix_spec("item_factors.f32", fitted.item_factors),
-            "users": bundle.matrix_spec("user_factors.f32", fitted.user_factors),
-            "users_file": "users.json",
             "fold_in_lambda": args.fold_in_lambda,
         },
     }
+    if args.include_known_users:
+        files["users.json"] = bundle.json_bytes({"ids": user_ids, "seen": user_items})
+        files["user_factors.f32"] = bundle.matrix_bytes(fitted.user_factors)
+        models["factors"].update(users=bundle.matrix_spec("user_factors.f32", fitted.user_factors),
+                                 users_file="users.json", known_users_notice=KNOWN_USERS_NOTICE)
     ids = [item.id for item in items]
     lstm_files, models["next_up"], lstm_cases, lstm_model = next_up.build(
         user_items, ids, max_len=args.next_up_max_len, dim=args.next_up_dim,
@@ -83,7 +96,7 @@ def main() -> None:
     parity = {"k": PARITY_K, "tolerance": PARITY_TOLERANCE,
               "cases": parity_cases(items, user_ids, user_items, fitted, args) + lstm_cases}
     created = args.created or dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
-    manifest = bundle.write(args.out, name="ml-100k", version=args.version, created=created,
+    manifest = bundle.write_atomically(args.out, name="ml-100k", version=args.version, created=created,
                             item_count=len(items), files=files, models=models, parity=parity)
     size = sum(p.stat().st_size for p in args.out.iterdir())
     print(f"wrote {manifest} ({size / 1e6:.2f} MB, {len(parity['cases'])} parity cases, "
@@ -109,6 +122,8 @@ def parity_cases(items, user_ids, user_items, fitted: factors.Factors, args) -> 
         cases.append({"kind": "similar", "item": ids[item], "category": category,
                       "expected": ranked(factors.similar(fitted.item_embeddings, item, PARITY_K, allowed))})
     for user in rng.sample(range(len(user_ids)), 5):
+        if not args.include_known_users:
+            continue  # the same random draws either way, so the other cases do not change
         cases.append({"kind": "for_user", "user": user_ids[user],
                       "expected": ranked(factors.for_user(fitted.item_factors, fitted.user_factors,
                                                           user, user_items[user], PARITY_K))})

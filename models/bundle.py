@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -47,6 +49,32 @@ def write(out_dir: Path, *, name: str, version: str, created: str, item_count: i
     manifest_path = out_dir / "manifest.json"
     manifest_path.write_text(json.dumps(manifest, indent=1) + "\n")
     return manifest_path
+
+
+def write_atomically(out_dir: Path, **bundle) -> Path:
+    """Like write(), but into a temporary folder beside out_dir that is renamed into
+    place at the end: out_dir is either the previous bundle or the complete new one,
+    never half of one (an error or Ctrl-C removes the temporary folder). An existing
+    out_dir is replaced only if it is a bundle (has a manifest.json) or empty."""
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not (out_dir / "manifest.json").is_file() and any(out_dir.iterdir()):
+        raise FileExistsError(f"{out_dir} exists and is not a bundle: not replacing it")
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = out_dir.parent / f".{out_dir.name}.{os.getpid()}.partial"
+    shutil.rmtree(staging, ignore_errors=True)
+    try:
+        write(staging, **bundle)
+        if out_dir.exists():
+            old = out_dir.parent / f".{out_dir.name}.{os.getpid()}.old"
+            os.rename(out_dir, old)
+            os.rename(staging, out_dir)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.rename(staging, out_dir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return out_dir / "manifest.json"
 
 
 def json_bytes(value) -> bytes:

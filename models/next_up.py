@@ -17,16 +17,20 @@ ITEMS_FILE = "next_up_items.f32"
 
 
 def build(sequences: list[list[int]], item_ids: list[str], *, max_len: int, dim: int, epochs: int,
-          seed: int, parity_k: int, log=print, **train_options):
+          seed: int, parity_k: int, log=print, parity_histories: list[list[int]] | None = None,
+          **train_options):
     """Trains on `sequences` (catalog rows, oldest first; the caller has already
     removed anything held out for testing). Returns (files, model spec,
-    parity cases, trained model)."""
+    parity cases, trained model). The parity cases run prefixes of real
+    sequences unless `parity_histories` are given: a shop's bundle passes
+    made-up ones, so that no shopper's history is published."""
     model = lstm.train_next_up(sequences, len(item_ids), max_len=max_len, dim=dim, epochs=epochs,
                                seed=seed, valid=True, log=log, **train_options)
     files = {ENCODER_FILE: model.onnx_bytes, ITEMS_FILE: bundle.matrix_bytes(model.item_matrix)}
     spec = {"encoder": ENCODER_FILE, "items": bundle.matrix_spec(ITEMS_FILE, model.item_matrix),
             "max_len": max_len}
-    return files, spec, parity_cases(model, sequences, item_ids, parity_k, seed), model
+    cases = parity_cases(model, sequences, item_ids, parity_k, seed, histories=parity_histories)
+    return files, spec, cases, model
 
 
 def top_k(model: lstm.NextUpModel, history: list[int], k: int):
@@ -36,13 +40,15 @@ def top_k(model: lstm.NextUpModel, history: list[int], k: int):
     return factors.top_k(model.item_matrix @ query, k, exclude=history)
 
 
-def parity_cases(model, sequences, item_ids, k: int, seed: int) -> list[dict]:
-    rng = random.Random(seed)
-    long = [s for s in sequences if len(s) > model.max_len]
-    picks = rng.sample([s for s in sequences if len(s) >= 2], 5)
-    histories = [s[: rng.choice([1, 2, 5, 12, 30])] for s in picks]
-    if long:  # longer than max_len: only the most recent max_len items count
-        histories.append(list(rng.choice(long)))
+def parity_cases(model, sequences, item_ids, k: int, seed: int, histories=None) -> list[dict]:
+    if histories is None:
+        rng = random.Random(seed)
+        long = [s for s in sequences if len(s) > model.max_len]
+        candidates = [s for s in sequences if len(s) >= 2] or [s for s in sequences if s]
+        picks = rng.sample(candidates, min(5, len(candidates)))
+        histories = [s[: rng.choice([1, 2, 5, 12, 30])] for s in picks]
+        if long:  # longer than max_len: only the most recent max_len items count
+            histories.append(list(rng.choice(long)))
     cases = []
     for history in histories:
         ranked = [{"id": item_ids[i], "score": s} for i, s in top_k(model, history, k)]

@@ -45,6 +45,24 @@ if ! cmp -s models/requirements.txt .venv/.installed-requirements 2>/dev/null; t
   cp models/requirements.txt .venv/.installed-requirements
 fi
 
+# `--engine spark` (models/spark_factors.py): Spark 4 runs on Java 17, which
+# Debian 12 ships; pyspark is a ~450 MB package, installed once (the stamp
+# file below skips it while models/requirements-spark.txt is unchanged).
+step "java runtime for Spark (Debian openjdk-17-jre-headless)"
+java_major=$(java -version 2>&1 | awk -F'"' '/version/ { split($2, v, "."); print v[1]; exit }' || true)
+if [ "${java_major:-0}" -lt 17 ] 2>/dev/null || ! command -v java >/dev/null; then
+  export DEBIAN_FRONTEND=noninteractive
+  sudo=$([ "$(id -u)" = 0 ] || echo sudo)
+  $sudo apt-get update -q
+  $sudo apt-get install -y -q --no-install-recommends openjdk-17-jre-headless
+fi
+
+step "pyspark (models/requirements-spark.txt)"
+if ! cmp -s models/requirements-spark.txt .venv/.installed-requirements-spark 2>/dev/null; then
+  .venv/bin/pip install -q --disable-pip-version-check -r models/requirements-spark.txt
+  cp models/requirements-spark.txt .venv/.installed-requirements-spark
+fi
+
 step "npm packages for the end-to-end tests (playwright-core drives Debian's Chromium)"
 if ! cmp -s package-lock.json node_modules/.installed-lock 2>/dev/null; then
   npm ci --no-audit --no-fund

@@ -27,13 +27,15 @@ impl TextIndex {
             let mut counts: HashMap<String, u16> = HashMap::new();
             let mut length = 0u16;
             for term in tokens(&item.title) {
-                *counts.entry(term).or_default() += 1;
+                let count = counts.entry(term).or_default();
+                *count = count.saturating_add(1);
                 length = length.saturating_add(1);
             }
             // Categories match but do not count toward the length, so an item
             // with many genres is not ranked below one with few.
             for term in item.categories.iter().flat_map(|c| tokens(c)) {
-                *counts.entry(term).or_default() += 1;
+                let count = counts.entry(term).or_default();
+                *count = count.saturating_add(1);
             }
             for (term, count) in counts {
                 postings.entry(term).or_default().push((row, count));

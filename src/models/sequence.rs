@@ -24,6 +24,8 @@ pub enum SequenceError {
     Run { reason: String },
     #[error("max_len must be at least 1")]
     ZeroMaxLen,
+    #[error("the encoder's embedding table has {rows} rows; the catalog needs {needed} (item index + 1)")]
+    TableTooSmall { rows: usize, needed: usize },
 }
 
 pub struct SequenceModel {
@@ -40,12 +42,13 @@ impl SequenceModel {
             return Err(SequenceError::ZeroMaxLen);
         }
         let load = |e: TractError| SequenceError::Load { reason: format!("{e:#}") };
-        let plan = tract_onnx::onnx()
+        let typed = tract_onnx::onnx()
             .model_for_read(&mut Cursor::new(onnx))
             .and_then(|model| model.with_input_fact(0, i64::fact([1, max_len]).into()))
-            .and_then(|model| model.into_optimized())
-            .and_then(|model| model.into_runnable())
+            .and_then(|model| model.into_typed())
             .map_err(load)?;
+        check_gathered_tables(&typed, items.rows() + 1)?;
+        let plan = typed.into_optimized().and_then(|model| model.into_runnable()).map_err(load)?;
         let model = Self { plan, items, max_len };
         let probe = model.query(&[])?;
         if probe.len() != model.items.cols() {
@@ -91,4 +94,36 @@ impl SequenceModel {
             None => Ok(query),
         }
     }
+}
+
+/// tract's Gather does not bounds-check its indices (an index past the table
+/// panics), so every table gathered by the history (catalog index + 1, from 0
+/// for padding to the item count) must have at least `needed` rows, checked
+/// here before the encoder ever runs.
+fn check_gathered_tables(model: &TypedModel, needed: usize) -> Result<(), SequenceError> {
+    let mut from_history = std::collections::HashSet::new();
+    for &node in &model.eval_order().map_err(|e| SequenceError::Load { reason: format!("{e:#}") })? {
+        let node = model.node(node);
+        let fed = node.inputs.iter().any(|input| from_history.contains(&input.node));
+        if model.input_outlets().is_ok_and(|inputs| inputs.iter().any(|o| o.node == node.id)) || fed {
+            from_history.insert(node.id);
+        }
+        let Some(gather) = node.op_as::<tract_onnx::tract_core::ops::array::Gather>() else { continue };
+        let (Some(table), Some(indices)) = (node.inputs.first(), node.inputs.get(1)) else { continue };
+        if !from_history.contains(&indices.node) || from_history.contains(&table.node) {
+            continue;
+        }
+        let fact = model.outlet_fact(*table).map_err(|e| SequenceError::Load { reason: format!("{e:#}") })?;
+        let rows = fact.shape.get(gather.axis).and_then(|d| d.as_i64()).and_then(|d| usize::try_from(d).ok());
+        match rows {
+            Some(rows) if rows >= needed => {}
+            Some(rows) => return Err(SequenceError::TableTooSmall { rows, needed }),
+            None => {
+                return Err(SequenceError::Load {
+                    reason: "a table gathered by the history has no fixed size".into(),
+                })
+            }
+        }
+    }
+    Ok(())
 }

@@ -1,0 +1,370 @@
+"""Trains a bundle from a shop's own catalog and events.
+
+    python -m models.train --catalog catalog.csv --events events.csv --out build/bundles/shop
+    make train CATALOG=catalog.csv EVENTS=events.csv OUT=build/bundles/shop
+
+Reads and validates both files and prints a data report (docs/data-format.md);
+stops with a message naming the problem when they cannot be trained on. Then:
+the sparse interaction matrix (event weights summed per shopper and item),
+factors by a sparse method (docs/training.md), fold-in regularisation chosen
+on each shopper's held-out last basket, the "next up" LSTM over each
+shopper's items in time order, parity cases computed by the reference
+implementations (numpy, onnxruntime), and the bundle, written to a
+temporary folder and renamed into place at the end. Search needs nothing:
+the engine indexes the catalog's titles and categories itself.
+
+The bundle carries no shopper's data: no user ids, histories or factors (the
+parity histories are made up from popular items). `--include-known-users`
+adds them, for public research data only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import random
+import sys
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import bundle, data, factors, factors_sparse, next_up
+
+PARITY_K = 10
+PARITY_TOLERANCE = 1e-4
+DEFAULT_NOTICE = ("public research data: this bundle names its training users and holds their items and "
+                  "factors; never publish a shop's own shoppers this way")
+
+
+HEARTBEAT_SECONDS = 10
+_last_output = [time.monotonic()]
+
+
+def log(message: str) -> None:
+    print(message, flush=True)
+    _last_output[0] = time.monotonic()
+
+
+@contextmanager
+def step(name: str, timings: list):
+    """Prints a step's start, then a line every HEARTBEAT_SECONDS in which nothing
+    else was printed (an LSTM epoch on a big shop takes minutes), and at the end the
+    step's time and the process's peak memory so far."""
+    log(f"== {name}")
+    started, cpu = time.perf_counter(), time.process_time()
+    done = threading.Event()
+
+    def heartbeat():
+        while not done.wait(5):
+            if time.monotonic() - _last_output[0] >= HEARTBEAT_SECONDS:
+                log(f"   … {name}: running for {time.perf_counter() - started:.0f} s, "
+                    f"peak RSS {factors_sparse.peak_rss_mb():,.0f} MB")
+
+    beat = threading.Thread(target=heartbeat, daemon=True)
+    beat.start()
+    try:
+        yield
+    finally:
+        done.set()
+        beat.join()
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+    timings.append((name, seconds, cpu, factors_sparse.peak_rss_mb()))
+    log(f"   {name}: {seconds:.1f} s ({cpu:.1f} s CPU), peak RSS {factors_sparse.peak_rss_mb():,.0f} MB")
+
+
+# --------------------------------------------------------------------------
+# The bundle, from a catalog, sequences and item factors (any engine)
+# --------------------------------------------------------------------------
+
+
+@dataclass
+class KnownUsers:
+    """Research bundles only: who the training users are and what they had."""
+    ids: list[str]
+    seen: list[list[int]]  # per user, distinct catalog rows
+    factors: np.ndarray    # (users, dim) float32
+    notice: str = DEFAULT_NOTICE
+
+
+def synthetic_histories(popular: list[int], lengths: list[int], seed: int) -> list[list[int]]:
+    """Parity inputs that are no shopper's history: popular items in random order."""
+    rng = random.Random(seed)
+    return [rng.sample(popular, n) for n in lengths if n <= len(popular)]
+
+
+def factor_parity_cases(catalog: data.Catalog, popular: list[int], item_factors: np.ndarray,
+                        item_embeddings: np.ndarray, fold_in_lambda: float, seed: int,
+                        known_users: KnownUsers | None = None) -> list[dict]:
+    rng = random.Random(seed)
+    ids = catalog.ids
+
+    def ranked(pairs):
+        return [{"id": ids[i], "score": score} for i, score in pairs]
+
+    cases = []
+    for item in rng.sample(popular[:50], min(7, len(popular[:50]))):
+        cases.append({"kind": "similar", "item": ids[item], "category": None,
+                      "expected": ranked(factors.similar(item_embeddings, item, PARITY_K))})
+    for item, category in zip(popular, list(catalog.categories())[:2]):
+        allowed = np.array([category in it.categories for it in catalog.items])
+        cases.append({"kind": "similar", "item": ids[item], "category": category,
+                      "expected": ranked(factors.similar(item_embeddings, item, PARITY_K, allowed))})
+    histories = synthetic_histories(popular[:200], [1, 3, 5, 10, 20], seed)
+    for history in histories:
+        cases.append({"kind": "for_history", "history": [ids[i] for i in history],
+                      "expected": ranked(factors.for_history(item_factors, history, fold_in_lambda, PARITY_K))})
+    # Unknown ids in a history are skipped, not fatal: the reference ignores them too.
+    cases.append({"kind": "for_history", "history": [ids[i] for i in histories[0]] + ["not-in-catalog"],
+                  "expected": ranked(factors.for_history(item_factors, histories[0], fold_in_lambda, PARITY_K))})
+    if known_users is not None:
+        for user in rng.sample(range(len(known_users.ids)), min(5, len(known_users.ids))):
+            cases.append({"kind": "for_user", "user": known_users.ids[user],
+                          "expected": ranked(factors.for_user(item_factors, known_users.factors, user,
+                                                              known_users.seen[user], PARITY_K))})
+    return cases
+
+
+def write_bundle(out: Path, *, catalog: data.Catalog, item_factors: np.ndarray, item_embeddings: np.ndarray,
+                 fold_in_lambda: float, popular: list[int], name: str, version: str, created: str,
+                 sequences: list | None = None, next_up_options: dict | None = None,
+                 known_users: KnownUsers | None = None, seed: int = 0, extra: dict | None = None) -> Path:
+    """Builds and writes (atomically) a bundle the engine loads: similar (cosine over
+    item_embeddings), for-you (fold-in over item_factors), next up (the LSTM trained
+    here on `sequences`, unless next_up_options is None), the catalog for search,
+    and parity cases from the numpy and onnxruntime references. `popular`: catalog
+    rows, most popular first (parity inputs are drawn from them). Any factor engine's
+    output can come in here. Returns the manifest's path."""
+    files = {
+        "catalog.json": bundle.json_bytes({"items": [item.to_json() for item in catalog.items]}),
+        "item_embeddings.f32": bundle.matrix_bytes(item_embeddings),
+        "item_factors.f32": bundle.matrix_bytes(item_factors),
+    }
+    factor_spec = {"items": bundle.matrix_spec("item_factors.f32", item_factors), "fold_in_lambda": fold_in_lambda}
+    if known_users is not None:
+        files["users.json"] = bundle.json_bytes({"ids": known_users.ids, "seen": known_users.seen})
+        files["user_factors.f32"] = bundle.matrix_bytes(known_users.factors)
+        factor_spec.update(users=bundle.matrix_spec("user_factors.f32", known_users.factors),
+                           users_file="users.json", known_users_notice=known_users.notice)
+    models = {"similar": {"embeddings": bundle.matrix_spec("item_embeddings.f32", item_embeddings)},
+              "factors": factor_spec}
+    cases = factor_parity_cases(catalog, popular, item_factors, item_embeddings, fold_in_lambda, seed, known_users)
+    if next_up_options is not None and sequences:
+        options = dict(next_up_options)
+        max_len = options.pop("max_len")
+        lengths = [1, 2, 5, 12, 30, max_len + 5]
+        lstm_files, models["next_up"], lstm_cases, model = next_up.build(
+            sequences, catalog.ids, max_len=max_len, seed=seed, parity_k=PARITY_K, log=log,
+            parity_histories=synthetic_histories(popular[:500], lengths, seed + 1), **options)
+        log(f"   next up: trained in {model.train_seconds:.0f} s, best epoch {model.best_epoch}, "
+            f"validation NDCG@10 {model.valid_metric:.4f}")
+        files.update(lstm_files)
+        cases += lstm_cases
+    return bundle.write_atomically(out, name=name, version=version, created=created, item_count=len(catalog),
+                                   files=files, models={**models, **(extra or {})},
+                                   parity={"k": PARITY_K, "tolerance": PARITY_TOLERANCE, "cases": cases})
+
+
+# --------------------------------------------------------------------------
+# The command
+# --------------------------------------------------------------------------
+
+
+def parse_weights(text: str | None) -> dict[str, float]:
+    weights = dict(data.EVENT_WEIGHTS)
+    for part in filter(None, (text or "").split(",")):
+        name, _, value = part.partition("=")
+        if name.strip() not in weights:
+            raise argparse.ArgumentTypeError(f"unknown event type {name!r} (view, cart, purchase)")
+        weights[name.strip()] = float(value)
+        if not weights[name.strip()] > 0:
+            raise argparse.ArgumentTypeError(f"the weight of {name.strip()} must be > 0")
+    return weights
+
+
+def consecutive_distinct(items: np.ndarray) -> np.ndarray:
+    """A view, a cart and a purchase of one product in a row are one step of the sequence."""
+    if len(items) < 2:
+        return items
+    return items[np.concatenate(([True], items[1:] != items[:-1]))]
+
+
+def arguments(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m models.train", description=__doc__.splitlines()[0])
+    parser.add_argument("--catalog", type=Path, required=True, help="catalog: .csv, .jsonl or .parquet")
+    parser.add_argument("--events", type=Path, required=True, help="events: .csv, .jsonl or .parquet")
+    parser.add_argument("--out", type=Path, required=True, help="bundle folder (replaced whole at the end)")
+    parser.add_argument("--name", help="bundle name (default: the --out folder's name)")
+    parser.add_argument("--version", help="version string (default: the UTC time, e.g. 20250301-120000)")
+    parser.add_argument("--created", help="ISO time to record (default: now, UTC)")
+    parser.add_argument("--engine", default="local", help="factor engine: " + ", ".join(factors_sparse.ENGINES))
+    parser.add_argument("--method", default=factors_sparse.DEFAULT_METHOD, choices=sorted(factors_sparse.METHODS),
+                        help="local factor method (docs/training.md: why als)")
+    parser.add_argument("--spark-master", default=None,
+                        help="--engine spark: Spark master URL, passed on unchanged (local[*], spark://host:7077, "
+                             "yarn, k8s://...); default local[*], or spark-submit's --master under spark-submit")
+    parser.add_argument("--spark-conf", action="append", default=[], metavar="KEY=VALUE",
+                        help="--engine spark: a Spark setting, repeatable (e.g. spark.driver.memory=8g; default 2g)")
+    parser.add_argument("--als-alpha", type=float,
+                        help=f"ALS confidence 1 + alpha x value (default {factors_sparse.ALS_DEFAULTS['alpha']:g})")
+    parser.add_argument("--als-regularization", type=float,
+                        help=f"ALS L2 weight (default {factors_sparse.ALS_DEFAULTS['regularization']:g})")
+    parser.add_argument("--als-iterations", type=int,
+                        help=f"ALS sweeps (default {factors_sparse.ALS_DEFAULTS['iterations']})")
+    parser.add_argument("--weights", type=parse_weights, default=dict(data.EVENT_WEIGHTS),
+                        help="event weights, e.g. view=1,cart=2,purchase=4 (the default)")
+    parser.add_argument("--factor-dim", type=int, default=32)
+    parser.add_argument("--embedding-dim", type=int, default=64)
+    parser.add_argument("--fold-in-lambda", default="auto",
+                        help="'auto' (best on held-out last baskets) or a number")
+    parser.add_argument("--next-up-dim", type=int, default=64)
+    parser.add_argument("--next-up-max-len", type=int, default=50)
+    parser.add_argument("--next-up-epochs", type=int, default=30, help="upper bound; early stopping decides")
+    parser.add_argument("--next-up-max-seconds", type=float, default=None, help="time budget of the LSTM")
+    parser.add_argument("--no-next-up", action="store_true", help="leave the LSTM out")
+    parser.add_argument("--include-known-users", action="store_true",
+                        help="public research data only: put the training users' ids, items and factors in "
+                             "the bundle (for_user); a shop's bundle must never have them")
+    parser.add_argument("--known-users-notice", default=DEFAULT_NOTICE,
+                        help="the manifest's known_users_notice (with --include-known-users)")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    if args.engine not in factors_sparse.ENGINES:
+        parser.error(f"--engine {args.engine!r}: known engines are {', '.join(factors_sparse.ENGINES)}")
+    if args.engine != "spark" and (args.spark_master or args.spark_conf):
+        parser.error("--spark-master and --spark-conf need --engine spark")
+    for setting in args.spark_conf:
+        if "=" not in setting:
+            parser.error(f"--spark-conf {setting!r}: expected KEY=VALUE")
+    if args.fold_in_lambda != "auto":
+        try:
+            args.fold_in_lambda = float(args.fold_in_lambda)
+        except ValueError:
+            parser.error("--fold-in-lambda must be 'auto' or a number")
+        if not args.fold_in_lambda > 0:
+            parser.error("--fold-in-lambda must be > 0")
+    for name in ("factor_dim", "embedding_dim", "next_up_dim", "next_up_max_len", "next_up_epochs"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name.replace('_', '-')} must be >= 1")
+    return args
+
+
+def run(args) -> Path:
+    timings: list = []
+    started = time.perf_counter()
+    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    with step("read catalog", timings):
+        catalog = data.read_catalog(args.catalog, log=log)
+    with step("read events", timings):
+        events = data.read_events(args.events, catalog, log=log)
+    for line in data.report_lines(catalog, events, args.weights):
+        log(line)
+    n_items = len(catalog)
+    popularity = np.bincount(events.item, minlength=n_items)
+    popular = [int(i) for i in np.argsort(-popularity, kind="stable") if popularity[i] > 0]
+    rank = min(len(events.shopper_ids), len(popular))
+    factor_dim, embedding_dim = min(args.factor_dim, rank), min(args.embedding_dim, rank)
+    if (factor_dim, embedding_dim) != (args.factor_dim, args.embedding_dim):
+        log(f"note: the data has rank <= {rank} ({len(events.shopper_ids)} shoppers, {len(popular)} items with "
+            f"events): factor dim {factor_dim}, embedding dim {embedding_dim}")
+    fit_options = {"engine": args.engine, "method": args.method, "seed": args.seed, "log": log}
+    if args.method == "als" or args.engine != "local":  # given ones only: an engine keeps its own defaults
+        given = {"alpha": args.als_alpha, "regularization": args.als_regularization,
+                 "iterations": args.als_iterations}
+        fit_options.update({k: v for k, v in given.items() if v is not None})
+    if args.engine == "spark":
+        fit_options.update(master=args.spark_master,
+                           conf=dict(setting.split("=", 1) for setting in args.spark_conf))
+
+    lam = args.fold_in_lambda
+    if lam == "auto":
+        with step("evaluate: fold-in on each shopper's held-out last basket", timings):
+            held = factors_sparse.holdout(events, seed=args.seed, max_shoppers=2000)
+            if not held.histories:
+                log("   no shopper has a held-out basket with an item new to them: λ from the default scale")
+            matrix = factors_sparse.events_matrix(events, n_items, held.train, args.weights)
+            # Local ALS without --als-alpha: its confidence is chosen here too, with λ.
+            candidates = [{}]
+            if held.histories and args.engine == "local" and args.method == "als" and args.als_alpha is None:
+                candidates = [{"alpha": alpha} for alpha in factors_sparse.ALS_ALPHAS]
+            if held.histories:
+                log(f"   {len(held.histories):,} shoppers tested on their {held.protocol} (items new to them, "
+                    f"top 10, history excluded as the engine does)")
+            best = None
+            for extra in candidates:
+                item_factors, _ = factors_sparse.fit_factors(matrix, factor_dim, embedding_dim=embedding_dim,
+                                                             **fit_options, **extra)
+                if not held.histories:
+                    lam = factors_sparse.lambda_grid(item_factors)[4]
+                    break
+                if extra:
+                    log(f"   ALS alpha {extra['alpha']:g}")
+                lam_here, table = factors_sparse.choose_lambda(item_factors, held, log)
+                _, hr, ndcg = max(table, key=lambda row: (row[2], row[1]))
+                if best is None or (ndcg, hr) > best[0]:
+                    best, lam = ((ndcg, hr), extra), lam_here
+            del matrix
+            if best is not None:
+                fit_options.update(best[1])
+                pop_train = np.bincount(events.item[held.train], minlength=n_items).astype(np.float64)
+                hr, ndcg = factors_sparse.evaluate_popularity(pop_train, held)
+                chosen = f"alpha {best[1]['alpha']:g}, " if best[1] else ""
+                log(f"   fold-in HR@10 {best[0][1]:.4f}  NDCG@10 {best[0][0]:.4f} with {chosen}λ {lam:g}; "
+                    f"popularity baseline HR@10 {hr:.4f}  NDCG@10 {ndcg:.4f}")
+    method = "mllib-als" if args.engine == "spark" else args.method
+    with step(f"factors ({args.engine}/{method}, dim {factor_dim}, embeddings {embedding_dim})", timings):
+        matrix = factors_sparse.events_matrix(events, n_items, weights=args.weights)
+        log(f"   interactions: {matrix.shape[0]:,} x {matrix.shape[1]:,} CSR, {matrix.nnz:,} non-zeros "
+            f"({(matrix.data.nbytes + matrix.indices.nbytes + matrix.indptr.nbytes) / 1e6:.1f} MB)")
+        item_factors, item_embeddings = factors_sparse.fit_factors(matrix, factor_dim, embedding_dim=embedding_dim,
+                                                                   **fit_options)
+        log(f"   item factors {item_factors.shape[0]:,} x {item_factors.shape[1]}, "
+            f"similar-item embeddings {item_embeddings.shape[0]:,} x {item_embeddings.shape[1]}")
+    known_users = None
+    if args.include_known_users:
+        seen = [sorted({int(i) for i in matrix[row].indices}) for row in range(matrix.shape[0])]
+        known_users = KnownUsers(list(events.shopper_ids), seen,
+                                 factors_sparse.known_user_factors(item_factors, [np.asarray(s) for s in seen], lam),
+                                 args.known_users_notice)
+        log(f"   --include-known-users: {len(seen):,} users' ids, items and factors go into the bundle")
+    del matrix
+    sequences = None
+    next_up_options = None
+    if not args.no_next_up:
+        sequences = [consecutive_distinct(s) for s in events.sequences()]
+        if not any(len(s) >= 2 for s in sequences):
+            log("note: no shopper has two events: the bundle has no next-up model")
+        else:
+            next_up_options = {"max_len": args.next_up_max_len, "dim": args.next_up_dim,
+                               "epochs": args.next_up_epochs, "max_seconds": args.next_up_max_seconds}
+    version = args.version or now.strftime("%Y%m%d-%H%M%S")
+    name = args.name or args.out.resolve().name
+    with step("next up + parity cases + bundle" if next_up_options else "parity cases + bundle", timings):
+        manifest = write_bundle(args.out, catalog=catalog, item_factors=item_factors,
+                                item_embeddings=item_embeddings, fold_in_lambda=float(lam), popular=popular,
+                                name=name, version=version, created=args.created or now.isoformat(),
+                                sequences=sequences, next_up_options=next_up_options, known_users=known_users,
+                                seed=args.seed)
+    size = sum(p.stat().st_size for p in args.out.iterdir())
+    log(f"wrote {manifest}: bundle {name} version {version}, {size / 1e6:.2f} MB, "
+        f"{'WITH known users (research data)' if known_users else 'no shopper data'}; "
+        f"{time.perf_counter() - started:.1f} s in all, peak RSS {factors_sparse.peak_rss_mb():,.0f} MB")
+    log("check it: cargo run --bin edgerec -- verify " + str(args.out))
+    return manifest
+
+
+def main(argv=None) -> None:
+    args = arguments(argv)
+    try:
+        run(args)
+    except data.DataError as error:
+        sys.exit(f"train: {error}")
+    except FileExistsError as error:
+        sys.exit(f"train: {error}")
+
+
+if __name__ == "__main__":
+    main()
