@@ -42,8 +42,11 @@ impl SequenceModel {
             return Err(SequenceError::ZeroMaxLen);
         }
         let load = |e: TractError| SequenceError::Load { reason: format!("{e:#}") };
-        let typed = tract_onnx::onnx()
-            .model_for_read(&mut Cursor::new(onnx))
+        let framework = tract_onnx::onnx();
+        let proto = framework.proto_model_for_read(&mut Cursor::new(onnx)).map_err(load)?;
+        check_encoder_graph(&proto)?;
+        let typed = framework
+            .model_for_proto_model(&proto)
             .and_then(|model| model.with_input_fact(0, i64::fact([1, max_len]).into()))
             .and_then(|model| model.into_typed())
             .map_err(load)?;
@@ -94,6 +97,26 @@ impl SequenceModel {
             None => Ok(query),
         }
     }
+}
+
+/// tract's ONNX importer panics (a trap in wasm) on some malformed graphs
+/// instead of returning an error; the shapes of those found by fuzzing are
+/// refused here first: a graph output that nothing produces, a subgraph.
+fn check_encoder_graph(proto: &tract_onnx::pb::ModelProto) -> Result<(), SequenceError> {
+    let bad = |reason: String| SequenceError::Load { reason };
+    let graph = proto.graph.as_ref().ok_or_else(|| bad("the ONNX model has no graph".into()))?;
+    let mut produced: std::collections::HashSet<&str> = graph.input.iter().map(|i| i.name.as_str()).collect();
+    produced.extend(graph.initializer.iter().map(|t| t.name.as_str()));
+    for node in &graph.node {
+        if node.attribute.iter().any(|a| a.g.is_some() || !a.graphs.is_empty()) {
+            return Err(bad(format!("operator {:?} carries a subgraph", node.op_type)));
+        }
+        produced.extend(node.output.iter().map(String::as_str));
+    }
+    if let Some(output) = graph.output.iter().find(|o| !produced.contains(o.name.as_str())) {
+        return Err(bad(format!("graph output {:?} is produced by nothing in the graph", output.name)));
+    }
+    Ok(())
 }
 
 /// tract's Gather does not bounds-check its indices (an index past the table
