@@ -99,15 +99,27 @@ impl SequenceModel {
     }
 }
 
-/// tract's ONNX importer panics (a trap in wasm) on some malformed graphs
-/// instead of returning an error; the shapes of those found by fuzzing are
-/// refused here first: a graph output that nothing produces, a subgraph.
+/// The operators an encoder may use: what the exporter writes (Gather,
+/// Transpose, LSTM, Squeeze) and a few shape-only neighbours. tract's ONNX
+/// importer panics (a trap in wasm) on some malformed graphs instead of
+/// returning an error (a `Reduce*` axis out of range, found by fuzzing), so a
+/// bundle's graph is held to this small subset, with no subgraphs, and every
+/// graph output must be produced by something in the graph.
+const ENCODER_OPS: &[&str] = &["Gather", "Transpose", "LSTM", "Squeeze", "Unsqueeze", "Cast", "Identity"];
+
 fn check_encoder_graph(proto: &tract_onnx::pb::ModelProto) -> Result<(), SequenceError> {
     let bad = |reason: String| SequenceError::Load { reason };
     let graph = proto.graph.as_ref().ok_or_else(|| bad("the ONNX model has no graph".into()))?;
     let mut produced: std::collections::HashSet<&str> = graph.input.iter().map(|i| i.name.as_str()).collect();
     produced.extend(graph.initializer.iter().map(|t| t.name.as_str()));
     for node in &graph.node {
+        if !ENCODER_OPS.contains(&node.op_type.as_str()) || !node.domain.is_empty() {
+            return Err(bad(format!(
+                "operator {:?} is not one an encoder may use ({})",
+                node.op_type,
+                ENCODER_OPS.join(", ")
+            )));
+        }
         if node.attribute.iter().any(|a| a.g.is_some() || !a.graphs.is_empty()) {
             return Err(bad(format!("operator {:?} carries a subgraph", node.op_type)));
         }

@@ -22,8 +22,8 @@ const FACTOR_DIM: usize = 32;
 
 /// Tiny next-up encoders (tests/fuzz/encoders/make.py): embedding tables of
 /// 7 rows (padding + the 6 hand-made items) and of 3 rows (too few).
-const ENCODER_7_ROWS: &[u8] = include_bytes!("encoders/gather-sum-7.onnx");
-const ENCODER_3_ROWS: &[u8] = include_bytes!("encoders/gather-sum-3.onnx");
+const ENCODER_7_ROWS: &[u8] = include_bytes!("encoders/gather-last-7.onnx");
+const ENCODER_3_ROWS: &[u8] = include_bytes!("encoders/gather-last-3.onnx");
 
 /// Writes the seeds into `<fuzz_dir>/corpus/<target>/` and the built
 /// reproducers into `<fuzz_dir>/regressions/engine/`.
