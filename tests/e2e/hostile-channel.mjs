@@ -154,7 +154,7 @@ test('a 200 MB body for a 323 KB file is cut off at the file size', async ({ con
   const sent = server.requests.slice(testStart).find((r) => r.path === '/channel/versions/3/item_embeddings.f32').bytes;
   check(served.requests === 1 && sent < 32 * 2 ** 20 && tookMs < 10_000,
     `aborted early: the server got ${(sent / 2 ** 20).toFixed(1)} MB of 200 MB out before the connection closed, in ${tookMs} ms`);
-  check(result.downloaded - expected < 2 ** 20 && result.code === 'size_mismatch',
+  check(result.downloaded - expected < 64 * 1024 && result.code === 'size_mismatch',
     `the page read ${result.downloaded} bytes in all for this version (the file: ${expected})`);
   await oldVersionSurvives(page, channel);
 });

@@ -241,6 +241,40 @@ test('readBounded returns the whole body when it fits, exactly at the limit too'
   assert.equal((await readBounded(null, { limit: 1 })).length, 0);
 });
 
+test('readBounded reads a byte stream no further than one byte past the limit, whatever the chunk size', async () => {
+  let enqueued = 0;
+  let cancelled = false;
+  const endless = new ReadableStream({
+    type: 'bytes',
+    pull(controller) { // 4 MiB at a time, as a fast connection delivers
+      controller.enqueue(new Uint8Array(4 * 2 ** 20));
+      enqueued += 4 * 2 ** 20;
+    },
+    cancel() { cancelled = true; },
+  });
+  let counted = 0;
+  await assert.rejects(readBounded(endless, {
+    limit: 322_944, expectedBytes: 322_944, tooLarge: (n) => new UpdateFailure('size_mismatch', `${n} bytes`),
+    onBytes: (n) => { counted += n; },
+  }), (e) => e.code === 'size_mismatch' && e.message === '322945 bytes');
+  assert.equal(counted, 322_945, 'one byte past the limit was read');
+  assert.ok(cancelled, 'the body was cancelled');
+  assert.ok(enqueued <= 8 * 2 ** 20, 'the source was not drained');
+
+  const parts = [encode('abc'), encode('defgh'), encode('ij')];
+  const small = new ReadableStream({
+    type: 'bytes',
+    pull(controller) {
+      const part = parts.shift();
+      if (part) return controller.enqueue(part);
+      controller.close();
+      controller.byobRequest?.respond(0); // what a byte source does for a read waiting at the end
+    },
+  });
+  const bytes = await readBounded(small, { limit: 10, expectedBytes: 2, tooLarge: () => new Error('no') });
+  assert.equal(new TextDecoder().decode(bytes), 'abcdefghij', 'the buffer grows past a wrong expectedBytes, up to the limit');
+});
+
 test('readBounded gives up when the body stalls for idleMs', async () => {
   const stalled = new ReadableStream({ pull: () => new Promise(() => {}), cancel() { stalled.cancelledByReader = true; } });
   const started = Date.now();

@@ -481,7 +481,7 @@ async function fetchVerified(download, url, path, options) {
 
 // One request, its body read as it arrives and cut off at `limit` bytes, after
 // `timeouts.idleMs` without data, or at the update's deadline.
-async function fetchBounded(download, url, path, { limit, tooLarge, missing, init = {}, timeoutMs, counted = true }) {
+async function fetchBounded(download, url, path, { limit, tooLarge, expected, missing, init = {}, timeoutMs, counted = true }) {
   const controller = new AbortController();
   const signals = [download.deadline, controller.signal];
   if (timeoutMs) signals.push(AbortSignal.timeout(timeoutMs));
@@ -498,6 +498,7 @@ async function fetchBounded(download, url, path, { limit, tooLarge, missing, ini
     return await readBounded(response.body, {
       limit,
       tooLarge,
+      expectedBytes: expected?.bytes ?? 0,
       idleMs: download.timeouts.idleMs,
       what: path,
       onBytes: (n) => { if (counted) download.bytes += n; },
@@ -526,14 +527,54 @@ function checkResponse(response, url, path, missing) {
 }
 
 /**
- * Reads a body stream chunk by chunk. Throws `tooLarge(received)` the moment
+ * Reads a body stream into memory. Throws `tooLarge(received)` the moment
  * more than `limit` bytes have arrived, and a transient `network_error` when
- * no chunk arrives for `idleMs`; either way the stream is cancelled, so the
- * connection is dropped instead of drained. `onBytes(n)` sees every chunk.
+ * no data arrives for `idleMs`; either way the stream is cancelled, so the
+ * connection is dropped instead of drained. `onBytes(n)` sees every read.
+ * `expectedBytes` (a file's size from its manifest) sizes the buffer at once.
+ *
+ * Byte streams (fetch bodies) are read into a buffer of at most `limit + 1`
+ * bytes, so an oversize body costs one byte more than the limit however large
+ * the network's chunks are; other streams are read chunk by chunk.
  */
-export async function readBounded(body, { limit, tooLarge, idleMs = DEFAULT_TIMEOUTS.idleMs, what = 'body', onBytes = () => {} }) {
+export async function readBounded(body, {
+  limit, tooLarge, expectedBytes = 0, idleMs = DEFAULT_TIMEOUTS.idleMs, what = 'body', onBytes = () => {},
+}) {
   if (!body) return new Uint8Array(0);
-  const reader = body.getReader();
+  let reader;
+  try {
+    reader = body.getReader({ mode: 'byob' });
+  } catch {
+    return readChunks(body.getReader(), { limit, tooLarge, idleMs, what, onBytes });
+  }
+  const cap = limit + 1; // one byte past the limit is enough to know it is passed
+  let buffer = new ArrayBuffer(Math.min(cap, Math.max(expectedBytes + 1, 64 * 1024)));
+  let received = 0;
+  try {
+    for (;;) {
+      if (received === buffer.byteLength) buffer = grown(buffer, Math.min(cap, buffer.byteLength * 2));
+      const view = new Uint8Array(buffer, received, buffer.byteLength - received);
+      const { done, value } = await withIdleTimeout(reader.read(view), idleMs, what);
+      if (value) buffer = value.buffer; // the read transferred it, at the end too
+      if (done) break;
+      received += value.byteLength;
+      onBytes(value.byteLength);
+      if (received > limit) throw tooLarge(received);
+    }
+  } catch (error) {
+    reader.cancel(error).catch(() => {});
+    throw error;
+  }
+  return new Uint8Array(buffer, 0, received);
+}
+
+function grown(buffer, length) {
+  const bigger = new Uint8Array(length);
+  bigger.set(new Uint8Array(buffer));
+  return bigger.buffer;
+}
+
+async function readChunks(reader, { limit, tooLarge, idleMs, what, onBytes }) {
   const chunks = [];
   let received = 0;
   try {
