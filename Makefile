@@ -1,8 +1,8 @@
 # The two commands the README promises, plus the pieces they are made of.
-.PHONY: demo test setup wasm bundle train instacart publish-demo package bench
+.PHONY: demo test setup wasm bundle train instacart instacart-channel instacart-report publish-demo package bench
 
-demo:      ## build the wasm and serve the demo shop on http://127.0.0.1:8080/demo/
-	scripts/demo.sh
+demo:      ## build the wasm and serve the demo shop on http://127.0.0.1:8080/demo/ [SHOP=instacart: the grocery shop]
+	SHOP=$(or $(SHOP),ml-100k) scripts/demo.sh
 
 test:      ## install what is missing, run every test, print a summary
 	scripts/test.sh
@@ -22,6 +22,12 @@ train:     ## a bundle from your own data: make train CATALOG=c.csv EVENTS=e.csv
 
 instacart: ## the Instacart sample (../shared/data) in the input format, into build/instacart [REPLICATE=N]
 	.venv/bin/python -m models.instacart --out build/instacart$(if $(REPLICATE),-$(REPLICATE)x) --replicate $(or $(REPLICATE),1)
+
+instacart-channel: ## the grocery channel from the Instacart sample into www/channels/instacart [DATA=../shared/data]
+	scripts/instacart.sh channel
+
+instacart-report: ## next up, for you and popularity on each Instacart shopper's held-out last order (edgerec eval)
+	scripts/instacart.sh report
 
 publish-demo: ## train a new version and publish it to the running demo's channel; it swaps live
 	scripts/publish-demo.sh

@@ -4,6 +4,7 @@
 #
 #   scripts/setup.sh          everything (build, browser tests, training)
 #   scripts/setup.sh build    only what building the wasm needs (the demo)
+#   scripts/setup.sh python   that, and the Python environment (training without Spark)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scope=${1:-all}
@@ -28,14 +29,6 @@ if [ "$scope" = build ]; then
   exit 0
 fi
 
-step "chromium + chromedriver (Debian)"
-if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
-  export DEBIAN_FRONTEND=noninteractive
-  sudo=$([ "$(id -u)" = 0 ] || echo sudo)
-  $sudo apt-get update -q
-  $sudo apt-get install -y -q chromium chromium-driver
-fi
-
 step "python environment (.venv) for the training pipeline"
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
@@ -43,6 +36,19 @@ fi
 if ! cmp -s models/requirements.txt .venv/.installed-requirements 2>/dev/null; then
   .venv/bin/pip install -q --disable-pip-version-check -r models/requirements.txt
   cp models/requirements.txt .venv/.installed-requirements
+fi
+
+if [ "$scope" = python ]; then
+  echo "setup: build tools and the Python environment ready"
+  exit 0
+fi
+
+step "chromium + chromedriver (Debian)"
+if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+  export DEBIAN_FRONTEND=noninteractive
+  sudo=$([ "$(id -u)" = 0 ] || echo sudo)
+  $sudo apt-get update -q
+  $sudo apt-get install -y -q chromium chromium-driver
 fi
 
 # `--engine spark` (models/spark_factors.py): Spark 4 runs on Java 17, which

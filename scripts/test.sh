@@ -60,6 +60,7 @@ run "pipeline: rebuild + verify bundle" pipeline_rebuilds_a_valid_bundle
 # once, serves the demo, the update tests and the packed tarball.
 run "release wasm build + npm pack" scripts/build-package.sh
 run "demo shop in Chromium" node tests/e2e/demo-smoke.mjs
+run "grocery demo shop (Instacart channel) in Chromium" node tests/e2e/demo-grocery.mjs
 run "live updates in Chromium" node tests/e2e/updates.mjs
 run "hostile channels in Chromium" node tests/e2e/hostile-channel.mjs
 run "hostile bundles and calls in Chromium" node tests/e2e/hostile-page.mjs

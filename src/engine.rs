@@ -283,6 +283,14 @@ impl Engine {
         Ok(model.scores(history)?)
     }
 
+    /// The "for you" score of every catalog item for a shopper folded in
+    /// from a history of catalog rows: what `for_history` ranks, before
+    /// exclusions. Used by evaluation.
+    pub fn for_history_scores(&self, history: &[usize]) -> Result<Vec<f32>, EngineError> {
+        let factors = self.factors.as_ref().ok_or(EngineError::ModelMissing { model: "factors" })?;
+        Ok(factors.model.scores_for_history(&RowSet::new(history.iter().copied())))
+    }
+
     fn item_index(&self, id: &str) -> Result<usize, EngineError> {
         self.catalog.index_of(id).ok_or_else(|| EngineError::UnknownItem { id: id.to_owned() })
     }

@@ -8,6 +8,10 @@
 //! - `Full`: the target is ranked against every catalog item, the user's
 //!   earlier items masked out (S3-Rec / ICLRec full-ranking tables).
 //!
+//! Shoppers' last baskets (orders) are ranked in full: every target item of
+//! the basket new to the shopper counts, the history is excluded as the
+//! engine's answers exclude it ([`evaluate_baskets`]).
+//!
 //! Scores come from a caller-supplied function, so the same code measures
 //! the engine and the popularity baseline.
 
@@ -47,6 +51,16 @@ impl MetricsSum {
             self.hits += 1.0;
             self.gains += 1.0 / ((rank + 2) as f64).log2();
         }
+    }
+
+    /// One shopper's basket: `gains` are the discounted gains of the targets
+    /// in the top [`CUTOFF`], `ideal` the best possible sum.
+    fn add_basket(&mut self, hit: bool, gains: f64, ideal: f64) {
+        self.users += 1;
+        if hit {
+            self.hits += 1.0;
+        }
+        self.gains += gains / ideal;
     }
 
     pub fn finish(&self) -> Metrics {
@@ -104,6 +118,91 @@ pub fn evaluate<'s, E>(
         sum.add(rank);
     }
     Ok(sum.finish())
+}
+
+/// A shopper's held-out basket: the items they had before it (oldest first,
+/// as the page holds them) and the basket's items new to them; catalog rows,
+/// or raw ids as parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Basket<T = usize> {
+    pub history: Vec<T>,
+    pub targets: Vec<T>,
+}
+
+/// Ranks each basket's targets among every item not in its history. HR@10:
+/// any target in the top 10; NDCG@10: binary gains over the ideal of
+/// min(targets, 10) hits. Ties are split at random as in [`rank_of`].
+pub fn evaluate_baskets<'s, E>(
+    baskets: &[Basket],
+    item_count: usize,
+    seed: u64,
+    mut score: impl FnMut(&[usize]) -> Result<Cow<'s, [f32]>, E>,
+) -> Result<Metrics, E> {
+    let mut rng = SplitMix64(seed);
+    let mut sum = MetricsSum::default();
+    let mut in_history = vec![false; item_count];
+    for basket in baskets.iter().filter(|b| !b.targets.is_empty()) {
+        let scores = score(&basket.history)?;
+        for &item in &basket.history {
+            in_history[item] = true;
+        }
+        let (mut hit, mut gains) = (false, 0.0);
+        for &target in &basket.targets {
+            let others = (0..item_count).filter(|&i| i != target && !in_history[i]).map(|i| scores[i]);
+            let rank = rank_of(scores[target], others, &mut rng);
+            if rank < CUTOFF {
+                hit = true;
+                gains += 1.0 / ((rank + 2) as f64).log2();
+            }
+        }
+        let ideal: f64 = (0..basket.targets.len().min(CUTOFF)).map(|r| 1.0 / ((r + 2) as f64).log2()).sum();
+        sum.add_basket(hit, gains, ideal);
+        for &item in &basket.history {
+            in_history[item] = false;
+        }
+    }
+    Ok(sum.finish())
+}
+
+/// Item popularity over the baskets' histories (the PopRec baseline for
+/// basket files: how many tested shoppers had each item before).
+pub fn basket_popularity(baskets: &[Basket], item_count: usize) -> Vec<f32> {
+    let mut counts = vec![0f32; item_count];
+    for basket in baskets {
+        for &item in &basket.history {
+            counts[item] += 1.0;
+        }
+    }
+    counts
+}
+
+/// Parses `user item item ... | target target ...` lines: a history (oldest
+/// first) and the held-out basket, as raw ids, in file order.
+pub fn parse_baskets(text: &str) -> Result<Vec<Basket<String>>, String> {
+    let mut baskets = Vec::new();
+    for (number, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let (before, after) = line
+            .split_once('|')
+            .ok_or_else(|| format!("line {}: no `|` between the history and the basket", number + 1))?;
+        let history: Vec<String> = before.split_whitespace().skip(1).map(str::to_owned).collect();
+        let targets: Vec<String> = after.split_whitespace().map(str::to_owned).collect();
+        if history.is_empty() || targets.is_empty() {
+            return Err(format!(
+                "line {}: needs a user, at least one history item and one basket item",
+                number + 1
+            ));
+        }
+        baskets.push(Basket { history, targets });
+    }
+    Ok(baskets)
+}
+
+/// Whether a data file holds baskets (`|` lines) rather than sequences.
+pub fn is_basket_file(text: &str) -> bool {
+    text.lines().any(|line| line.contains('|'))
 }
 
 /// `count` items drawn uniformly with replacement from items not in `seen`.

@@ -6,7 +6,10 @@ mod common;
 
 use std::borrow::Cow;
 
-use edgerec::eval::{evaluate, parse_sequences, popularity, rank_of, MetricsSum, Protocol, SplitMix64};
+use edgerec::eval::{
+    basket_popularity, evaluate, evaluate_baskets, is_basket_file, parse_baskets, parse_sequences,
+    popularity, rank_of, Basket, MetricsSum, Protocol, SplitMix64,
+};
 
 #[test]
 fn hit_rate_and_ndcg_by_hand() {
@@ -80,36 +83,139 @@ fn parses_both_dataset_formats_and_counts_popularity() {
 }
 
 #[test]
-fn eval_command_runs_on_a_slice_of_real_histories() {
-    // 40 real MovieLens users from the committed bundle, as `user item` lines.
-    let files = common::default_bundle();
-    let users: serde_json::Value = serde_json::from_slice(&files["users.json"]).unwrap();
-    let catalog: serde_json::Value = serde_json::from_slice(&files["catalog.json"]).unwrap();
-    let mut data = String::new();
-    for (user, seen) in users["seen"].as_array().unwrap().iter().take(40).enumerate() {
-        for index in seen.as_array().unwrap() {
-            data += &format!(
-                "{user} {}\n",
-                catalog["items"][index.as_u64().unwrap() as usize]["id"].as_str().unwrap()
-            );
+fn baskets_rank_every_target_among_items_not_in_the_history() {
+    // 14 items, scores favour low indices. History [0]: item 1 ranks 0 and
+    // item 3 ranks 2 (1 and 2 above it); the ideal is two hits at 0 and 1.
+    let scores: Vec<f32> = (0..14).map(|i| 14.0 - i as f32).collect();
+    let score = |_: &[usize]| Ok::<_, ()>(Cow::Borrowed(&scores[..]));
+    let baskets = vec![Basket { history: vec![0], targets: vec![1, 3] }];
+    let m = evaluate_baskets(&baskets, 14, 0, score).unwrap();
+    assert_eq!((m.users, m.hit_rate), (1, 1.0));
+    let ideal = 1.0 + 1.0 / 3f64.log2();
+    assert!((m.ndcg - (1.0 + 0.5) / ideal).abs() < 1e-12, "{}", m.ndcg);
+
+    // Targets past the top 10 (items 12 and 13 rank 11 and 12 with item 0
+    // excluded): no hit, no gain; a basket with no targets is not counted.
+    let baskets = vec![
+        Basket { history: vec![0], targets: vec![12, 13] },
+        Basket { history: vec![0], targets: vec![] },
+    ];
+    let m = evaluate_baskets(&baskets, 14, 0, score).unwrap();
+    assert_eq!((m.users, m.hit_rate, m.ndcg), (1, 0.0, 0.0));
+
+    // Excluding the history lifts a target: with items 0..=9 in the history,
+    // item 12 ranks 2.
+    let baskets = vec![Basket { history: (0..10).collect(), targets: vec![12] }];
+    let m = evaluate_baskets(&baskets, 14, 0, score).unwrap();
+    assert!((m.ndcg - 1.0 / 4f64.log2()).abs() < 1e-12);
+}
+
+#[test]
+fn parses_basket_files() {
+    let text = "u1 10 11 | 12 13\nu2 10 |14\n";
+    assert!(is_basket_file(text) && !is_basket_file("u1 10 11\n"));
+    let baskets = parse_baskets(text).unwrap();
+    assert_eq!(
+        baskets[0],
+        Basket {
+            history: vec!["10".to_owned(), "11".to_owned()],
+            targets: vec!["12".to_owned(), "13".to_owned()]
         }
-    }
-    let path = std::env::temp_dir().join(format!("edgerec-eval-slice-{}.txt", std::process::id()));
+    );
+    assert_eq!(baskets[1].targets, vec!["14"]);
+    assert!(parse_baskets("u1 10 11\n").unwrap_err().contains("line 1: no `|`"));
+    assert!(parse_baskets("u1 | 12\n").unwrap_err().contains("at least one history item"));
+    assert!(parse_baskets("u1 10 |\n").is_err());
+    let counted = basket_popularity(
+        &[Basket { history: vec![0, 1], targets: vec![2] }, Basket { history: vec![1], targets: vec![0] }],
+        3,
+    );
+    assert_eq!(counted, vec![1.0, 2.0, 0.0], "histories count, targets do not");
+}
+
+/// Runs `edgerec eval` on the committed bundle with `data` as the data file.
+fn eval_command(data: &str, args: &[&str]) -> (bool, String) {
+    let path = std::env::temp_dir().join(format!("edgerec-eval-{}-{}.txt", std::process::id(), data.len()));
     std::fs::write(&path, data).unwrap();
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_edgerec"))
         .args(["eval", "models/channel/ml-100k/versions/1", path.to_str().unwrap()])
+        .args(args)
         .output()
         .unwrap();
     std::fs::remove_file(&path).ok();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
-    for row in ["| next_up (LSTM) | 100 sampled negatives |", "| PopRec | full ranking |"] {
-        let line =
-            stdout.lines().find(|l| l.starts_with(row)).unwrap_or_else(|| panic!("no row {row}:\n{stdout}"));
-        let cells: Vec<&str> = line.split('|').map(str::trim).collect();
-        let (hr, ndcg, users): (f64, f64, usize) =
-            (cells[3].parse().unwrap(), cells[4].parse().unwrap(), cells[5].parse().unwrap());
-        assert_eq!(users, 40);
-        assert!((0.0..=1.0).contains(&hr) && ndcg <= hr, "{line}");
+    let text =
+        String::from_utf8_lossy(&output.stdout).into_owned() + &String::from_utf8_lossy(&output.stderr);
+    (output.status.success(), text)
+}
+
+/// (HR@10, NDCG@10, users) of the table row starting with `row`.
+fn table_row(stdout: &str, row: &str) -> (f64, f64, usize) {
+    let line =
+        stdout.lines().find(|l| l.starts_with(row)).unwrap_or_else(|| panic!("no row {row}:\n{stdout}"));
+    let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+    let metrics = (cells[3].parse().unwrap(), cells[4].parse().unwrap(), cells[5].parse().unwrap());
+    assert!((0.0..=1.0).contains(&metrics.0) && metrics.1 <= metrics.0, "{line}");
+    metrics
+}
+
+/// 40 real MovieLens users of the committed bundle: (user, their item ids in order).
+fn real_users() -> Vec<Vec<String>> {
+    let files = common::default_bundle();
+    let users: serde_json::Value = serde_json::from_slice(&files["users.json"]).unwrap();
+    let catalog: serde_json::Value = serde_json::from_slice(&files["catalog.json"]).unwrap();
+    let id = |index: &serde_json::Value| {
+        catalog["items"][index.as_u64().unwrap() as usize]["id"].as_str().unwrap().to_owned()
+    };
+    users["seen"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .take(40)
+        .map(|seen| seen.as_array().unwrap().iter().map(id).collect())
+        .collect()
+}
+
+#[test]
+fn eval_command_scores_held_out_baskets() {
+    // Each user's last five items are their "basket".
+    let data: String = real_users()
+        .iter()
+        .enumerate()
+        .map(|(user, ids)| {
+            let (history, basket) = ids.split_at(ids.len() - 5);
+            format!("{user} {} | {}\n", history.join(" "), basket.join(" "))
+        })
+        .collect();
+    let (ok, stdout) = eval_command(&data, &[]);
+    assert!(ok, "{stdout}");
+    for row in [
+        "| next_up (LSTM) | full ranking, last basket |",
+        "| for_you (fold-in) | full ranking, last basket |",
+        "| PopRec | full ranking, last basket |",
+    ] {
+        assert_eq!(table_row(&stdout, row).2, 40);
+    }
+    let (ok, stderr) = eval_command(&data, &["--protocol", "sampled"]);
+    assert!(!ok && stderr.contains("basket files are ranked in full only"), "{stderr}");
+    let (ok, stderr) = eval_command("7 1 2 | no-such-item\n", &[]);
+    assert!(!ok && stderr.contains("item \"no-such-item\" is not in the bundle"), "{stderr}");
+}
+
+#[test]
+fn eval_command_runs_on_a_slice_of_real_histories() {
+    // The same users as `user item` lines, leave-one-out.
+    let data: String = real_users()
+        .iter()
+        .enumerate()
+        .flat_map(|(user, ids)| ids.iter().map(move |id| format!("{user} {id}\n")))
+        .collect();
+    let (ok, stdout) = eval_command(&data, &[]);
+    assert!(ok, "{stdout}");
+    for row in [
+        "| next_up (LSTM) | 100 sampled negatives |",
+        "| for_you (fold-in) | full ranking |",
+        "| PopRec | full ranking |",
+    ] {
+        assert_eq!(table_row(&stdout, row).2, 40);
     }
 }

@@ -4,7 +4,9 @@
 //!         verify the signature (when keys are given: base64, or a .pub file),
 //!         the limits, files and hashes, run the parity cases
 //!     edgerec eval <bundle-dir> <data-file> [--protocol sampled|full|both] [--seed N] [--users N]
-//!         leave-one-out HR@10 / NDCG@10 of next_up and of PopRec
+//!         HR@10 / NDCG@10 of next_up, for_you (fold-in) and PopRec: leave-one-out
+//!         on `user item ...` sequences, or full ranking of held-out baskets on
+//!         `user item ... | item ...` lines (python -m models.holdout writes them)
 //!     edgerec bench <bundle-dir>
 //!         per-call latency of each query (median and best of 20 batches)
 
@@ -14,7 +16,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use edgerec::bundle::{LoadOptions, PublicKey};
-use edgerec::eval::{self, Metrics, Protocol, Sequence};
+use edgerec::eval::{self, Basket, Metrics, Protocol, Sequence};
 use edgerec::{BundleFiles, Engine};
 
 const USAGE: &str = "usage:
@@ -88,18 +90,25 @@ fn load(dir: &Path, options: &LoadOptions) -> Result<Engine, String> {
 
 struct EvalOptions {
     protocols: Vec<Protocol>,
+    protocol_given: bool,
     seed: u64,
     users: Option<usize>,
 }
 
 impl EvalOptions {
     fn parse(args: &[String]) -> Result<Self, String> {
-        let mut options = Self { protocols: vec![Protocol::Sampled, Protocol::Full], seed: 42, users: None };
+        let mut options = Self {
+            protocols: vec![Protocol::Sampled, Protocol::Full],
+            protocol_given: false,
+            seed: 42,
+            users: None,
+        };
         let mut args = args.iter();
         while let Some(flag) = args.next() {
             let value = args.next().ok_or_else(|| format!("{flag} needs a value\n{USAGE}"))?;
             match flag.as_str() {
                 "--protocol" => {
+                    options.protocol_given = true;
                     options.protocols = match value.as_str() {
                         "sampled" => vec![Protocol::Sampled],
                         "full" => vec![Protocol::Full],
@@ -121,45 +130,86 @@ impl EvalOptions {
 fn evaluate(bundle_dir: &Path, data: &Path, options: &EvalOptions) -> Result<(), String> {
     let engine = verify(bundle_dir, &LoadOptions::default())?;
     let text = std::fs::read_to_string(data).map_err(|e| format!("cannot read {}: {e}", data.display()))?;
-    let raw = eval::parse_sequences(&text).map_err(|e| format!("{}: {e}", data.display()))?;
     let catalog = engine.catalog();
-    let mut sequences: Vec<Sequence> = Vec::with_capacity(raw.len());
-    for (user, ids) in raw.iter().enumerate() {
-        let rows = ids
-            .iter()
+    let rows = |line: usize, ids: &[String]| {
+        ids.iter()
             .map(|id| {
-                catalog.index_of(id).ok_or_else(|| format!("user #{user}: item {id:?} is not in the bundle"))
+                catalog.index_of(id).ok_or_else(|| format!("user #{line}: item {id:?} is not in the bundle"))
             })
-            .collect::<Result<Vec<_>, _>>()?;
-        sequences.push(rows);
+            .collect::<Result<Vec<usize>, String>>()
+    };
+    let item_count = catalog.len();
+    println!("\n| model | protocol | HR@{0} | NDCG@{0} | users | seconds |", eval::CUTOFF);
+    println!("|---|---|---|---|---|---|");
+    if eval::is_basket_file(&text) {
+        if options.protocols.contains(&Protocol::Sampled) && options.protocol_given {
+            return Err(format!(
+                "{}: basket files are ranked in full only (--protocol full)",
+                data.display()
+            ));
+        }
+        let raw = eval::parse_baskets(&text).map_err(|e| format!("{}: {e}", data.display()))?;
+        let mut baskets = Vec::with_capacity(raw.len());
+        for (line, Basket { history, targets }) in
+            raw.iter().enumerate().take(options.users.unwrap_or(usize::MAX))
+        {
+            let history = rows(line, history)?;
+            // Answers exclude the history, so a target already in it could never be hit.
+            let targets = rows(line, targets)?.into_iter().filter(|t| !history.contains(t)).collect();
+            baskets.push(Basket { history, targets });
+        }
+        let popularity = eval::basket_popularity(&baskets, item_count);
+        for (model, mut score) in scorers(&engine, &popularity) {
+            let started = Instant::now();
+            let metrics = eval::evaluate_baskets(&baskets, item_count, options.seed, &mut score)?;
+            report(model, "full ranking, last basket", metrics, started);
+        }
+        return Ok(());
     }
+    let raw = eval::parse_sequences(&text).map_err(|e| format!("{}: {e}", data.display()))?;
+    let mut sequences: Vec<Sequence> =
+        raw.iter().enumerate().map(|(line, ids)| rows(line, ids)).collect::<Result<_, _>>()?;
     if let Some(limit) = options.users {
         sequences.truncate(limit);
     }
-    let item_count = catalog.len();
     let popularity = eval::popularity(&sequences, item_count);
-    println!("\n| model | protocol | HR@{0} | NDCG@{0} | users | seconds |", eval::CUTOFF);
-    println!("|---|---|---|---|---|---|");
     for &protocol in &options.protocols {
-        let started = Instant::now();
-        let lstm = eval::evaluate(&sequences, item_count, protocol, options.seed, |history| {
-            engine.next_up_scores(history).map(Cow::Owned).map_err(|e| e.to_string())
-        })?;
-        report("next_up (LSTM)", protocol, lstm, started);
-        let started = Instant::now();
-        let pop = eval::evaluate(&sequences, item_count, protocol, options.seed, |_| {
-            Ok::<_, String>(Cow::Borrowed(&popularity[..]))
-        })?;
-        report("PopRec", protocol, pop, started);
+        for (model, mut score) in scorers(&engine, &popularity) {
+            let started = Instant::now();
+            let metrics = eval::evaluate(&sequences, item_count, protocol, options.seed, &mut score)?;
+            let name = match protocol {
+                Protocol::Sampled => "100 sampled negatives",
+                Protocol::Full => "full ranking",
+            };
+            report(model, name, metrics, started);
+        }
     }
     Ok(())
 }
 
-fn report(model: &str, protocol: Protocol, metrics: Metrics, started: Instant) {
-    let protocol = match protocol {
-        Protocol::Sampled => "100 sampled negatives",
-        Protocol::Full => "full ranking",
-    };
+type Scorer<'a> = Box<dyn FnMut(&[usize]) -> Result<Cow<'a, [f32]>, String> + 'a>;
+
+/// Every model the bundle has, then the popularity baseline, as score functions over catalog rows.
+fn scorers<'a>(engine: &'a Engine, popularity: &'a [f32]) -> Vec<(&'static str, Scorer<'a>)> {
+    let mut scorers: Vec<(&'static str, Scorer<'a>)> = Vec::new();
+    let models = engine.models();
+    if models.contains(&"next_up") {
+        scorers.push((
+            "next_up (LSTM)",
+            Box::new(|history| engine.next_up_scores(history).map(Cow::Owned).map_err(|e| e.to_string())),
+        ));
+    }
+    if models.contains(&"factors") {
+        scorers.push((
+            "for_you (fold-in)",
+            Box::new(|history| engine.for_history_scores(history).map(Cow::Owned).map_err(|e| e.to_string())),
+        ));
+    }
+    scorers.push(("PopRec", Box::new(move |_| Ok(Cow::Borrowed(popularity)))));
+    scorers
+}
+
+fn report(model: &str, protocol: &str, metrics: Metrics, started: Instant) {
     println!(
         "| {model} | {protocol} | {:.4} | {:.4} | {} | {:.1} |",
         metrics.hit_rate,

@@ -3,20 +3,46 @@
 import { EdgeRec } from '../edgerec.js';
 
 const K = 12;
+const AISLE_PAGE = 48;
 const $ = (id) => document.getElementById(id);
+
+// Two shops on one page: ?shop=instacart serves the grocery channel that
+// `make demo SHOP=instacart` builds; the default is the committed movie shop.
+const SHOPS = {
+  'ml-100k': {
+    channel: '../channels/ml-100k/', historyName: 'demo-shop', brand: ['Reel', 'Corner'], things: 'movies',
+    hero: 'Movies picked for you, on your device',
+    starters: ['1', '50', '98', '127', '172', '181', '258', '286', '313', '100', '64', '56'],
+    startText: 'Start anywhere: pick a movie you like.',
+  },
+  instacart: {
+    channel: '../channels/instacart/', historyName: 'demo-grocery', brand: ['Corner', 'Grocer'], things: 'products',
+    hero: 'Groceries picked for you, on your device',
+    starters: ['24852', '13176', '21137', '21903', '47209', '47766', '47626', '16797', '26209', '27845', '27966', '22935'],
+    startText: 'Start anywhere: pick a product, or browse a department above.',
+  },
+};
+const shopName = new URLSearchParams(location.search).get('shop') ?? 'ml-100k';
+const shop = SHOPS[shopName] ?? SHOPS['ml-100k'];
+document.body.dataset.shop = shopName in SHOPS ? shopName : 'ml-100k';
+$('brand').replaceChildren(shop.brand[0], Object.assign(document.createElement('span'), { textContent: shop.brand[1] }));
+document.title = `${shop.brand.join(' ')} · an edgerec demo shop`;
+$('hero-title').textContent = shop.hero;
 
 let rec;
 try {
-  rec = await EdgeRec.open({ channel: '../channels/ml-100k/', serviceWorker: '../sw.js', serviceWorkerScope: '../',
-    historyName: 'demo-shop', checkEvery: 5_000 });
+  rec = await EdgeRec.open({ channel: shop.channel, serviceWorker: '../sw.js', serviceWorkerScope: '../',
+    historyName: shop.historyName, checkEvery: 5_000 });
 } catch (error) {
   setStatus('error', `could not load a model: ${error.message}`);
   throw error;
 }
 let catalog = await loadCatalog();
+let departments = departmentsOf(catalog);
 
 rec.addEventListener('modelchange', async ({ detail }) => {
   catalog = await loadCatalog();
+  departments = departmentsOf(catalog);
   render();
   if (detail.from && detail.from !== detail.to) {
     toast(`New model v${detail.to} applied live (was v${detail.from}): recommendations refreshed.`);
@@ -43,23 +69,65 @@ async function loadCatalog() {
   const { version, items } = await rec.items();
   setStatus('ready', `model v${version}`);
   $('status').dataset.version = version;
+  $('search').placeholder = `Search ${items.length.toLocaleString('en')} ${shop.things}: titles and categories`;
   return new Map(items.map((item) => [item.id, item]));
 }
 
+/**
+ * Department → aisle → item ids, from the catalog's `department` and `aisle`
+ * attributes (a shop without them has no department navigation).
+ */
+function departmentsOf(items) {
+  const tree = new Map();
+  for (const item of items.values()) {
+    const { department, aisle } = item.attributes ?? {};
+    if (typeof department !== 'string' || typeof aisle !== 'string') continue;
+    if (!tree.has(department)) tree.set(department, new Map());
+    const aisles = tree.get(department);
+    if (!aisles.has(aisle)) aisles.set(aisle, []);
+    aisles.get(aisle).push(item.id);
+  }
+  const byName = (a, b) => a[0].localeCompare(b[0]);
+  const sorted = [...tree].sort(byName).map(([name, aisles]) => [name, new Map([...aisles].sort(byName))]);
+  for (const [, aisles] of sorted) {
+    for (const ids of aisles.values()) ids.sort((a, b) => catalog.get(a).title.localeCompare(catalog.get(b).title));
+  }
+  const nav = $('departments');
+  nav.hidden = !sorted.length;
+  nav.replaceChildren(...sorted.map(([name]) => {
+    const link = document.createElement('a');
+    link.href = `#/dept/${encodeURIComponent(name)}`;
+    link.textContent = name;
+    return link;
+  }));
+  return new Map(sorted);
+}
+
 function route() {
-  const [, page = '', arg = ''] = location.hash.split('/');
-  if (page === 'item' && catalog.has(decodeURIComponent(arg))) return { page: 'item', id: decodeURIComponent(arg) };
-  if (page === 'search' && arg) return { page: 'search', text: decodeURIComponent(arg) };
+  const [, page = '', arg = '', more = ''] = location.hash.split('/');
+  const [first, second] = [decodeURIComponent(arg), decodeURIComponent(more)];
+  if (page === 'item' && catalog.has(first)) return { page: 'item', id: first };
+  if (page === 'search' && arg) return { page: 'search', text: first };
+  if (page === 'dept' && departments.has(first)) {
+    const aisle = departments.get(first).has(second) ? second : null;
+    return { page: 'browse', department: first, aisle };
+  }
   return { page: 'home' };
 }
 
 function render() {
-  const { page, id, text } = route();
+  const { page, id, text, department, aisle } = route();
   $('home').hidden = page !== 'home';
   $('product').hidden = page !== 'item';
   $('results').hidden = page !== 'search';
+  $('browse').hidden = page !== 'browse';
+  for (const link of $('departments').children) {
+    link.classList.toggle('current', link.hash === `#/dept/${encodeURIComponent(department ?? '')}`);
+  }
   renderHistory();
-  if (page === 'item') {
+  if (page === 'browse') {
+    renderBrowse(department, aisle);
+  } else if (page === 'item') {
     renderProduct(id);
     if (rec.history.list().at(-1) !== id) rec.history.add(id);
   } else if (page === 'search') {
@@ -73,10 +141,9 @@ function render() {
 
 function renderHome() {
   if (!rec.history.list().length) {
-    const starters = ['1', '50', '98', '127', '172', '181', '258', '286', '313', '100', '64', '56'];
-    const picks = starters.filter((id) => catalog.has(id)).map((id) => ({ ...catalog.get(id), score: null }));
-    fillCards($('for-you'), picks, 'Start anywhere: pick a movie you like.');
-    $('next-up').replaceChildren(empty('Open a few movies and this shelf predicts what you will want next.'));
+    const picks = shop.starters.filter((id) => catalog.has(id)).map((id) => ({ ...catalog.get(id), score: null }));
+    fillCards($('for-you'), picks, shop.startText);
+    $('next-up').replaceChildren(empty(`Open a few ${shop.things} and this shelf predicts what you will want next.`));
     return;
   }
   show($('for-you'), rec.forShopper({ k: K }), 'Nothing to recommend yet.');
@@ -88,15 +155,54 @@ function renderProduct(id) {
   const { title, year } = splitTitle(item.title);
   $('product-title').textContent = title;
   $('product-year').textContent = year ?? '';
-  $('product-categories').replaceChildren(...item.categories.map(tag));
+  const { department, aisle } = item.attributes ?? {};
+  $('product-categories').replaceChildren(...(departments.has(department)
+    ? [tag(department, `#/dept/${encodeURIComponent(department)}`),
+      tag(aisle, `#/dept/${encodeURIComponent(department)}/${encodeURIComponent(aisle)}`)]
+    : item.categories.map((name) => tag(name))));
   paintPoster($('product-poster'), item);
   const category = $('category-filter').value || undefined;
-  show($('similar'), rec.similar(id, { k: K, category }), 'No similar movies in this category.');
+  show($('similar'), rec.similar(id, { k: K, category }), `No similar ${shop.things} in this category.`);
 }
 
 function renderSearch(text) {
   $('results-title').textContent = `Results for “${text}”`;
-  show($('search-results'), rec.search(text, { k: 24 }), 'No movie matches those words.');
+  show($('search-results'), rec.search(text, { k: 24 }), `No ${shop.things} match those words.`);
+}
+
+// A department lists its aisles; an aisle lists its products, a page at a
+// time, under a shelf of products like the shopper's last one in that aisle
+// (the category filter runs inside the similarity scan).
+function renderBrowse(department, aisle) {
+  const aisles = departments.get(department);
+  $('browse-title').textContent = aisle ?? department;
+  $('browse-crumbs').replaceChildren(tag(department, `#/dept/${encodeURIComponent(department)}`));
+  $('aisles').replaceChildren(...[...aisles].map(([name, ids]) => {
+    const link = tag(`${name} (${ids.length.toLocaleString('en')})`, `#/dept/${encodeURIComponent(department)}/${encodeURIComponent(name)}`);
+    if (name === aisle) link.classList.add('current');
+    return link;
+  }));
+  const ids = aisle ? aisles.get(aisle) : [...aisles.values()].flat();
+  const last = rec.history.list().at(-1);
+  $('browse-like').hidden = !last;
+  if (last) {
+    $('browse-like-title').textContent = `Like ${catalog.get(last)?.title ?? 'your last item'}, in ${aisle ?? department}`;
+    show($('browse-like-items'), rec.similar(last, { k: K, category: aisle ?? department }), `Nothing similar in ${aisle ?? department}.`);
+  }
+  const list = $('browse-items');
+  let shown = 0;
+  const more = () => {
+    const page = ids.slice(shown, shown + AISLE_PAGE).map((id) => ({ ...catalog.get(id), score: null }));
+    shown += page.length;
+    const cards = document.createElement('ol');
+    fillCards(cards, page, '');
+    list.append(...cards.children);
+    $('browse-more').hidden = shown >= ids.length;
+    $('browse-count').textContent = `${shown.toLocaleString('en')} of ${ids.length.toLocaleString('en')} products, A to Z`;
+  };
+  list.replaceChildren();
+  $('browse-more').onclick = more;
+  more();
 }
 
 function renderHistory() {
@@ -149,7 +255,7 @@ function fillCards(list, items, emptyText) {
     name.textContent = title;
     const meta = document.createElement('span');
     meta.className = 'meta';
-    meta.textContent = [year, item?.categories.slice(0, 2).join(' · ')].filter(Boolean).join(' · ');
+    meta.textContent = [year, item?.attributes?.aisle ?? item?.categories.slice(0, 2).join(' · ')].filter(Boolean).join(' · ');
     link.append(poster, name, meta);
     if (score !== null && score !== undefined) {
       const match = document.createElement('span');
@@ -195,10 +301,11 @@ function toast(text, kind = 'info') {
   toastTimer = setTimeout(() => { box.hidden = true; }, 6_000);
 }
 
-function tag(text) {
-  const span = document.createElement('span');
-  span.textContent = text;
-  return span;
+function tag(text, href) {
+  const element = document.createElement(href ? 'a' : 'span');
+  element.textContent = text;
+  if (href) element.href = href;
+  return element;
 }
 
 function empty(text) {

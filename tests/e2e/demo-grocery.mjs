@@ -1,0 +1,126 @@
+// The grocery demo shop in Chromium: `scripts/instacart.sh channel` builds a
+// channel from the Instacart sample (a throwaway one here, one LSTM epoch to
+// keep CI short), and the demo serves it with ?shop=instacart: departments,
+// aisles, a product, similar items inside the aisle, "for you" and search.
+// Product facts are checked against the sample's own products.csv.
+// Skipped, saying so, when ../shared/data/instacart is not there.
+// Usage: node tests/e2e/demo-grocery.mjs
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { serve } from './static-server.mjs';
+import { launch, check } from './browser.mjs';
+
+const root = new URL('../../', import.meta.url).pathname;
+const data = resolve(process.env.DATA ?? join(root, '../shared/data'));
+const artifacts = join(root, 'test-artifacts/');
+if (!existsSync(join(data, 'instacart/products.csv'))) {
+  console.log(`grocery demo test skipped: no ${data}/instacart (set DATA=/path/to/data)`);
+  process.exit(0);
+}
+
+// products.csv: product_id,product_name,aisle_id,department_id (names may be quoted).
+async function readCsv(path) {
+  const [header, ...lines] = (await readFile(path, 'utf8')).trim().split('\n');
+  const names = header.split(',');
+  return lines.map((line) => {
+    const cells = line.match(/("([^"]|"")*"|[^,]*)(,|$)/g).map((c) => c.replace(/,$/, '').replace(/^"|"$/g, '').replace(/""/g, '"'));
+    return Object.fromEntries(names.map((name, i) => [name, cells[i]]));
+  });
+}
+const aisles = new Map((await readCsv(join(data, 'instacart/aisles.csv'))).map((r) => [r.aisle_id, r.aisle]));
+const products = new Map((await readCsv(join(data, 'instacart/products.csv'))).map((r) => [r.product_id, r]));
+const aisleOf = (id) => aisles.get(products.get(id)?.aisle_id)?.toLowerCase();
+const yogurts = [...products.values()].filter((p) => aisles.get(p.aisle_id) === 'yogurt').length;
+
+const dir = await mkdtemp(join(tmpdir(), 'edgerec-grocery-'));
+const started = Date.now();
+const built = spawnSync('scripts/instacart.sh', ['channel'], {
+  cwd: root,
+  encoding: 'utf8',
+  env: { ...process.env, DATA: data, CHANNEL: join(dir, 'channel'), BUNDLE: join(dir, 'bundle'),
+    TRAIN_ARGS: '--next-up-epochs 1 --als-alpha 1' },
+});
+if (built.status !== 0) {
+  console.log(`  FAILED: scripts/instacart.sh channel:\n${built.stdout}\n${built.stderr}`);
+  process.exit(1);
+}
+console.log(`  built the Instacart channel in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+
+await mkdir(artifacts, { recursive: true });
+const server = await serve(join(root, 'www'), { mounts: { '/channels/instacart/': join(dir, 'channel') } });
+const browser = await launch();
+const cardIds = (page, list) => page.$$eval(`#${list} li[data-id]`, (els) => els.map((e) => e.dataset.id));
+let failed = false;
+try {
+  const context = await browser.newContext({ viewport: { width: 1360, height: 960 } });
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (error) => errors.push(error.message));
+  await page.goto(`${server.url}demo/?shop=instacart`);
+  await page.waitForSelector('#for-you li[data-id]', { timeout: 90_000 });
+  check((await page.textContent('#brand')) === 'CornerGrocer', 'the grocery shop opens');
+  const starters = await cardIds(page, 'for-you');
+  check(starters.length === 12 && starters.every((id) => products.has(id)), `home shows 12 products to start from (${products.get(starters[0]).product_name}, …)`);
+  const departments = await page.$$eval('#departments a', (links) => links.map((a) => a.textContent));
+  check(departments.length === 21 && departments.includes('Dairy Eggs') && departments.includes('Produce'),
+    `21 departments in the navigation (${departments.slice(0, 4).join(', ')}, …)`);
+
+  // Department → aisle.
+  await page.click('#departments a:text-is("Dairy Eggs")');
+  await page.waitForSelector('#browse:not([hidden]) #aisles a');
+  const aisleLinks = await page.$$eval('#aisles a', (links) => links.map((a) => a.textContent));
+  check(aisleLinks.includes(`Yogurt (${yogurts.toLocaleString('en')})`), `Dairy Eggs lists its aisles with counts (${aisleLinks.slice(0, 3).join(', ')}, …)`);
+  await page.click('#aisles a:text-matches("^Yogurt")');
+  await page.waitForFunction(() => document.getElementById('browse-title').textContent === 'Yogurt');
+  let listed = await cardIds(page, 'browse-items');
+  check(listed.length === 48 && listed.every((id) => aisleOf(id) === 'yogurt'), `the Yogurt aisle shows 48 of its ${yogurts} products, all yogurt`);
+  await page.click('#browse-more');
+  listed = await cardIds(page, 'browse-items');
+  check(listed.length === 96 && new Set(listed).size === 96, '"Show more" adds the next 48');
+  await page.screenshot({ path: `${artifacts}demo-grocery-aisle.png` });
+
+  // A product: its department and aisle link back; similar items answer.
+  const product = listed[3];
+  await page.click(`#browse-items li[data-id="${product}"] a`);
+  await page.waitForSelector('#product:not([hidden]) #similar li[data-id]');
+  check((await page.textContent('#product-title')) === products.get(product).product_name.trim(), `the product page shows ${products.get(product).product_name}`);
+  const crumbs = await page.$$eval('#product-categories a', (links) => links.map((a) => a.textContent));
+  check(crumbs.join() === 'Dairy Eggs,Yogurt', `its department and aisle are links (${crumbs.join(' › ')})`);
+  const similar = await cardIds(page, 'similar');
+  check(similar.length === 12 && !similar.includes(product), '12 similar products, not itself');
+
+  // Back in the aisle: "like your last item" is filtered to the aisle inside the scan.
+  await page.click('#product-categories a:text-is("Yogurt")');
+  await page.waitForSelector('#browse-like:not([hidden]) #browse-like-items li[data-id]');
+  const like = await cardIds(page, 'browse-like-items');
+  check(like.length === 12 && like.every((id) => aisleOf(id) === 'yogurt' && id !== product),
+    `"like ${products.get(product).product_name}, in Yogurt": 12 yogurts (${like.slice(0, 2).map((id) => products.get(id).product_name).join(', ')}, …)`);
+
+  // Home, personalised; then search.
+  await page.click('#brand');
+  await page.waitForSelector('#home:not([hidden]) #next-up li[data-id]');
+  const forYou = await cardIds(page, 'for-you');
+  check(forYou.length === 12 && !forYou.includes(product) && forYou.join() !== starters.join(), '"for you" is personalised and leaves out the history');
+  check((await cardIds(page, 'next-up')).length === 12, '"next up" answers');
+  await page.fill('#search', 'greek yogurt');
+  await page.press('#search', 'Enter');
+  await page.waitForSelector('#results:not([hidden]) #search-results li[data-id]');
+  const found = await cardIds(page, 'search-results');
+  check(found.length >= 10 && found.slice(0, 5).every((id) => /greek/i.test(products.get(id).product_name)),
+    `search "greek yogurt": ${found.slice(0, 3).map((id) => products.get(id).product_name).join(', ')}, …`);
+  await page.screenshot({ path: `${artifacts}demo-grocery-search.png` });
+  check(errors.length === 0, `no page errors ${errors.join(' | ')}`);
+  await context.close();
+} catch (error) {
+  failed = true;
+  console.log(`  FAILED: ${error.message.split('\n')[0]}`);
+} finally {
+  await browser.close();
+  await server.close();
+  await rm(dir, { recursive: true, force: true });
+}
+console.log(failed ? 'grocery demo test failed' : 'grocery demo test passed');
+process.exit(failed ? 1 : 0);
