@@ -25,7 +25,8 @@ rm -f "$tarball"
 # What went in, and nothing that should not have.
 listing=$(tar -tzf "$tarball")
 for needed in edgerec.js edgerec.d.ts edgerec-sw.js edgerec-sw.d.ts lib/engine-worker.js \
-  pkg/edgerec.js pkg/edgerec_bg.wasm pkg/edgerec.d.ts README.md package.json; do
+  pkg/edgerec.js pkg/edgerec_bg.wasm pkg/edgerec.d.ts pkg-core/edgerec.js pkg-core/edgerec_bg.wasm \
+  README.md package.json; do
   grep -qx "package/$needed" <<<"$listing" || { echo "build-package: $needed missing from $tarball" >&2; exit 1; }
 done
 if grep -E '^package/(demo|bench|channels|bundles)/|^package/index\.html$' <<<"$listing"; then
@@ -34,7 +35,9 @@ if grep -E '^package/(demo|bench|channels|bundles)/|^package/index\.html$' <<<"$
 fi
 
 size=$(stat -c %s "$tarball")
-wasm_gz=$(tar -xzOf "$tarball" package/pkg/edgerec_bg.wasm | gzip -9 | wc -c)
-wasm_raw=$(tar -xzOf "$tarball" package/pkg/edgerec_bg.wasm | wc -c)
 echo "build-package: $(pwd)/$tarball"
-echo "build-package: tarball $size bytes ($(wc -l <<<"$listing") files); wasm $wasm_raw bytes, $wasm_gz gzipped (gzip -9)"
+echo "build-package: tarball $size bytes ($(wc -l <<<"$listing") files)"
+for pkg in pkg-core pkg; do
+  echo "build-package: $pkg/edgerec_bg.wasm $(tar -xzOf "$tarball" package/$pkg/edgerec_bg.wasm | wc -c) bytes," \
+    "$(tar -xzOf "$tarball" package/$pkg/edgerec_bg.wasm | gzip -9 | wc -c) gzipped (gzip -9)"
+done

@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Builds the wasm engine and its JS bindings into www/pkg, and copies the
+# Builds the wasm engine and its JS bindings: the full build (with the next-up
+# encoder, tract) into www/pkg and the core build (without it, what a page
+# loads first) into www/pkg-core. Also copies the
 # committed default channel (models/channel/ml-100k) to www/channels so the
 # pages can fetch it. The copy is what the demo's publish command writes to.
 #
@@ -13,13 +15,14 @@ profile=release
 [ "${1:-}" = --dev ] && profile=debug
 
 started=$(date +%s)
-if [ "$profile" = release ]; then
-  cargo build --release --lib --target wasm32-unknown-unknown
-else
-  cargo build --lib --target wasm32-unknown-unknown
-fi
+flags=(--lib --target wasm32-unknown-unknown)
+[ "$profile" = release ] && flags+=(--release)
 wasm=${CARGO_TARGET_DIR:-target}/wasm32-unknown-unknown/$profile/edgerec.wasm
+# Both builds write the same artifact path, so each is bound right after it is built.
+cargo build "${flags[@]}"
 wasm-bindgen --target web --out-dir www/pkg "$wasm"
+cargo build "${flags[@]}" --no-default-features
+wasm-bindgen --target web --out-dir www/pkg-core "$wasm"
 
 # Versions are immutable, so existing ones are kept as they are, and so is a
 # pointer the demo's publish command moved.
@@ -30,6 +33,8 @@ for version in models/channel/ml-100k/versions/*/; do
 done
 [ -f www/channels/ml-100k/latest.json ] || cp models/channel/ml-100k/latest.json www/channels/ml-100k/
 
-raw=$(stat -c %s www/pkg/edgerec_bg.wasm)
-gz=$(gzip -9 -c www/pkg/edgerec_bg.wasm | wc -c)
-echo "build-wasm ($profile): www/pkg/edgerec_bg.wasm ${raw} bytes (${gz} gzipped), $(( $(date +%s) - started )) s"
+for pkg in www/pkg www/pkg-core; do
+  echo "build-wasm ($profile): $pkg/edgerec_bg.wasm $(stat -c %s $pkg/edgerec_bg.wasm) bytes" \
+    "($(gzip -9 -c $pkg/edgerec_bg.wasm | wc -c) gzipped)"
+done
+echo "build-wasm ($profile): $(( $(date +%s) - started )) s"

@@ -51,7 +51,9 @@ pipeline_rebuilds_a_valid_bundle() {
 run "rustfmt" cargo fmt --check
 run "clippy (native)" cargo clippy --all-targets -- -D warnings
 run "clippy (wasm32)" cargo clippy --all-targets --target wasm32-unknown-unknown -- -D warnings
+run "clippy (core build, wasm32)" cargo clippy --lib --no-default-features --target wasm32-unknown-unknown -- -D warnings
 run "native tests" cargo test
+run "native tests: core build (no tract)" cargo test --no-default-features --test core_build
 run "wasm tests: page + worker (Chromium)" cargo test --target wasm32-unknown-unknown --test web --test worker
 run "JS unit tests (node --test)" node --test tests/js/
 run "Python unit tests" .venv/bin/python -m unittest discover -s models/tests -t .

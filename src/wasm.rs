@@ -155,6 +155,13 @@ impl Engine {
     pub fn models(&self) -> Result<JsValue, JsValue> {
         to_js(&self.inner.models())
     }
+
+    /// Models the bundle has that this build does not run: `["next_up"]` in
+    /// the core build (loaded by the full build instead), else empty.
+    #[wasm_bindgen(js_name = deferredModels)]
+    pub fn deferred_models(&self) -> Result<JsValue, JsValue> {
+        to_js(&self.inner.deferred_models())
+    }
 }
 
 fn history_arg(item_ids: &JsValue) -> Result<Vec<String>, JsValue> {

@@ -109,6 +109,14 @@ export interface EdgeRecOptions {
    * `call_timeout` and its Worker is replaced.
    */
   callTimeoutMs?: number;
+  /**
+   * `'staged'` (default): the first answers (similar, for you, search) come
+   * from the small core build; next-up calls wait until the full build,
+   * compiled in the background, has loaded the version and passed its
+   * next-up parity cases. `'full'`: one stage, next up ready before the
+   * first answer.
+   */
+  loading?: 'staged' | 'full';
 }
 
 /** Bundle limits (lib/limits.js); every value a whole number >= 1. */
@@ -447,6 +455,7 @@ export type BundleErrorCode =
 /** Codes of UnavailableError: nothing can answer right now. */
 export type UnavailableErrorCode =
   | 'model_missing'
+  | 'model_not_in_build'
   | 'inference_failed'
   | 'internal'
   | 'no_cache_storage'

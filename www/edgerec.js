@@ -20,6 +20,8 @@ import init, { Engine } from './pkg/edgerec.js';
 export { BundleError, EdgeRecError, InputError, UnavailableError, ShopperHistory };
 
 const WASM_URL = new URL('./pkg/edgerec_bg.wasm', import.meta.url);
+// The core build (no next-up encoder): what a page compiles first (docs/loading.md).
+const CORE_WASM_URL = new URL('./pkg-core/edgerec_bg.wasm', import.meta.url);
 // With a version already cached, open() waits this long for the channel check
 // before serving the cached one (a newer version then swaps in when ready).
 const OPEN_CHECK_WAIT_MS = 3_000;
@@ -32,6 +34,9 @@ export class EdgeRec extends EventTarget {
   #broadcast;
   #timer;
   #serviceWorker = null;
+  #wasm = null; // { module, build }: what new Workers start with
+  #waitingForEncoder = new Set(); // clients started with the core build
+  #encoderError = null; // why the full build could not be compiled
   #closed = false;
 
   /**
@@ -54,6 +59,9 @@ export class EdgeRec extends EventTarget {
    *   a version's manifest must carry a signature one of them verifies
    * @param {number} [options.loadTimeoutMs] how long loading a version may take (default 60 s)
    * @param {number} [options.callTimeoutMs] how long one call may take (default 30 s)
+   * @param {'staged'|'full'} [options.loading] 'staged' (default): the first answers come from
+   *   the small core build and next up once the full build is compiled in the background;
+   *   'full': one stage, every model (next up included) ready before the first answer
    */
   static async open(options) {
     const settings = openOptions(options);
@@ -72,12 +80,16 @@ export class EdgeRec extends EventTarget {
     return rec;
   }
 
-  async #start({ channel, serviceWorker, serviceWorkerScope, historyName, historyLimit, fusionMs }) {
-    const [wasm, history] = await Promise.all([compileWasm(), ShopperHistory.open(historyName, { limit: historyLimit })]);
+  async #start({ channel, serviceWorker, serviceWorkerScope, historyName, historyLimit, fusionMs, loading }) {
+    const build = loading === 'staged' ? 'core' : 'full';
+    const [module, history] = await Promise.all([
+      compileWasm(build === 'core' ? CORE_WASM_URL : WASM_URL), ShopperHistory.open(historyName, { limit: historyLimit }),
+    ]);
+    this.#wasm = { module, build };
     this.history = history;
     this.#lifecycle = new VersionLifecycle({
       store: channelStore(channel),
-      startWorker: (version, hooks) => this.#startWorker(wasm, version, hooks),
+      startWorker: (version, hooks) => this.#startWorker(version, hooks),
       emit: (type, detail) => this.dispatchEvent(new CustomEvent(type, { detail })),
       fusionMs,
       onPromoted: ({ resources }) => this.#serviceWorker?.then((sw) => sw?.postMessage({ type: 'edgerec:shell', urls: resources })),
@@ -95,15 +107,40 @@ export class EdgeRec extends EventTarget {
     const cached = cachedVersions(await readState(channel)).length > 0;
     const brief = () => Promise.race([checking, new Promise((resolve) => setTimeout(() => resolve({}), OPEN_CHECK_WAIT_MS))]);
     const checked = await (!cached ? checking : busy ? {} : brief());
-    await this.#lifecycle.start(checked.reason && `${channel}: ${checked.reason}`);
+    try {
+      await this.#lifecycle.start(checked.reason && `${channel}: ${checked.reason}`);
+    } finally {
+      // Only once the first answers can flow: the full build must not slow them down.
+      if (build === 'core') this.#compileFullBuild();
+    }
   }
 
-  #startWorker(wasm, version, hooks) {
+  // Compiles the full build in the background and hands it to the Workers
+  // started with the core one; later Workers start with it directly.
+  #compileFullBuild() {
+    compileWasm(WASM_URL).then((module) => {
+      this.#wasm = { module, build: 'full' };
+      for (const client of this.#waitingForEncoder) client.sendEncoder({ wasm: module });
+    }, (error) => {
+      this.#encoderError = error;
+      for (const client of this.#waitingForEncoder) client.sendEncoder({ error });
+    }).finally(() => this.#waitingForEncoder.clear());
+  }
+
+  #startWorker(version, hooks) {
     const { channel, limits, publicKeys, loadTimeoutMs, callTimeoutMs } = this.#settings;
+    const { module, build } = this.#wasm;
+    // Only the first version answers before next up's parity cases have run; a
+    // swap made while the full build still compiles waits for it (docs/loading.md).
+    const waitForFull = build === 'core' && this.version !== null;
     const worker = new Worker(new URL('./lib/engine-worker.js', import.meta.url), { type: 'module' });
-    return new EngineClient(worker, {
-      version, load: { wasm, channel, limits, publicKeys }, loadTimeoutMs, callTimeoutMs, ...hooks,
+    const client = new EngineClient(worker, {
+      version, load: { wasm: module, build, waitForFull, channel, limits, publicKeys }, loadTimeoutMs, callTimeoutMs,
+      ...hooks,
     });
+    if (build === 'core' && this.#encoderError) client.sendEncoder({ error: this.#encoderError });
+    else if (build === 'core') this.#waitingForEncoder.add(client);
+    return client;
   }
 
   #updateOptions() {
@@ -237,7 +274,8 @@ export class EdgeRec extends EventTarget {
 }
 
 const OPEN_OPTIONS = ['channel', 'serviceWorker', 'serviceWorkerScope', 'historyName', 'historyLimit', 'checkEvery',
-  'fusionMs', 'limits', 'publicKeys', 'loadTimeoutMs', 'callTimeoutMs'];
+  'fusionMs', 'limits', 'publicKeys', 'loadTimeoutMs', 'callTimeoutMs', 'loading'];
+const LOADING = ['staged', 'full'];
 
 // EdgeRec.open's options, checked and copied into plain values (they cross to Workers).
 function openOptions(options) {
@@ -257,7 +295,11 @@ function openOptions(options) {
   const {
     channel, serviceWorker, serviceWorkerScope, historyName = 'default', historyLimit = 50, checkEvery = 60_000,
     fusionMs = 0, limits, publicKeys, loadTimeoutMs = DEFAULT_LOAD_TIMEOUT_MS, callTimeoutMs = DEFAULT_CALL_TIMEOUT_MS,
+    loading = 'staged',
   } = readOptions(options, OPEN_OPTIONS, 'EdgeRec.open options');
+  if (!LOADING.includes(loading)) {
+    throw new InputError('invalid_argument', `loading must be "staged" or "full", got ${describe(loading)}`);
+  }
   if (!Number.isInteger(historyLimit) || historyLimit < 1 || historyLimit > MAX_HISTORY_IDS) {
     throw new InputError('invalid_argument', `historyLimit must be a whole number from 1 to ${MAX_HISTORY_IDS}, got ${describe(historyLimit)}`);
   }
@@ -273,6 +315,7 @@ function openOptions(options) {
     publicKeys: publicKeyList(publicKeys),
     loadTimeoutMs: milliseconds(loadTimeoutMs, 'loadTimeoutMs'),
     callTimeoutMs: milliseconds(callTimeoutMs, 'callTimeoutMs'),
+    loading,
   };
 }
 
@@ -320,14 +363,14 @@ async function coded(task, fallback) {
   }
 }
 
-async function compileWasm() {
+async function compileWasm(url) {
   try {
-    const response = await fetch(WASM_URL);
+    const response = await fetch(url);
     if (!response.ok) throw new Error(`HTTP ${response.status}`);
     // compileStreaming needs the application/wasm MIME type; not every server sends it.
     return await WebAssembly.compile(await response.arrayBuffer());
   } catch (error) {
-    throw new UnavailableError('wasm_unavailable', `${WASM_URL}: ${error.message}`);
+    throw new UnavailableError('wasm_unavailable', `${url}: ${error.message}`);
   }
 }
 

@@ -3,4 +3,4 @@
 // The offline copy holds the shop and edgerec's files, nothing else.
 import { installEdgeRecServiceWorker } from './edgerec-sw.js';
 
-installEdgeRecServiceWorker({ offlineShell: ['./demo/', './edgerec.js', './lib/', './pkg/'] });
+installEdgeRecServiceWorker({ offlineShell: ['./demo/', './edgerec.js', './lib/', './pkg/', './pkg-core/'] });

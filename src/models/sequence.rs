@@ -5,14 +5,22 @@
 //! Encoder contract (see docs/bundle-format.md): input `int64 [1, max_len]`
 //! holding catalog index + 1, left-padded with 0 (most recent item last);
 //! output `f32 [1, dim]`.
+//!
+//! Built only with the `next-up` feature; the core build (without tract)
+//! has a `SequenceModel` type with no values, so no encoder is ever loaded.
 
+#[cfg(feature = "next-up")]
 use std::io::Cursor;
+#[cfg(feature = "next-up")]
 use std::sync::Arc;
 
 use thiserror::Error;
+#[cfg(feature = "next-up")]
 use tract_onnx::prelude::*;
 
-use crate::kernel::{search, Hit, Matrix};
+use crate::kernel::Hit;
+#[cfg(feature = "next-up")]
+use crate::kernel::{search, Matrix};
 
 #[derive(Debug, Error)]
 pub enum SequenceError {
@@ -28,12 +36,37 @@ pub enum SequenceError {
     TableTooSmall { rows: usize, needed: usize },
 }
 
+/// The core build's stand-in: no encoder can be loaded, so there is no value.
+#[cfg(not(feature = "next-up"))]
+pub enum SequenceModel {}
+
+#[cfg(not(feature = "next-up"))]
+impl SequenceModel {
+    pub fn next_up(
+        &self,
+        _: &[usize],
+        _: usize,
+        _: impl Fn(usize) -> bool,
+    ) -> Result<Vec<Hit>, SequenceError> {
+        match *self {}
+    }
+
+    pub fn scores(&self, _: &[usize]) -> Result<Vec<f32>, SequenceError> {
+        match *self {}
+    }
+}
+
+/// Whether this build runs next-up encoders (the `next-up` feature).
+pub const ENCODERS_BUILT_IN: bool = cfg!(feature = "next-up");
+
+#[cfg(feature = "next-up")]
 pub struct SequenceModel {
     plan: Arc<TypedRunnableModel>,
     items: Matrix,
     max_len: usize,
 }
 
+#[cfg(feature = "next-up")]
 impl SequenceModel {
     /// Parses, shapes and optimises the encoder once, and checks that its
     /// output fits the item matrix by running it on an all-padding input.
@@ -105,8 +138,10 @@ impl SequenceModel {
 /// returning an error (a `Reduce*` axis out of range, found by fuzzing), so a
 /// bundle's graph is held to this small subset, with no subgraphs, and every
 /// graph output must be produced by something in the graph.
+#[cfg(feature = "next-up")]
 const ENCODER_OPS: &[&str] = &["Gather", "Transpose", "LSTM", "Squeeze", "Unsqueeze", "Cast", "Identity"];
 
+#[cfg(feature = "next-up")]
 fn check_encoder_graph(proto: &tract_onnx::pb::ModelProto) -> Result<(), SequenceError> {
     let bad = |reason: String| SequenceError::Load { reason };
     let graph = proto.graph.as_ref().ok_or_else(|| bad("the ONNX model has no graph".into()))?;
@@ -135,6 +170,7 @@ fn check_encoder_graph(proto: &tract_onnx::pb::ModelProto) -> Result<(), Sequenc
 /// panics), so every table gathered by the history (catalog index + 1, from 0
 /// for padding to the item count) must have at least `needed` rows, checked
 /// here before the encoder ever runs.
+#[cfg(feature = "next-up")]
 fn check_gathered_tables(model: &TypedModel, needed: usize) -> Result<(), SequenceError> {
     let mut from_history = std::collections::HashSet::new();
     for &node in &model.eval_order().map_err(|e| SequenceError::Load { reason: format!("{e:#}") })? {

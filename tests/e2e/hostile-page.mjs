@@ -25,8 +25,9 @@ const RETRY_WINDOW_MS = 6_500;
 
 // --- helpers -------------------------------------------------------------
 
-async function openPage(context, { limits, publicKeys, sw, callTimeoutMs } = {}) {
+async function openPage(context, { limits, publicKeys, sw, callTimeoutMs, loading } = {}) {
   const query = new URLSearchParams();
+  if (loading) query.set('loading', loading);
   if (limits) query.set('limits', JSON.stringify(limits));
   if (publicKeys) query.set('publicKeys', JSON.stringify(publicKeys));
   if (sw) query.set('sw', sw);
@@ -338,6 +339,54 @@ test('a bundle with no parity cases is refused (bundle_parity_missing)', async (
   await channel.publish('3', '2', ({ manifest }) => { manifest.parity.cases = []; });
   await checkNow(page);
   await contained(page, channel, { bad: '3', code: 'bundle_parity_missing', next: '4' });
+});
+
+// --- staged loading (docs/loading.md) ------------------------------------------------
+
+const nextUp = (page) => page.evaluate(() => window.rec.nextUp({ k: 10 }));
+const fetchedAt = (page, path) => page.evaluate((p) => performance.getEntriesByType('resource')
+  .find((e) => new URL(e.name).pathname === p)?.startTime ?? null, path);
+
+test('staged loading: the core build answers first, next up comes from the full build, as a one-stage page\'s', async ({ context, channel }) => {
+  const page = await startOnVersion1(context);
+  const first = await page.evaluate(() => window.loadMessages[0]);
+  check(first.build === 'core' && !first.waitForFull, `the first Worker loads the core build (${JSON.stringify(first)})`);
+  check((await similar(page)).items.length === 10, 'similar answers');
+  const [core, full, openedAt] = [await fetchedAt(page, '/pkg-core/edgerec_bg.wasm'), await fetchedAt(page, '/pkg/edgerec_bg.wasm'),
+    await page.evaluate(() => window.openedAt)];
+  check(core !== null && (full === null || full > core), `the core wasm is fetched first (at ${core?.toFixed(0)} ms; the full one at ${full?.toFixed(0)} ms, open resolved at ${openedAt.toFixed(0)} ms)`);
+  const staged = await nextUp(page);
+  check(staged.version === '1' && staged.items.length === 10, 'next up answers once the full build has taken over');
+  check((await page.evaluate(() => window.encoderMessages.length)) === 1, 'the full build was handed to the Worker once');
+  const onePage = await openPage(context, { loading: 'full' });
+  check((await onePage.evaluate(() => window.loadMessages[0].build)) === 'full', 'loading: "full" loads the full build only');
+  const direct = await nextUp(onePage);
+  check(direct.items.map((i) => i.id).join() === staged.items.map((i) => i.id).join()
+    && direct.items.every((item, i) => Math.abs(item.score - staged.items[i].score) < 1e-6),
+    `the same next-up answer as a one-stage page (${staged.items.slice(0, 3).map((i) => i.id)}, …)`);
+  await channel.publish('3', '2');
+  await checkNow(page);
+  await waitForEvent(page, 'modelchange', '3');
+  const swap = await page.evaluate(() => window.loadMessages.find((m) => m.version === '3'));
+  check(swap.build === 'full', `a later swap loads the full build directly, all parity cases before promotion (${JSON.stringify(swap)})`);
+  check((await nextUp(page)).version === '3', 'next up answers from version 3');
+});
+
+test('staged loading: a first version whose encoder fails its parity cases answers similar; next up rejects with the code', async ({ context, channel }) => {
+  await channel.publish('3', '2', ({ manifest }) => {
+    const nextUpCase = manifest.parity.cases.find((c) => c.kind === 'next_up');
+    nextUpCase.expected[0].score += 1;
+  });
+  const page = await openPage(context);
+  check(await page.evaluate(() => window.rec.version) === '3', 'the page opens on version 3 (core parity cases pass)');
+  check((await similar(page)).version === '3', 'similar answers from version 3');
+  const outcome = await page.evaluate(() => window.rec.nextUp({ history: ['1', '50'], k: 10 })
+    .then(() => 'answered', (e) => `${e.name} ${e.code}: ${e.message}`));
+  check(/^BundleError bundle_parity_failed: .*next_up/.test(outcome), `next up: ${outcome}`);
+  check((await similar(page)).version === '3', 'similar still answers');
+  const oneStage = await openPage(context, { loading: 'full' })
+    .then(async (p) => `serves version ${await p.evaluate(() => window.rec.version)}`, (error) => error.message);
+  check(/no_model: .*version 3: parity case/.test(oneStage), `a one-stage page refuses version 3 outright (${oneStage.slice(0, 90)}…)`);
 });
 
 // --- runner --------------------------------------------------------------

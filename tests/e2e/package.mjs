@@ -83,7 +83,9 @@ try {
   const dist = join(scratch, 'dist');
   const built = await listFiles(dist);
   const wasms = built.filter((f) => f.endsWith('.wasm'));
-  check(wasms.length === 1, `vite build in ${((Date.now() - started) / 1000).toFixed(1)} s emits the wasm once (${wasms.join(', ')})`);
+  const sizes = await Promise.all(wasms.map(async (f) => (await stat(join(dist, f))).size));
+  check(wasms.length === 2 && Math.min(...sizes) < 1e6 && Math.max(...sizes) > 4e6,
+    `vite build in ${((Date.now() - started) / 1000).toFixed(1)} s emits each wasm build once, core and full (${wasms.map((f, i) => `${f}: ${sizes[i]} bytes`).join(', ')})`);
   check(built.some((f) => /^assets\/engine-worker-[\w-]+\.js$/.test(f)), 'vite emits the engine Worker as its own file');
   check(built.includes('sw.js') && built.includes('channel/latest.json'), 'dist has sw.js at the root and the channel from public/');
 

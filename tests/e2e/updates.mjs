@@ -419,7 +419,7 @@ test('offline: a reload serves the cached version', async ({ context, channel })
       .map((url) => new URL(url, location.href))
       .filter((url) => url.origin === location.origin && !url.search && optedIn.some((p) => url.pathname.startsWith(p)));
     return needed.every((url) => kept.has(url.href));
-  }, ['/fixture/updates.html', '/edgerec.js', '/lib/', '/pkg/'], { timeout: 60_000 });
+  }, ['/fixture/updates.html', '/edgerec.js', '/lib/', '/pkg/', '/pkg-core/'], { timeout: 60_000 });
   // Offline for the page, and the server refuses whatever still reaches it:
   // the browser's own service-worker update checks, which setOffline does not cover.
   await context.setOffline(true);

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   DEFAULT_CALL_TIMEOUT_MS, DEFAULT_LOAD_TIMEOUT_MS, EngineClient, MAX_HISTORY_IDS, MAX_K, callArgs, callMessage,
-  checkFromWorker, checkToWorker, describe, errorResultMessage, failedMessage, itemIds, loadMessage, loadedMessage,
+  checkFromWorker, checkToWorker, describe, encoderMessage, errorResultMessage, failedMessage, itemIds, loadMessage, loadedMessage,
   milliseconds, plainError, publicKeyList, readOptions, resultMessage, wholeK,
 } from '../../www/lib/protocol.js';
 import { BundleError, InputError, UnavailableError } from '../../www/lib/errors.js';
@@ -134,12 +134,20 @@ test('message builders produce what the validators accept', () => {
 });
 
 test('validators refuse malformed messages', () => {
+  const load = loadMessage({ wasm: {}, channel: 'https://x/c/', version: '1' });
   assert.equal(checkToWorker(null).code, 'invalid_argument');
   assert.equal(checkToWorker({ type: 'call', id: -1, method: 'similar', args: [] }).code, 'invalid_argument');
   assert.equal(checkToWorker({ type: 'call', id: 1, method: 'free', args: [] }).code, 'bad_method');
   assert.equal(checkToWorker({ type: 'call', id: 1, method: 'similar', args: 'x' }).code, 'invalid_argument');
   assert.equal(checkToWorker({ type: 'load', channel: 1, version: '1' }).code, 'invalid_argument');
   assert.equal(checkToWorker({ type: 'load', channel: 'c', version: '1', publicKeys: [1] }).code, 'invalid_argument');
+  assert.equal(checkToWorker({ ...load, build: 'tiny' }).code, 'invalid_argument', 'a build is core or full');
+  assert.equal(checkToWorker({ ...load, waitForFull: 'yes' }).code, 'invalid_argument');
+  assert.equal(loadMessage({ channel: 'c', version: '1' }).build, 'full', 'full unless said otherwise');
+  assert.equal(checkToWorker(encoderMessage({ wasm: {} })), null);
+  assert.deepEqual(encoderMessage({ error: Object.assign(new Error('HTTP 404'), { code: 'wasm_unavailable' }) }),
+    { type: 'encoder', error: { code: 'wasm_unavailable', message: 'HTTP 404' } });
+  assert.equal(checkToWorker({ type: 'encoder' }).code, 'invalid_argument');
   assert.equal(checkToWorker({ type: 'eval' }).code, 'invalid_argument');
   assert.notEqual(checkFromWorker({ type: 'result', id: 'x' }), null);
   assert.notEqual(checkFromWorker({ type: 'result', id: 1, error: 'boom' }), null);
@@ -170,7 +178,7 @@ test('load sends limits and public keys, and resolves to the info; calls resolve
   const { worker, engine, clock } = client(healthyEngine('1'));
   const info = await engine.load();
   assert.equal(info.version, '1');
-  assert.deepEqual(worker.sent[0], { type: 'load', wasm: {}, channel: 'https://x/c/', version: '1', limits: { maxItems: 9 }, publicKeys: ['k'] });
+  assert.deepEqual(worker.sent[0], { type: 'load', wasm: {}, build: 'full', waitForFull: false, channel: 'https://x/c/', version: '1', limits: { maxItems: 9 }, publicKeys: ['k'] });
   const answer = await engine.call('similar', ['1', 10, undefined]);
   assert.equal(answer.version, '1');
   assert.equal(engine.pendingCount, 0);

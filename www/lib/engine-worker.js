@@ -5,15 +5,26 @@
 // A trap (a Rust panic, running out of memory) leaves the wasm instance
 // unusable: this Worker then answers every request with `engine_trap`, and the
 // page replaces it.
-import init, { Engine, setPanicHandler } from '../pkg/edgerec.js';
 import { readVersionFiles } from './channel.js';
 import {
   FROM_WORKER, MAX_K, TO_WORKER, callArgs, checkToWorker, errorResultMessage, failedMessage, loadedMessage,
   resultMessage,
 } from './protocol.js';
 
+// The two builds of the engine: the core (no next-up encoder, small, loaded
+// first) and the full one (with tract). Literal paths, so bundlers see both.
+const GLUE = {
+  core: () => import('../pkg-core/edgerec.js'),
+  full: () => import('../pkg/edgerec.js'),
+};
+
 let engine = null;
 let wasm = null;
+let build = null; // which build `engine` runs
+let loaded = null; // the load message, kept to load the full build later
+let encoder = null; // the page's 'encoder' message: the full build, or why there is none
+let nextUpReady = null; // a core engine whose bundle has next up: settles when the full build takes over
+let settleNextUp = null;
 let panicMessage = null; // set by the panic hook just before the trap
 let trapped = null; // { code: 'engine_trap', message } once the instance is unusable
 
@@ -24,25 +35,66 @@ self.onmessage = ({ data }) => {
     else postMessage({ type: FROM_WORKER.FAILED, error: { code: problem.code, message: problem.message } });
   } else if (data.type === TO_WORKER.LOAD) {
     load(data).catch((error) => postMessage(failedMessage(error)));
+  } else if (data.type === TO_WORKER.ENCODER) {
+    encoder = data;
+    if (nextUpReady) upgrade();
   } else {
     call(data);
   }
 };
 
-async function load({ wasm: module, channel, version, limits, publicKeys }) {
-  if (trapped) throw trapped;
-  wasm = await init({ module_or_path: module });
-  setPanicHandler((message) => { panicMessage = String(message); });
-  const started = performance.now();
+/** Instantiates one build's wasm and loads the version in it: all the engine's checks and parity cases. */
+async function instantiate(which, module, { channel, version, limits, publicKeys }) {
+  const glue = await GLUE[which]();
+  const instance = await glue.default({ module_or_path: module });
+  glue.setPanicHandler((message) => { panicMessage = String(message); });
   const files = await readVersionFiles(channel, version, { publicKeys }); // verifies the signature again
-  engine = guarded(() => new Engine(files, { limits, publicKeys })); // sizes, hashes, limits, signature, parity cases
+  const loadedEngine = guarded(() => new glue.Engine(files, { limits, publicKeys })); // sizes, hashes, limits, signature, parity cases
+  return { instance, engine: loadedEngine };
+}
+
+async function load(message) {
+  if (trapped) throw trapped;
+  loaded = message;
+  const started = performance.now();
+  ({ instance: wasm, engine } = await instantiate(message.build, message.wasm, message));
+  build = message.build;
   const loadMs = performance.now() - started;
   guarded(() => warmUp(engine));
+  const deferred = engine.deferredModels();
+  if (deferred.includes('next_up')) {
+    nextUpReady = new Promise((resolve, reject) => { settleNextUp = { resolve, reject }; });
+    nextUpReady.catch(() => {}); // each waiting call reports the failure itself
+    if (encoder) upgrade();
+    // A later swap: not promoted before the full build has run every parity case.
+    if (message.waitForFull) await nextUpReady;
+  }
   postMessage(loadedMessage({
-    version: engine.version, name: engine.name, itemCount: engine.itemCount,
+    version: engine.version, name: engine.name, itemCount: engine.itemCount, build: message.build, deferred,
     loadMs, warmMs: performance.now() - started - loadMs, wasmBytes: wasmMemoryBytes(),
     resources: [self.location.href, ...performance.getEntriesByType('resource').map((e) => e.name)],
   }));
+}
+
+// The full build loads the same version, its next-up parity cases included,
+// and takes over every call; until then next-up calls wait. If it cannot
+// (no full build, or the encoder fails its checks), next-up calls fail with
+// that error and the core engine keeps answering the rest.
+let upgrading = false;
+async function upgrade() {
+  if (upgrading || !engine || build !== 'core') return;
+  upgrading = true;
+  try {
+    if (encoder.error) throw Object.assign(new Error(encoder.error.message), { code: encoder.error.code });
+    const full = await instantiate('full', encoder.wasm, loaded);
+    guarded(() => warmUp(full.engine));
+    engine.free();
+    ({ instance: wasm, engine } = full);
+    build = 'full';
+    settleNextUp.resolve();
+  } catch (error) {
+    settleNextUp.reject(error);
+  }
 }
 
 function call({ id, method, args }) {
@@ -51,6 +103,19 @@ function call({ id, method, args }) {
     if (!engine) throw Object.assign(new Error('no version is loaded in this Worker'), { code: 'internal' });
     // The page checked these already; a double k is what a fusion window asks for.
     const checked = callArgs(method, args, { maxK: 2 * MAX_K });
+    if (method === 'nextUp' && build === 'core' && nextUpReady) {
+      nextUpReady.then(() => answer(id, method, checked), (error) => postMessage(errorResultMessage(id, error)));
+      return;
+    }
+    answer(id, method, checked);
+  } catch (error) {
+    postMessage(errorResultMessage(id, error));
+  }
+}
+
+function answer(id, method, checked) {
+  try {
+    if (trapped) throw trapped;
     const value = method === 'memory' ? { wasmBytes: wasmMemoryBytes() } : guarded(() => engine[method](...checked));
     postMessage(resultMessage(id, value));
   } catch (error) {
@@ -75,12 +140,12 @@ function guarded(run) {
 
 // One call of each model, so the first shopper-facing call is not the one that
 // pays for lazy allocations.
-function warmUp(loaded) {
-  const ids = loaded.items().slice(0, 5).map((item) => item.id);
-  const models = loaded.models();
-  if (models.includes('similar')) loaded.similar(ids[0], 10);
-  if (models.includes('factors')) loaded.forHistory(ids, 10);
-  if (models.includes('next_up')) loaded.nextUp(ids, 10);
+function warmUp(target) {
+  const ids = target.items().slice(0, 5).map((item) => item.id);
+  const models = target.models();
+  if (models.includes('similar')) target.similar(ids[0], 10);
+  if (models.includes('factors')) target.forHistory(ids, 10);
+  if (models.includes('next_up')) target.nextUp(ids, 10);
 }
 
 function wasmMemoryBytes() {

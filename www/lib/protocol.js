@@ -4,8 +4,14 @@
 // client for one Worker (EngineClient), which settles every request it sends
 // on every path: answer, timeout, clone failure, crash, terminate.
 //
-// page -> Worker   { type: 'load', wasm, channel, version, limits, publicKeys }
+// page -> Worker   { type: 'load', wasm, build, waitForFull, channel, version, limits, publicKeys }
+//                  { type: 'encoder', wasm } | { type: 'encoder', error: { code, message } }
 //                  { type: 'call', id, method, args }
+// `build` is 'core' (the small wasm without the next-up encoder) or 'full';
+// a Worker loaded with the core build takes the full one from an 'encoder'
+// message when the page has compiled it, and answers next up from then on;
+// with `waitForFull` it reports 'loaded' only after that (a later swap: a
+// version is promoted only once all its parity cases have passed).
 // Worker -> page   { type: 'loaded', info } | { type: 'failed', error: { code, message } }
 //                  { type: 'result', id, value } | { type: 'result', id, error: { code, message } }
 import { InputError, UnavailableError, errorFromCode } from './errors.js';
@@ -19,7 +25,8 @@ export const MAX_K = 1_000;
 /** The most ids a history argument may hold. */
 export const MAX_HISTORY_IDS = 10_000;
 
-export const TO_WORKER = Object.freeze({ LOAD: 'load', CALL: 'call' });
+export const TO_WORKER = Object.freeze({ LOAD: 'load', ENCODER: 'encoder', CALL: 'call' });
+export const BUILDS = Object.freeze(['core', 'full']);
 export const FROM_WORKER = Object.freeze({ LOADED: 'loaded', FAILED: 'failed', RESULT: 'result' });
 
 /** The methods a Worker answers, each with its parameter names (used to name a bad argument). */
@@ -179,8 +186,10 @@ export function callArgs(method, args, { maxK = MAX_K } = {}) {
 
 // --- messages -------------------------------------------------------------------
 
-export const loadMessage = ({ wasm, channel, version, limits, publicKeys }) =>
-  ({ type: TO_WORKER.LOAD, wasm, channel, version, limits, publicKeys });
+export const loadMessage = ({ wasm, build = 'full', waitForFull = false, channel, version, limits, publicKeys }) =>
+  ({ type: TO_WORKER.LOAD, wasm, build, waitForFull, channel, version, limits, publicKeys });
+export const encoderMessage = ({ wasm, error }) =>
+  (error ? { type: TO_WORKER.ENCODER, error: plainError(error) } : { type: TO_WORKER.ENCODER, wasm });
 export const callMessage = (id, method, args) => ({ type: TO_WORKER.CALL, id, method, args });
 export const loadedMessage = (info) => ({ type: FROM_WORKER.LOADED, info });
 export const failedMessage = (error) => ({ type: FROM_WORKER.FAILED, error: plainError(error) });
@@ -202,11 +211,16 @@ const isErrorShape = (error) => isObject(error) && typeof error.code === 'string
 export function checkToWorker(message) {
   if (!isObject(message)) return invalid('a Worker message must be an object');
   if (message.type === TO_WORKER.LOAD) {
-    const { channel, version, limits, publicKeys } = message;
-    const ok = typeof channel === 'string' && typeof version === 'string'
+    const { build, waitForFull, channel, version, limits, publicKeys } = message;
+    const ok = typeof channel === 'string' && typeof version === 'string' && BUILDS.includes(build)
+      && typeof waitForFull === 'boolean'
       && (limits === undefined || isObject(limits))
       && (publicKeys === undefined || (Array.isArray(publicKeys) && publicKeys.every((k) => typeof k === 'string')));
-    return ok ? null : invalid('a load message needs { wasm, channel, version, limits?, publicKeys? }');
+    return ok ? null : invalid('a load message needs { wasm, build: "core" | "full", waitForFull, channel, version, limits?, publicKeys? }');
+  }
+  if (message.type === TO_WORKER.ENCODER) {
+    const ok = isObject(message.wasm) || isErrorShape(message.error);
+    return ok ? null : invalid('an encoder message needs { wasm } or { error: { code, message } }');
   }
   if (message.type === TO_WORKER.CALL) {
     if (!isId(message.id) || !Array.isArray(message.args)) return invalid('a call message needs { id, method, args }');
@@ -281,6 +295,20 @@ export class EngineClient {
   /** Requests still waiting for an answer. */
   get pendingCount() {
     return this.#pending.size;
+  }
+
+  /**
+   * Hands a Worker loaded with the core build the full one (`{ wasm }`: a
+   * compiled WebAssembly.Module), or why there is none (`{ error }`): its
+   * next-up calls wait for this. Not answered; ignored once terminated.
+   */
+  sendEncoder(encoder) {
+    if (this.terminated) return;
+    try {
+      this.#worker.postMessage(encoderMessage(encoder));
+    } catch (error) {
+      this.#crash(postFailure(error, { type: TO_WORKER.ENCODER }));
+    }
   }
 
   /** Loads and verifies the version in the Worker; resolves to its info. */
