@@ -16,13 +16,16 @@ profile=release
 
 started=$(date +%s)
 flags=(--lib --target wasm32-unknown-unknown)
-[ "$profile" = release ] && flags+=(--release)
+bindgen=(--target web)
+# What ships carries no function names (1.5 MB of the full build) or tool versions:
+# a panic's message comes from the panic hook, not from names.
+[ "$profile" = release ] && flags+=(--release) && bindgen+=(--remove-name-section --remove-producers-section)
 wasm=${CARGO_TARGET_DIR:-target}/wasm32-unknown-unknown/$profile/edgerec.wasm
 # Both builds write the same artifact path, so each is bound right after it is built.
 cargo build "${flags[@]}"
-wasm-bindgen --target web --out-dir www/pkg "$wasm"
+wasm-bindgen "${bindgen[@]}" --out-dir www/pkg "$wasm"
 cargo build "${flags[@]}" --no-default-features
-wasm-bindgen --target web --out-dir www/pkg-core "$wasm"
+wasm-bindgen "${bindgen[@]}" --out-dir www/pkg-core "$wasm"
 
 # Versions are immutable, so existing ones are kept as they are, and so is a
 # pointer the demo's publish command moved.

@@ -4,6 +4,7 @@
 import { createServer } from 'node:http';
 import { readFile, stat } from 'node:fs/promises';
 import { extname, join, normalize } from 'node:path';
+import { gzipSync } from 'node:zlib';
 
 const TYPES = {
   '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.mjs': 'text/javascript',
@@ -15,9 +16,11 @@ const TYPES = {
  * ('/channel/') to other folders. Resolves to { url, requests, fault, close }:
  * `requests` lists { method, path, status, bytes }; set `fault(path, request,
  * response)` to answer a request yourself (return true when you did).
+ * `gzip: true` compresses what a browser accepts gzipped, as a CDN does.
  */
-export function serve(root, { mounts = {} } = {}) {
+export function serve(root, { mounts = {}, gzip = false } = {}) {
   const requests = [];
+  const compressed = new Map(); // file -> gzipped body
   const control = { fault: null };
   const server = createServer(async (request, response) => {
     const path = decodeURIComponent(new URL(request.url, 'http://x').pathname);
@@ -30,9 +33,14 @@ export function serve(root, { mounts = {} } = {}) {
     if (!file.startsWith(normalize(base))) return response.writeHead(403).end();
     try {
       if ((await stat(file)).isDirectory()) file = join(file, 'index.html');
-      const body = await readFile(file);
-      entry.bytes = body.length;
+      let body = await readFile(file);
       const headers = { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream' };
+      if (gzip && /\bgzip\b/.test(request.headers['accept-encoding'] ?? '')) {
+        if (!compressed.has(file)) compressed.set(file, gzipSync(body, { level: 9 }));
+        body = compressed.get(file);
+        headers['content-encoding'] = 'gzip';
+      }
+      entry.bytes = body.length;
       // Lets a service worker script in a subfolder control the whole origin, as sites do.
       if (file.endsWith('sw.js')) headers['service-worker-allowed'] = '/';
       response.writeHead(200, headers);
