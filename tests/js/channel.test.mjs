@@ -5,9 +5,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, generateKeyPairSync, sign } from 'node:crypto';
 import {
-  DEFAULT_TIMEOUTS, POINTER_MAX_BYTES, UpdateFailure, checkManifestLimits, decodeBase64, keptVersions, markGood,
-  parseManifest, parsePublicKeys, parseSignature, pointerProblem, readBounded, readState, readVersionFiles, reject,
-  setPinned, update, verifyManifest,
+  DEFAULT_TIMEOUTS, PARALLEL_FILES, POINTER_MAX_BYTES, UpdateFailure, checkManifestLimits, decodeBase64, keptVersions,
+  markGood, parseManifest, parsePublicKeys, parseSignature, pointerProblem, readBounded, readState, readVersionFiles,
+  reject, setPinned, update, verifyManifest,
 } from '../../www/lib/channel.js';
 import { DEFAULT_LIMITS } from '../../www/lib/limits.js';
 
@@ -356,6 +356,40 @@ test('update: a file longer than the manifest says is cut off at its size (size_
   assert.deepEqual(orphans(entries), [], 'a.bin of version 2 was deleted again');
   assert.equal((await readState(CHANNEL)).rejected['2'].final, true);
   assert.equal((await run(server)).status, 'skipped', 'a final rejection is not retried');
+});
+
+test('update: files are fetched PARALLEL_FILES at a time; one failure stops the others and keeps nothing', async () => {
+  const { entries, server } = await setup();
+  await run(server);
+  publish(server.files, '2', { sizes: [3000, 5000, 7000, 9000, 11000, 13000, 15000] });
+  let inFlight = 0;
+  let most = 0;
+  const started = [];
+  for (const [path, bytes] of Object.entries(server.files)) {
+    if (!path.startsWith('versions/2/') || path.endsWith('manifest.json')) continue;
+    server.files[path] = async (init) => {
+      started.push(path);
+      inFlight++;
+      most = Math.max(most, inFlight);
+      try {
+        // A slow file, ended early when the update stops it (as a real fetch is).
+        await new Promise((resolve, reject) => {
+          const timer = setTimeout(resolve, path.endsWith('b.bin') ? 5 : 200);
+          init.signal?.addEventListener('abort', () => { clearTimeout(timer); reject(init.signal.reason); });
+        });
+      } finally {
+        inFlight--;
+      }
+      // b.bin is longer than its manifest entry says.
+      return new Response(path.endsWith('b.bin') ? new Uint8Array(bytes.length + 10) : bytes.slice());
+    };
+  }
+  const result = await run(server);
+  assert.equal(result.code, 'size_mismatch', result.reason);
+  assert.equal(most, PARALLEL_FILES, `at most ${PARALLEL_FILES} files at once`);
+  assert.equal(started.length, PARALLEL_FILES, `no file was started after the failure (${started.join(' ')})`);
+  assert.deepEqual(cachedVersions(entries), ['1']);
+  assert.deepEqual(orphans(entries), [], 'nothing of version 2 is kept');
 });
 
 test('update: an oversize manifest is cut off at limits.maxManifestBytes', async () => {

@@ -27,6 +27,9 @@ export const POINTER_MAX_BYTES = 64 * 1024;
 const GC_LOCK_WAIT_MS = 2_000;
 // 88 base64 characters and a newline; anything much bigger is not a signature.
 const SIGNATURE_MAX_BYTES = 1024;
+// Files of a version fetched at once: round trips overlap, and a failure
+// stops the others (their partial bytes are not kept).
+export const PARALLEL_FILES = 4;
 /** How long one check may take; `update(channel, { timeouts })` overrides them. */
 export const DEFAULT_TIMEOUTS = Object.freeze({
   /** The pointer request, whole. */
@@ -420,16 +423,32 @@ async function downloadVersion(channel, version, download) {
     if (!(await cache.match(keyOf.content(channel, file.sha256)))) missing.push(file);
   }
   download.allowFor(missing.reduce((sum, f) => sum + f.bytes, 0));
-  for (const file of missing) {
-    const key = keyOf.content(channel, file.sha256);
-    const bytes = await fetchVerified(download, new URL(file.path, manifestUrl), file.path, {
-      expected: file,
-      limit: file.bytes,
-      tooLarge: (n) => new UpdateFailure('size_mismatch',
-        `${file.path}: more than the ${file.bytes} bytes the manifest says (${n} received before the download was stopped)`),
-    });
-    await cache.put(key, new Response(bytes));
-  }
+  const queue = [...missing];
+  const stop = new AbortController();
+  let failure = null;
+  const fetchFiles = async () => {
+    while (queue.length && !failure) {
+      const file = queue.shift();
+      try {
+        const bytes = await fetchVerified(download, new URL(file.path, manifestUrl), file.path, {
+          expected: file,
+          limit: file.bytes,
+          stop: stop.signal,
+          tooLarge: (n) => new UpdateFailure('size_mismatch',
+            `${file.path}: more than the ${file.bytes} bytes the manifest says (${n} received before the download was stopped)`),
+        });
+        if (!failure) await cache.put(keyOf.content(channel, file.sha256), new Response(bytes));
+      } catch (error) {
+        if (!failure) {
+          failure = error;
+          stop.abort(); // the other files' requests end now; what they stored is deleted with the version
+        }
+      }
+    }
+  };
+  // Every fetcher has finished (nothing is written after this) before a failure is reported.
+  await Promise.all(Array.from({ length: Math.min(PARALLEL_FILES, missing.length) }, fetchFiles));
+  if (failure) throw failure;
   if (signatureBytes) await cache.put(keyOf.signature(channel, version), new Response(signatureBytes));
   await cache.put(keyOf.manifest(channel, version), new Response(manifestBytes));
 }
@@ -472,7 +491,9 @@ async function fetchVerified(download, url, path, options) {
       if (options.expected) await checkFile(bytes, path, options.expected);
       return bytes;
     } catch (error) {
-      if (!(error instanceof UpdateFailure && error.transient) || attempt >= download.attempts) throw error;
+      if (!(error instanceof UpdateFailure && error.transient) || attempt >= download.attempts || options.stop?.aborted) {
+        throw error;
+      }
       await new Promise((resolve) => setTimeout(resolve, download.backoffMs * 2 ** (attempt - 1)));
       if (download.deadline.aborted) throw download.expired();
     }
@@ -481,9 +502,12 @@ async function fetchVerified(download, url, path, options) {
 
 // One request, its body read as it arrives and cut off at `limit` bytes, after
 // `timeouts.idleMs` without data, or at the update's deadline.
-async function fetchBounded(download, url, path, { limit, tooLarge, expected, missing, init = {}, timeoutMs, counted = true }) {
+async function fetchBounded(download, url, path, {
+  limit, tooLarge, expected, missing, init = {}, timeoutMs, counted = true, stop,
+}) {
   const controller = new AbortController();
   const signals = [download.deadline, controller.signal];
+  if (stop) signals.push(stop);
   if (timeoutMs) signals.push(AbortSignal.timeout(timeoutMs));
   const interrupted = (error) => (download.deadline.aborted ? download.expired()
     : new UpdateFailure('network_error', `${path}: download interrupted (${error.message})`, { transient: true }));
