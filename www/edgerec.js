@@ -15,7 +15,6 @@ import {
   DEFAULT_CALL_TIMEOUT_MS, DEFAULT_LOAD_TIMEOUT_MS, EngineClient, MAX_HISTORY_IDS, callArgs, describe, milliseconds,
   nonEmptyString, publicKeyList, readOptions,
 } from './lib/protocol.js';
-import init, { Engine } from './pkg/edgerec.js';
 
 export { BundleError, EdgeRecError, InputError, UnavailableError, ShopperHistory };
 
@@ -35,6 +34,7 @@ export class EdgeRec extends EventTarget {
   #timer;
   #serviceWorker = null;
   #wasm = null; // { module, build }: what new Workers start with
+  #spareWorker = null; // started early for the first version
   #waitingForEncoder = new Set(); // clients started with the core build
   #encoderError = null; // why the full build could not be compiled
   #closed = false;
@@ -81,6 +81,8 @@ export class EdgeRec extends EventTarget {
   }
 
   async #start({ channel, serviceWorker, serviceWorkerScope, historyName, historyLimit, fusionMs, loading }) {
+    // The first Worker boots (fetches and evaluates its modules) while the page downloads.
+    this.#spareWorker = newEngineWorker();
     const build = loading === 'staged' ? 'core' : 'full';
     const [module, history] = await Promise.all([
       compileWasm(build === 'core' ? CORE_WASM_URL : WASM_URL), ShopperHistory.open(historyName, { limit: historyLimit }),
@@ -133,7 +135,8 @@ export class EdgeRec extends EventTarget {
     // Only the first version answers before next up's parity cases have run; a
     // swap made while the full build still compiles waits for it (docs/loading.md).
     const waitForFull = build === 'core' && this.version !== null;
-    const worker = new Worker(new URL('./lib/engine-worker.js', import.meta.url), { type: 'module' });
+    const worker = this.#spareWorker ?? newEngineWorker();
+    this.#spareWorker = null;
     const client = new EngineClient(worker, {
       version, load: { wasm: module, build, waitForFull, channel, limits, publicKeys }, loadTimeoutMs, callTimeoutMs,
       ...hooks,
@@ -231,6 +234,8 @@ export class EdgeRec extends EventTarget {
   close() {
     this.#closed = true;
     clearInterval(this.#timer);
+    this.#spareWorker?.terminate();
+    this.#spareWorker = null;
     this.#broadcast?.close();
     this.#lifecycle?.close();
     this.history?.close();
@@ -363,6 +368,10 @@ async function coded(task, fallback) {
   }
 }
 
+function newEngineWorker() {
+  return new Worker(new URL('./lib/engine-worker.js', import.meta.url), { type: 'module' });
+}
+
 async function compileWasm(url) {
   try {
     const response = await fetch(url);
@@ -402,7 +411,7 @@ function activation(registration) {
   });
 }
 
-let wasmReady;
+let fullBuild; // the full build's bindings, initialised once (openEngine only)
 
 /**
  * Low level: a verified engine for one bundle folder, running in the calling
@@ -415,8 +424,11 @@ export async function openEngine(bundleUrl, options) {
   const { limits, publicKeys } = readOptions(options, ['limits', 'publicKeys']);
   const resolvedLimits = limitsOption(limits, 'openEngine');
   const keys = publicKeyList(publicKeys);
-  wasmReady ??= init({ module_or_path: WASM_URL });
-  await wasmReady;
+  fullBuild ??= import('./pkg/edgerec.js').then(async (glue) => {
+    await glue.default({ module_or_path: WASM_URL });
+    return glue;
+  });
+  const { Engine } = await fullBuild;
   if (!base.pathname.endsWith('/')) base.pathname += '/';
   const manifestBytes = await fetchBytes(new URL('manifest.json', base));
   let manifest;
