@@ -109,12 +109,9 @@ export class EdgeRec extends EventTarget {
     const cached = cachedVersions(await readState(channel)).length > 0;
     const brief = () => Promise.race([checking, new Promise((resolve) => setTimeout(() => resolve({}), OPEN_CHECK_WAIT_MS))]);
     const checked = await (!cached ? checking : busy ? {} : brief());
-    try {
-      await this.#lifecycle.start(checked.reason && `${channel}: ${checked.reason}`);
-    } finally {
-      // Only once the first answers can flow: the full build must not slow them down.
-      if (build === 'core') this.#compileFullBuild();
-    }
+    await this.#lifecycle.start(checked.reason && `${channel}: ${checked.reason}`);
+    // Only once the first answers can flow: the full build must not slow them down.
+    if (build === 'core') this.#compileFullBuild();
   }
 
   // Compiles the full build in the background and hands it to the Workers

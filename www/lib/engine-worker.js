@@ -25,6 +25,7 @@ let loaded = null; // the load message, kept to load the full build later
 let encoder = null; // the page's 'encoder' message: the full build, or why there is none
 let nextUpReady = null; // a core engine whose bundle has next up: settles when the full build takes over
 let settleNextUp = null;
+let upgrading = false; // the full build is being loaded
 let panicMessage = null; // set by the panic hook just before the trap
 let trapped = null; // { code: 'engine_trap', message } once the instance is unusable
 
@@ -80,7 +81,6 @@ async function load(message) {
 // and takes over every call; until then next-up calls wait. If it cannot
 // (no full build, or the encoder fails its checks), next-up calls fail with
 // that error and the core engine keeps answering the rest.
-let upgrading = false;
 async function upgrade() {
   if (upgrading || !engine || build !== 'core') return;
   upgrading = true;
