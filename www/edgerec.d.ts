@@ -516,6 +516,11 @@ export interface Engine {
   readonly itemCount: number;
   /** Which models the bundle has. */
   models(): Array<'similar' | 'factors' | 'next_up'>;
+  /**
+   * Models the bundle has that this build does not run: `['next_up']` in the
+   * core build (`pkg-core`), else empty. `openEngine` uses the full build.
+   */
+  deferredModels(): Array<'next_up'>;
   items(): CatalogItem[];
   categories(): string[];
   similar(itemId: string, k: number, category?: string | null): Recommendations;
