@@ -1,5 +1,5 @@
 # The two commands the README promises, plus the pieces they are made of.
-.PHONY: demo test setup wasm bundle train instacart instacart-channel instacart-report publish-demo package bench bench-cold
+.PHONY: demo test setup wasm bundle train instacart instacart-channel instacart-report publish-demo package bench bench-cold bench-peers
 
 demo:      ## build the wasm and serve the demo shop on http://127.0.0.1:8080/demo/ [SHOP=instacart: the grocery shop]
 	SHOP=$(or $(SHOP),ml-100k) scripts/demo.sh
@@ -40,3 +40,8 @@ bench:     ## per-call latency, native vs wasm in Chromium (needs `make wasm` fi
 
 bench-cold: ## cold start to the first answers in Chromium: staged load vs one stage (needs `make wasm` first) [ROUNDS=7]
 	node tests/e2e/bench-cold.mjs
+
+bench-peers: ## next up: edgerec against onnxruntime-web 1.30 in one page (needs `make wasm`; installs the peer once) [ROUNDS=5] [CHANNEL=...]
+	cmp -s benches/peers/package-lock.json benches/peers/node_modules/.installed-lock 2>/dev/null || \
+	  { npm ci --prefix benches/peers --no-audit --no-fund && cp benches/peers/package-lock.json benches/peers/node_modules/.installed-lock; }
+	node tests/e2e/bench-peers.mjs

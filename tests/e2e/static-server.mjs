@@ -16,9 +16,11 @@ const TYPES = {
  * ('/channel/') to other folders. Resolves to { url, requests, fault, close }:
  * `requests` lists { method, path, status, bytes }; set `fault(path, request,
  * response)` to answer a request yourself (return true when you did).
- * `gzip: true` compresses what a browser accepts gzipped, as a CDN does.
+ * `gzip: true` compresses what a browser accepts gzipped, as a CDN does;
+ * `isolated: true` sends the COOP/COEP headers of a cross-origin isolated
+ * page (whose timers are precise to a few microseconds).
  */
-export function serve(root, { mounts = {}, gzip = false } = {}) {
+export function serve(root, { mounts = {}, gzip = false, isolated = false } = {}) {
   const requests = [];
   const compressed = new Map(); // file -> gzipped body
   const control = { fault: null };
@@ -41,6 +43,10 @@ export function serve(root, { mounts = {}, gzip = false } = {}) {
         headers['content-encoding'] = 'gzip';
       }
       entry.bytes = body.length;
+      if (isolated) {
+        headers['cross-origin-opener-policy'] = 'same-origin';
+        headers['cross-origin-embedder-policy'] = 'require-corp';
+      }
       // Lets a service worker script in a subfolder control the whole origin, as sites do.
       if (file.endsWith('sw.js')) headers['service-worker-allowed'] = '/';
       response.writeHead(200, headers);
