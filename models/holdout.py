@@ -48,7 +48,7 @@ def write_split(catalog: data.Catalog, events: data.Events, out: Path, *, seed: 
                              events.TYPES[events.kind[e]], basket])
     with open(out / "last-basket.txt", "w", encoding="utf-8") as file:
         for shopper, history, targets in zip(held.shoppers, held.histories, held.targets):
-            name = events.shopper_ids[shopper].replace(" ", "_")
+            name = "".join("_" if c.isspace() or c == "|" else c for c in events.shopper_ids[shopper])
             file.write(f"{name} {' '.join(ids[i] for i in history)} | {' '.join(ids[i] for i in targets)}\n")
     return int(held.train.sum()), len(held.histories)
 
@@ -62,9 +62,9 @@ def main(argv=None) -> None:
     try:
         catalog = data.read_catalog(args.catalog)
         events = data.read_events(args.events, catalog)
+        trained, tested = write_split(catalog, events, args.out)
     except data.DataError as error:
         sys.exit(f"holdout: {error}")
-    trained, tested = write_split(catalog, events, args.out)
     if not tested:
         sys.exit("holdout: no shopper has events before a last basket with an item new to them: nothing to test")
     data.stderr_log(f"holdout: {trained:,} training events -> {args.out / 'train-events.csv'}; "

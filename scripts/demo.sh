@@ -10,16 +10,17 @@ cd "$(dirname "$0")/.."
 port=${PORT:-8080}
 shop=${SHOP:-ml-100k}
 
-scripts/setup.sh build
-scripts/build-wasm.sh
 case "$shop" in
   ml-100k) query= ;;
-  instacart)
-    [ -f www/channels/instacart/latest.json ] || scripts/instacart.sh channel
-    query="?shop=instacart"
-    ;;
+  instacart) query="?shop=instacart" ;;
   *) echo "demo: unknown SHOP=$shop (ml-100k or instacart)" >&2; exit 2 ;;
 esac
+
+scripts/setup.sh build
+scripts/build-wasm.sh
+if [ "$shop" = instacart ] && [ ! -f www/channels/instacart/latest.json ]; then
+  scripts/instacart.sh channel
+fi
 echo
 echo "edgerec demo: http://127.0.0.1:${port}/demo/${query}"
 exec python3 -m http.server "$port" --bind 127.0.0.1 --directory www
