@@ -10,7 +10,8 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { serve } from './static-server.mjs';
 import { launch, check } from './browser.mjs';
-import { channelFixture, signingKey } from './channel-fixture.mjs';
+import { signingKey } from './channel-fixture.mjs';
+import { cacheContents, checkNow, eventsOf, runSuite, similar, waitForEvent } from './page-harness.mjs';
 
 const www = new URL('../../www/', import.meta.url).pathname;
 const fixtures = new URL('./fixtures/', import.meta.url).pathname;
@@ -45,39 +46,8 @@ async function startOnVersion1(context, options) {
   return page;
 }
 
-const similar = (page, id = '1') => page.evaluate((i) => window.rec.similar(i, { k: 10 }), id);
-const checkNow = (page) => page.evaluate(() => window.rec.checkForUpdates());
-const eventsOf = (page, type) => page.evaluate((t) => window.events.filter((e) => e.type === t), type);
 
-async function waitForEvent(page, type, version, timeout = 60_000) {
-  await page.waitForFunction(([t, v]) => window.events.some((e) => e.type === t && (e.to ?? e.version) === v),
-    [type, version], { timeout });
-  return (await eventsOf(page, type)).find((e) => (e.to ?? e.version) === version);
-}
 
-/** What the Cache API holds for the channel. */
-function cacheContents(page) {
-  return page.evaluate(async () => {
-    const cache = await caches.open('edgerec-bundles');
-    const keys = (await cache.keys()).map((r) => r.url);
-    const stateKey = keys.find((k) => k.endsWith('.edgerec/state'));
-    const state = stateKey ? await (await cache.match(stateKey)).json() : null;
-    const named = (part) => keys.filter((k) => k.includes(`.edgerec/${part}/`))
-      .map((k) => decodeURIComponent(k.split('/').pop())).sort();
-    const referenced = new Set();
-    for (const key of keys.filter((k) => k.includes('.edgerec/manifest/'))) {
-      for (const file of (await (await cache.match(key)).json()).files) referenced.add(file.sha256);
-    }
-    const content = named('content');
-    return {
-      state,
-      manifestVersions: named('manifest'),
-      signatureVersions: named('signature'),
-      strayFiles: content.filter((sha) => !referenced.has(sha)).length,
-      files: content.length,
-    };
-  });
-}
 
 let testStart = 0; // server.requests index where the running test began
 
@@ -443,33 +413,6 @@ test('offline copy: bounded in bytes, a file over the bound is not kept', async 
   check(!index.some((e) => e.url.endsWith('.wasm')), 'the wasm, larger than the bound, is not kept');
 });
 
-// --- runner --------------------------------------------------------------
-
-const only = process.argv[2];
-let failed = 0;
-let ran = 0;
-for (const { name, run } of tests) {
-  if (only && !name.includes(only)) continue;
-  ran++;
-  console.log(`\n# ${name}`);
-  const channel = await channelFixture();
-  mounts['/channel/'] = channel.dir;
-  server.fault = null;
-  testStart = server.requests.length;
-  const context = await browser.newContext();
-  const started = Date.now();
-  try {
-    await run({ context, channel });
-    console.log(`  (${((Date.now() - started) / 1000).toFixed(1)} s)`);
-  } catch (error) {
-    failed++;
-    console.log(`  FAILED: ${error.message.split('\n')[0]}`);
-  } finally {
-    await context.close();
-    await channel.remove();
-  }
-}
-await browser.close();
-await server.close();
-console.log(failed ? `${failed} of ${ran} hostile-channel test(s) failed` : `all ${ran} hostile-channel tests passed`);
-process.exit(failed ? 1 : 0);
+await runSuite('hostile-channel', tests, {
+  server, browser, mounts, beforeEach: () => { testStart = server.requests.length; },
+});

@@ -9,7 +9,7 @@
 // Usage: node tests/e2e/hostile-page.mjs [test name filter]
 import { serve } from './static-server.mjs';
 import { launch, check } from './browser.mjs';
-import { channelFixture } from './channel-fixture.mjs';
+import { cacheContents, checkNow, eventsOf, runSuite, similar, waitForEvent } from './page-harness.mjs';
 
 const www = new URL('../../www/', import.meta.url).pathname;
 const fixtures = new URL('./fixtures/', import.meta.url).pathname;
@@ -49,36 +49,9 @@ async function startOnVersion1(context, options) {
   return page;
 }
 
-const similar = (page, id = '1') => page.evaluate((i) => window.rec.similar(i, { k: 10 }), id);
-const checkNow = (page) => page.evaluate(() => window.rec.checkForUpdates());
-const eventsOf = (page, type) => page.evaluate((t) => window.events.filter((e) => e.type === t), type);
 
-async function waitForEvent(page, type, version, timeout = 60_000) {
-  await page.waitForFunction(([t, v]) => window.events.some((e) => e.type === t && (e.to ?? e.version) === v),
-    [type, version], { timeout });
-  return (await eventsOf(page, type)).find((e) => (e.to ?? e.version) === version);
-}
 
 /** What the Cache API holds for the channel: its state, the versions with a manifest, unreferenced files. */
-function cacheContents(page) {
-  return page.evaluate(async () => {
-    const cache = await caches.open('edgerec-bundles');
-    const keys = (await cache.keys()).map((r) => r.url);
-    const stateKey = keys.find((k) => k.endsWith('.edgerec/state'));
-    const state = stateKey ? await (await cache.match(stateKey)).json() : null;
-    const manifests = keys.filter((k) => k.includes('.edgerec/manifest/'));
-    const referenced = new Set();
-    for (const key of manifests) {
-      for (const file of (await (await cache.match(key)).json()).files) referenced.add(file.sha256);
-    }
-    const content = keys.filter((k) => k.includes('.edgerec/content/')).map((k) => k.split('/').pop());
-    return {
-      state,
-      manifestVersions: manifests.map((k) => decodeURIComponent(k.split('/').pop())).sort(),
-      strayFiles: content.filter((sha) => !referenced.has(sha)).length,
-    };
-  });
-}
 
 /**
  * The checks every rejection case makes: the event's code, the old version
@@ -389,32 +362,4 @@ test('staged loading: a first version whose encoder fails its parity cases answe
   check(/no_model: .*version 3: parity case/.test(oneStage), `a one-stage page refuses version 3 outright (${oneStage.slice(0, 90)}…)`);
 });
 
-// --- runner --------------------------------------------------------------
-
-const only = process.argv[2];
-let failed = 0;
-let ran = 0;
-for (const { name, run } of tests) {
-  if (only && !name.includes(only)) continue;
-  ran++;
-  console.log(`\n# ${name}`);
-  const channel = await channelFixture();
-  mounts['/channel/'] = channel.dir;
-  server.fault = null;
-  const context = await browser.newContext();
-  const started = Date.now();
-  try {
-    await run({ context, channel });
-    console.log(`  (${((Date.now() - started) / 1000).toFixed(1)} s)`);
-  } catch (error) {
-    failed++;
-    console.log(`  FAILED: ${error.message.split('\n')[0]}`);
-  } finally {
-    await context.close();
-    await channel.remove();
-  }
-}
-await browser.close();
-await server.close();
-console.log(failed ? `${failed} of ${ran} hostile-page test(s) failed` : `all ${ran} hostile-page tests passed`);
-process.exit(failed ? 1 : 0);
+await runSuite('hostile-page', tests, { server, browser, mounts });

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { serve } from './static-server.mjs';
 import { launch, launchWithProfile, check } from './browser.mjs';
-import { channelFixture } from './channel-fixture.mjs';
+import { cacheContents, checkNow, eventsOf, runSuite, similar, waitForEvent } from './page-harness.mjs';
 
 const www = new URL('../../www/', import.meta.url).pathname;
 const fixtures = new URL('./fixtures/', import.meta.url).pathname;
@@ -32,36 +32,9 @@ async function openPage(context, query = '') {
 }
 
 const version = (page) => page.evaluate(() => window.rec.version);
-const similar = (page, id) => page.evaluate((i) => window.rec.similar(i, { k: 10 }), id);
-const checkNow = (page) => page.evaluate(() => window.rec.checkForUpdates());
-const eventsOf = (page, type) => page.evaluate((t) => window.events.filter((e) => e.type === t), type);
 
-async function waitForEvent(page, type, version, timeout = 60_000) {
-  await page.waitForFunction(([t, v]) => window.events.some((e) => e.type === t && (e.to ?? e.version) === v),
-    [type, version], { timeout });
-  return (await eventsOf(page, type)).find((e) => (e.to ?? e.version) === version);
-}
 
 /** What the Cache API holds for the channel: ready versions and whether any file is unaccounted for. */
-function cacheContents(page) {
-  return page.evaluate(async () => {
-    const cache = await caches.open('edgerec-bundles');
-    const keys = (await cache.keys()).map((r) => r.url);
-    const state = await (await cache.match(keys.find((k) => k.endsWith('.edgerec/state')))).json();
-    const manifests = keys.filter((k) => k.includes('.edgerec/manifest/'));
-    const referenced = new Set();
-    for (const key of manifests) {
-      for (const file of (await (await cache.match(key)).json()).files) referenced.add(file.sha256);
-    }
-    const content = keys.filter((k) => k.includes('.edgerec/content/')).map((k) => k.split('/').pop());
-    return {
-      state,
-      manifestVersions: manifests.map((k) => decodeURIComponent(k.split('/').pop())).sort(),
-      strayFiles: content.filter((sha) => !referenced.has(sha)).length,
-      files: content.length,
-    };
-  });
-}
 
 /** The parity case `kind` of a version's manifest: an input and the answer that version must give. */
 async function parityCase(channel, version, kind) {
@@ -451,31 +424,6 @@ test('two tabs: one download of each file, both swap', async ({ context, channel
   check(await version(first) === '3' && await version(second) === '3', 'both tabs serve version 3');
 });
 
-// --- runner --------------------------------------------------------------
-
-const only = process.argv[2];
-let failed = 0;
-for (const { name, run } of tests) {
-  if (only && !name.includes(only)) continue;
-  console.log(`\n# ${name}`);
-  const channel = await channelFixture();
-  mounts['/channel/'] = channel.dir;
-  server.fault = null;
-  const context = await browser.newContext();
-  const started = Date.now();
-  try {
-    await run({ context, channel });
-    console.log(`  (${((Date.now() - started) / 1000).toFixed(1)} s)`);
-  } catch (error) {
-    failed++;
-    console.log(`  FAILED: ${error.message.split('\n')[0]}`);
-  } finally {
-    await context.close();
-    await channel.remove();
-  }
-}
-console.log(`\nmeasurements: ${JSON.stringify(report, null, 1)}`);
-await browser.close();
-await server.close();
-console.log(failed ? `${failed} update test(s) failed` : 'all update tests passed');
-process.exit(failed ? 1 : 0);
+await runSuite('update', tests, {
+  server, browser, mounts, afterAll: () => console.log(`\nmeasurements: ${JSON.stringify(report, null, 1)}`),
+});
