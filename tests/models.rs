@@ -3,65 +3,12 @@
 
 mod common;
 
-use common::HandMade;
 use edgerec::kernel::{Matrix, RowSet};
 use edgerec::models::FactorModel;
 use edgerec::{Engine, EngineError};
-use serde_json::json;
-
-const ITEMS: &[(&str, &str, &[&str])] = &[
-    ("sku-a", "Apple", &["fruit"]),
-    ("sku-b", "Banana", &["fruit"]),
-    ("sku-c", "Carrot", &["veg"]),
-    ("sku-d", "Date", &["fruit"]),
-    ("sku-e", "Eggplant", &["veg"]),
-    ("sku-f", "Fig", &["fruit", "dried"]),
-];
-
-/// Embeddings chosen so cosines are easy to see: a≈b, c≈e, d≈f.
-const EMBEDDINGS: &[f32] = &[
-    1.0, 0.0, 0.0, //
-    2.0, 0.2, 0.0, //
-    0.0, 1.0, 0.0, //
-    0.0, 0.0, 3.0, //
-    0.0, 1.0, 0.1, //
-    0.5, 0.0, 1.0, //
-];
-
-/// The item factors of the numpy fold-in reference below.
-const FACTORS: &[f32] = &[
-    1.0, 0.0, 0.5, //
-    0.2, 1.0, 0.0, //
-    0.0, 0.3, 1.0, //
-    0.7, 0.7, 0.0, //
-    0.0, 0.0, 0.4, //
-    0.9, -0.2, 0.1, //
-];
 
 fn hand_made() -> Engine {
-    let users: &[(&str, &[f32], &[u32])] =
-        &[("alice", &[1.0, 0.0, 0.0], &[0]), ("bob", &[0.0, 1.0, 0.0], &[1, 3])];
-    let files = HandMade {
-        items: ITEMS,
-        embeddings: EMBEDDINGS,
-        embedding_dim: 3,
-        item_factors: FACTORS,
-        users,
-        factor_dim: 3,
-        fold_in_lambda: 0.5,
-        // Worked out by hand: cosines against sku-a's [1, 0, 0], and alice's
-        // factor [1, 0, 0] picking the first factor column.
-        parity: json!({ "k": 3, "tolerance": 1e-4, "cases": [
-            { "kind": "similar", "item": "sku-a", "expected": [
-                { "id": "sku-b", "score": 0.995037 }, { "id": "sku-f", "score": 0.447214 },
-                { "id": "sku-c", "score": 0.0 } ] },
-            { "kind": "for_user", "user": "alice", "expected": [
-                { "id": "sku-f", "score": 0.9 }, { "id": "sku-d", "score": 0.7 },
-                { "id": "sku-b", "score": 0.2 } ] },
-        ] }),
-    }
-    .build();
-    Engine::load(&files).expect("hand-made bundle loads")
+    Engine::load(&common::hand_made_bundle()).expect("hand-made bundle loads")
 }
 
 fn ids(answer: &edgerec::Recommendations) -> Vec<&str> {
@@ -92,7 +39,8 @@ fn similar_with_category_filter() {
 fn fold_in_matches_the_numpy_reference() {
     // numpy: np.linalg.solve(V.T @ V + 0.5 * I, V.T @ r), r = 1 on items 0, 2, 5
     let reference = [0.55808f32, -0.177_925_12, 0.687_787_4];
-    let model = FactorModel::new(Matrix::new(6, 3, FACTORS.to_vec()).unwrap(), 0.5).unwrap();
+    let model =
+        FactorModel::new(Matrix::new(6, 3, common::HAND_MADE_FACTORS.to_vec()).unwrap(), 0.5).unwrap();
     let folded = model.fold_in(&RowSet::new([0, 2, 5, 2])); // a repeat counts once
     for (got, want) in folded.iter().zip(reference) {
         assert!((got - want).abs() < 1e-6, "{folded:?} vs {reference:?}");

@@ -122,3 +122,59 @@ pub fn parity_cases(files: &BundleFiles) -> (usize, f32, Vec<edgerec::bundle::Pa
 
 #[cfg(target_arch = "wasm32")]
 pub mod js;
+
+pub const HAND_MADE_ITEMS: &[(&str, &str, &[&str])] = &[
+    ("sku-a", "Apple", &["fruit"]),
+    ("sku-b", "Banana", &["fruit"]),
+    ("sku-c", "Carrot", &["veg"]),
+    ("sku-d", "Date", &["fruit"]),
+    ("sku-e", "Eggplant", &["veg"]),
+    ("sku-f", "Fig", &["fruit", "dried"]),
+];
+
+/// Embeddings chosen so cosines are easy to see: a≈b, c≈e, d≈f.
+pub const HAND_MADE_EMBEDDINGS: &[f32] = &[
+    1.0, 0.0, 0.0, //
+    2.0, 0.2, 0.0, //
+    0.0, 1.0, 0.0, //
+    0.0, 0.0, 3.0, //
+    0.0, 1.0, 0.1, //
+    0.5, 0.0, 1.0, //
+];
+
+/// The item factors of the numpy fold-in reference in tests/models.rs.
+pub const HAND_MADE_FACTORS: &[f32] = &[
+    1.0, 0.0, 0.5, //
+    0.2, 1.0, 0.0, //
+    0.0, 0.3, 1.0, //
+    0.7, 0.7, 0.0, //
+    0.0, 0.0, 0.4, //
+    0.9, -0.2, 0.1, //
+];
+
+/// Six items, two known users, and parity cases worked out by hand: the
+/// bundle tests/models.rs checks answers on and the fuzz seeds start from.
+pub fn hand_made_bundle() -> BundleFiles {
+    let users: &[(&str, &[f32], &[u32])] =
+        &[("alice", &[1.0, 0.0, 0.0], &[0]), ("bob", &[0.0, 1.0, 0.0], &[1, 3])];
+    HandMade {
+        items: HAND_MADE_ITEMS,
+        embeddings: HAND_MADE_EMBEDDINGS,
+        embedding_dim: 3,
+        item_factors: HAND_MADE_FACTORS,
+        users,
+        factor_dim: 3,
+        fold_in_lambda: 0.5,
+        // Worked out by hand: cosines against sku-a's [1, 0, 0], and alice's
+        // factor [1, 0, 0] picking the first factor column.
+        parity: json!({ "k": 3, "tolerance": 1e-4, "cases": [
+            { "kind": "similar", "item": "sku-a", "expected": [
+                { "id": "sku-b", "score": 0.995037 }, { "id": "sku-f", "score": 0.447214 },
+                { "id": "sku-c", "score": 0.0 } ] },
+            { "kind": "for_user", "user": "alice", "expected": [
+                { "id": "sku-f", "score": 0.9 }, { "id": "sku-d", "score": 0.7 },
+                { "id": "sku-b", "score": 0.2 } ] },
+        ] }),
+    }
+    .build()
+}

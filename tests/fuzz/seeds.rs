@@ -11,7 +11,7 @@ use std::path::Path;
 use edgerec::{BundleFiles, Engine};
 use serde_json::{json, Value};
 
-use super::common::HandMade;
+use super::common::{f32_bytes, hand_made_bundle, HAND_MADE_EMBEDDINGS};
 use super::harness::{bundle_input, committed_bundle, frame};
 
 type Seed = (&'static str, Vec<u8>);
@@ -126,43 +126,8 @@ const EDGE_LIMITS: &str = r#"{"limits":{"maxItems":6,"maxDim":3,"maxUsers":2,"ma
 "maxCategoryMemberships":7,"maxParityCases":2,"maxFiles":5,"maxFileBytes":400,"maxBundleBytes":1000,
 "maxManifestBytes":4096}}"#;
 
-const ITEMS: &[(&str, &str, &[&str])] = &[
-    ("sku-a", "Apple", &["fruit"]),
-    ("sku-b", "Banana", &["fruit"]),
-    ("sku-c", "Carrot", &["veg"]),
-    ("sku-d", "Date", &["fruit"]),
-    ("sku-e", "Eggplant", &["veg"]),
-    ("sku-f", "Fig", &["fruit", "dried"]),
-];
-
-const EMBEDDINGS: &[f32] =
-    &[1.0, 0.0, 0.0, 2.0, 0.2, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 3.0, 0.0, 1.0, 0.1, 0.5, 0.0, 1.0];
-
-const FACTORS: &[f32] =
-    &[1.0, 0.0, 0.5, 0.2, 1.0, 0.0, 0.0, 0.3, 1.0, 0.7, 0.7, 0.0, 0.0, 0.0, 0.4, 0.9, -0.2, 0.1];
-
-/// The hand-made bundle of tests/models.rs, manifest entries left blank.
 fn hand_made() -> BundleFiles {
-    let users: &[(&str, &[f32], &[u32])] =
-        &[("alice", &[1.0, 0.0, 0.0], &[0]), ("bob", &[0.0, 1.0, 0.0], &[1, 3])];
-    let mut files = HandMade {
-        items: ITEMS,
-        embeddings: EMBEDDINGS,
-        embedding_dim: 3,
-        item_factors: FACTORS,
-        users,
-        factor_dim: 3,
-        fold_in_lambda: 0.5,
-        parity: json!({ "k": 3, "tolerance": 1e-4, "cases": [
-            { "kind": "similar", "item": "sku-a", "expected": [
-                { "id": "sku-b", "score": 0.995037 }, { "id": "sku-f", "score": 0.447214 },
-                { "id": "sku-c", "score": 0.0 } ] },
-            { "kind": "for_user", "user": "alice", "expected": [
-                { "id": "sku-f", "score": 0.9 }, { "id": "sku-d", "score": 0.7 },
-                { "id": "sku-b", "score": 0.2 } ] },
-        ] }),
-    }
-    .build();
+    let mut files = hand_made_bundle();
     edit_manifest(&mut files, blank_entries);
     files
 }
@@ -202,7 +167,7 @@ fn with_attributes() -> BundleFiles {
 fn with_tiny_encoder(encoder: &[u8]) -> BundleFiles {
     let mut files = hand_made();
     files.insert("next_up.onnx".into(), encoder.to_vec());
-    files.insert("next_up_items.f32".into(), super::common::f32_bytes(EMBEDDINGS));
+    files.insert("next_up_items.f32".into(), f32_bytes(HAND_MADE_EMBEDDINGS));
     edit_manifest(&mut files, |m| {
         for path in ["next_up.onnx", "next_up_items.f32"] {
             m["files"].as_array_mut().unwrap().push(json!({ "path": path, "bytes": 0, "sha256": "" }));
@@ -225,7 +190,7 @@ fn with_tiny_encoder(encoder: &[u8]) -> BundleFiles {
 fn with_next_up_parts() -> BundleFiles {
     let mut files = hand_made();
     files.insert("next.onnx".into(), b"\x08\x07not onnx".to_vec());
-    files.insert("next_items.f32".into(), super::common::f32_bytes(EMBEDDINGS));
+    files.insert("next_items.f32".into(), f32_bytes(HAND_MADE_EMBEDDINGS));
     edit_manifest(&mut files, |m| {
         for path in ["next.onnx", "next_items.f32"] {
             m["files"].as_array_mut().unwrap().push(json!({ "path": path, "bytes": 0, "sha256": "" }));
