@@ -93,8 +93,6 @@ pub struct Engine {
     similar: Option<SimilarItems>,
     factors: Option<Factors>,
     sequence: Option<SequenceModel>,
-    /// The bundle has a next-up model this build cannot run (the core build).
-    next_up_deferred: bool,
     text: TextIndex,
 }
 
@@ -140,22 +138,14 @@ impl Engine {
             }),
             None => None,
         };
-        let next_up_deferred = bundle.next_up.is_some() && !ENCODERS_BUILT_IN;
         let sequence = match bundle.next_up {
             #[cfg(feature = "next-up")]
             Some(parts) => Some(SequenceModel::new(&parts.encoder, parts.items, parts.max_len)?),
             _ => None,
         };
         let text = TextIndex::new(&bundle.catalog);
-        let engine = Self {
-            manifest: bundle.manifest,
-            catalog: bundle.catalog,
-            similar,
-            factors,
-            sequence,
-            next_up_deferred,
-            text,
-        };
+        let engine =
+            Self { manifest: bundle.manifest, catalog: bundle.catalog, similar, factors, sequence, text };
         engine.check_parity()?;
         Ok(engine)
     }
@@ -189,17 +179,22 @@ impl Engine {
     /// Models the bundle has that this build does not run (`next_up` in the
     /// core build): neither loaded nor checked by parity here.
     pub fn deferred_models(&self) -> Vec<&'static str> {
-        if self.next_up_deferred {
+        if self.next_up_deferred() {
             vec!["next_up"]
         } else {
             Vec::new()
         }
     }
 
+    /// The bundle has a next-up model this build cannot run (the core build).
+    fn next_up_deferred(&self) -> bool {
+        !ENCODERS_BUILT_IN && self.manifest.models.next_up.is_some()
+    }
+
     fn sequence_model(&self) -> Result<&SequenceModel, EngineError> {
         match &self.sequence {
             Some(model) => Ok(model),
-            None if self.next_up_deferred => Err(EngineError::NotInThisBuild { model: "next_up" }),
+            None if self.next_up_deferred() => Err(EngineError::NotInThisBuild { model: "next_up" }),
             None => Err(EngineError::ModelMissing { model: "next_up" }),
         }
     }
@@ -380,7 +375,7 @@ impl Engine {
                     self.for_history(history, parity.k).map(|r| (r, expected)),
                 ),
                 // The core build leaves these to the full build, which runs them.
-                ParityCase::NextUp { .. } if self.next_up_deferred => continue,
+                ParityCase::NextUp { .. } if self.next_up_deferred() => continue,
                 ParityCase::NextUp { history, expected } => (
                     format!("next_up {history:?}"),
                     self.next_up(history, parity.k, true).map(|r| (r, expected)),

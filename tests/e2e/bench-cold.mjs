@@ -6,9 +6,8 @@
 // Twice: on localhost as is, and throttled by Chromium to 10 Mbit/s with
 // 40 ms round trips (what a shopper on a good mobile connection has).
 //     make bench-cold [ROUNDS=7] [CHANNEL=/channels/instacart/]
-import { statSync } from 'node:fs';
-import { gzipSync } from 'node:zlib';
 import { readFileSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
 import { serve } from './static-server.mjs';
 import { launch } from './browser.mjs';
 
@@ -52,7 +51,7 @@ async function measure(conditions) {
 const median = (values) => values.sort((a, b) => a - b)[Math.floor(values.length / 2)];
 const size = (path) => {
   const bytes = readFileSync(`${repo}www/${path}`);
-  return `${(statSync(`${repo}www/${path}`).size / 1e3).toFixed(0)} KB raw, ${(gzipSync(bytes, { level: 9 }).length / 1e3).toFixed(0)} KB gzipped`;
+  return `${(bytes.length / 1e3).toFixed(0)} KB raw, ${(gzipSync(bytes, { level: 9 }).length / 1e3).toFixed(0)} KB gzipped`;
 };
 console.log(`\ncold start, ${channel}, median of ${rounds} fresh contexts each (ms from navigation start)\n`);
 console.log('| network | first answer | one stage (loading: "full") | staged (default) | staged / one stage |');
