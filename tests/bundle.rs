@@ -50,6 +50,18 @@ fn missing_file_is_named() {
     assert_eq!(e.code(), "bundle_missing_file");
 }
 
+/// Only the core build may do without them (tests/core_build.rs).
+#[cfg(feature = "next-up")]
+#[test]
+fn the_full_build_needs_next_ups_files() {
+    for path in ["next_up.onnx", "next_up_items.f32"] {
+        let mut files = common::default_bundle();
+        files.remove(path);
+        let e = load_error(&files);
+        assert!(matches!(&e, BundleError::MissingFile { path: missing } if missing == path), "{e}");
+    }
+}
+
 #[test]
 fn missing_or_malformed_manifest() {
     let mut files = common::default_bundle();

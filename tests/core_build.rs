@@ -23,3 +23,23 @@ fn the_core_build_serves_all_but_next_up_and_says_so() {
     assert!(error.to_string().contains("the full build loads it"), "{error}");
     assert_eq!(engine.next_up_scores(&[0, 1]).unwrap_err().code(), "model_not_in_build");
 }
+
+#[test]
+fn the_core_build_loads_without_next_ups_files_and_still_checks_them_when_present() {
+    let mut files = common::default_bundle();
+    let without: edgerec::bundle::BundleFiles =
+        files.iter().filter(|(path, _)| !path.starts_with("next_up")).map(|(p, b)| (p.clone(), b.clone())).collect();
+    assert_eq!(without.len() + 2, files.len(), "the default bundle has two next-up files");
+    let engine = Engine::load(&without).expect("the core build needs none of next up's files");
+    assert_eq!(engine.deferred_models(), vec!["next_up"]);
+    assert_eq!(engine.similar("50", 10, None).unwrap().items.len(), 10);
+
+    files.get_mut("next_up_items.f32").unwrap()[0] ^= 1;
+    let error = Engine::load(&files).err().expect("a changed next-up file is refused");
+    assert_eq!(error.code(), "bundle_hash_mismatch", "{error}");
+
+    let mut no_factors = without;
+    no_factors.remove("item_factors.f32");
+    let error = Engine::load(&no_factors).err().expect("every other file is required");
+    assert_eq!(error.code(), "bundle_missing_file", "{error}");
+}

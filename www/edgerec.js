@@ -37,6 +37,9 @@ export class EdgeRec extends EventTarget {
   #spareWorker = null; // started early for the first version
   #waitingForEncoder = new Set(); // clients started with the core build
   #encoderError = null; // why the full build could not be compiled
+  #preview = null; // a first version's engine on its core files while the rest downloads
+  #serving = deferred(); // settles once the lifecycle serves a version (or, after a preview, never will)
+  #startFailure = null; // why the version behind a preview never came to serve
   #closed = false;
 
   /**
@@ -94,7 +97,11 @@ export class EdgeRec extends EventTarget {
       startWorker: (version, hooks) => this.#startWorker(version, hooks),
       emit: (type, detail) => this.dispatchEvent(new CustomEvent(type, { detail })),
       fusionMs,
-      onPromoted: ({ resources }) => this.#serviceWorker?.then((sw) => sw?.postMessage({ type: 'edgerec:shell', urls: resources })),
+      onPromoted: ({ resources }) => {
+        this.#serving.resolve();
+        this.#preview?.client.retire();
+        this.#serviceWorker?.then((sw) => sw?.postMessage({ type: 'edgerec:shell', urls: resources }));
+      },
     });
     this.#broadcast = new BroadcastChannel(BROADCAST_NAME);
     this.#broadcast.onmessage = ({ data }) => this.#onAnnouncement(data);
@@ -105,13 +112,56 @@ export class EdgeRec extends EventTarget {
     // for the check only briefly, and not at all while another context holds
     // the channel for a download (this check would queue behind it).
     const busy = await isUpdating(channel).catch(() => false); // asked before this page's own check takes the lock
-    const checking = update(channel, this.#updateOptions()).catch((error) => ({ status: 'unreachable', reason: error.message }));
     const cached = cachedVersions(await readState(channel)).length > 0;
+    // A page's very first load answers from the core files before next up's have arrived.
+    let previewed;
+    const preview = new Promise((resolve) => { previewed = resolve; });
+    const onPreview = build === 'core' && !cached && !busy
+      ? ({ version, files }) => previewed(this.#startPreview(version, files)) : undefined;
+    const checking = update(channel, { ...this.#updateOptions(), onPreview })
+      .catch((error) => ({ status: 'unreachable', reason: error.message }));
     const brief = () => Promise.race([checking, new Promise((resolve) => setTimeout(() => resolve({}), OPEN_CHECK_WAIT_MS))]);
+    const serve = (checked) => this.#lifecycle.start(checked.reason && `${channel}: ${checked.reason}`);
+    if (!cached && await Promise.race([checking.then(() => false), preview.then(() => true, () => false)])) {
+      // The rest downloads and the version is loaded as usual behind the preview.
+      checking.then(serve).then(this.#serving.resolve, (error) => this.#previewEnds(error));
+      this.#compileFullBuild();
+      return;
+    }
+    this.#preview?.client.terminate(); // its load lost the race with the whole version
+    this.#preview = null;
     const checked = await (!cached ? checking : busy ? {} : brief());
-    await this.#lifecycle.start(checked.reason && `${channel}: ${checked.reason}`);
+    await serve(checked);
     // Only once the first answers can flow: the full build must not slow them down.
     if (build === 'core') this.#compileFullBuild();
+  }
+
+  // An engine on a version's core files (verified as they arrived), in the
+  // spare Worker, outside the lifecycle: it answers all but next up until the
+  // whole version serves (docs/loading.md). Resolves once it has loaded.
+  async #startPreview(version, files) {
+    const { channel, limits, publicKeys, loadTimeoutMs, callTimeoutMs } = this.#settings;
+    const worker = this.#spareWorker ?? newEngineWorker();
+    this.#spareWorker = null;
+    const client = new EngineClient(worker, {
+      version, load: { wasm: this.#wasm.module, build: 'core', channel, limits, publicKeys, files }, loadTimeoutMs, callTimeoutMs,
+      onTerminated: () => { if (this.#preview?.client === client) this.#preview = null; },
+    });
+    this.#preview = { client, version };
+    await client.load();
+  }
+
+  // The version behind a preview did not come to serve. A check may still
+  // bring it (a download cut off is tried again), so the preview keeps
+  // answering, unless the version was refused for good.
+  async #previewEnds(error) {
+    const version = this.#preview?.version;
+    const state = await readState(this.#settings.channel).catch(() => null);
+    if (this.#lifecycle.serving) return;
+    if (version && state?.rejected[version] && !state.rejected[version].final) return; // announceReady retries it
+    this.#startFailure = asEdgeRecError(error);
+    this.#preview?.client.terminate(this.#startFailure);
+    this.#serving.reject(this.#startFailure);
   }
 
   // Compiles the full build in the background and hands it to the Workers
@@ -131,7 +181,7 @@ export class EdgeRec extends EventTarget {
     const { module, build } = this.#wasm;
     // Only the first version answers before next up's parity cases have run; a
     // swap made while the full build still compiles waits for it (docs/loading.md).
-    const waitForFull = build === 'core' && this.version !== null;
+    const waitForFull = build === 'core' && this.#lifecycle.version !== null;
     const worker = this.#spareWorker ?? newEngineWorker();
     this.#spareWorker = null;
     const client = new EngineClient(worker, {
@@ -149,12 +199,12 @@ export class EdgeRec extends EventTarget {
 
   /** The version answering new calls. */
   get version() {
-    return this.#lifecycle?.version ?? null;
+    return this.#lifecycle?.version ?? this.#preview?.version ?? null;
   }
 
   /** What this instance serves and what it could switch to. */
   versions() {
-    return coded(() => this.#lifecycle.versions(), 'storage_failed');
+    return coded(async () => ({ ...await this.#lifecycle.versions(), serving: this.version }), 'storage_failed');
   }
 
   /** Items like `id` (cosine over item embeddings), optionally only from one category. */
@@ -193,8 +243,25 @@ export class EdgeRec extends EventTarget {
 
   // Catalog facts carry no version of their own: label them with the Worker's.
   async #describe(method) {
-    const worker = this.#lifecycle.serving;
+    const worker = await this.#client(method);
     return { version: worker?.version, [method]: await this.#lifecycle.call(method, [], worker) };
+  }
+
+  // Who answers `method`: the serving version, else a preview (all but next
+  // up, which waits for the whole version, within callTimeoutMs).
+  async #client(method) {
+    if (this.#lifecycle.serving || this.#closed) return this.#lifecycle.serving;
+    if (this.#startFailure) throw this.#startFailure;
+    if (!this.#preview) return null;
+    if (method !== 'nextUp') return this.#preview.client;
+    const { callTimeoutMs } = this.#settings;
+    let timer;
+    const late = new Promise((resolve, reject) => {
+      timer = setTimeout(() => reject(new UnavailableError('call_timeout',
+        `next up waits for the rest of version ${this.version} to download; it did not arrive within ${callTimeoutMs} ms`)), callTimeoutMs);
+    });
+    await Promise.race([this.#serving.promise, late]).finally(() => clearTimeout(timer));
+    return this.#lifecycle.serving;
   }
 
   /** Asks the channel now instead of waiting for the timer. Resolves to what happened. */
@@ -222,7 +289,7 @@ export class EdgeRec extends EventTarget {
 
   /** How many engine Workers exist and their wasm memory, for monitoring. */
   async memory() {
-    const live = this.#lifecycle.workers;
+    const live = [...this.#lifecycle.workers, ...(this.#preview ? [this.#preview.client] : [])];
     const sizes = await Promise.all(live.map((w) => w.call('memory', []).then((m) => m.wasmBytes, () => 0)));
     return { workers: live.length, wasmBytes: sizes.reduce((a, b) => a + b, 0) };
   }
@@ -233,6 +300,8 @@ export class EdgeRec extends EventTarget {
     clearInterval(this.#timer);
     this.#spareWorker?.terminate();
     this.#spareWorker = null;
+    this.#preview?.client.terminate(new UnavailableError('closed', 'this EdgeRec instance is closed'));
+    this.#serving.reject(new UnavailableError('closed', 'this EdgeRec instance is closed'));
     this.#broadcast?.close();
     this.#lifecycle?.close();
     this.history?.close();
@@ -246,6 +315,8 @@ export class EdgeRec extends EventTarget {
   // version. Inside it: both versions rank 2k items and their reciprocal ranks
   // are blended, the new version's weight growing from 0 to 1 over the window.
   async #rank(method, args) {
+    const client = await this.#client(method);
+    if (client && client === this.#preview?.client) return this.#lifecycle.call(method, args, client);
     const fusion = this.#lifecycle.fusion;
     if (!fusion) return this.#lifecycle.call(method, args);
     const current = this.#lifecycle.serving;
@@ -363,6 +434,13 @@ async function coded(task, fallback) {
     if (error instanceof EdgeRecError || typeof error?.code === 'string') throw asEdgeRecError(error);
     throw new UnavailableError(fallback, `${error?.name ?? 'Error'}: ${error?.message ?? error}`);
   }
+}
+
+function deferred() {
+  let settle;
+  const promise = new Promise((resolve, reject) => { settle = { resolve, reject }; });
+  promise.catch(() => {});
+  return { promise, ...settle };
 }
 
 function newEngineWorker() {

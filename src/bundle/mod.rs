@@ -20,6 +20,7 @@ use thiserror::Error;
 
 use crate::catalog::{Catalog, CatalogError, Item};
 use crate::kernel::{Matrix, MatrixError};
+use crate::models::ENCODERS_BUILT_IN;
 pub use limits::{Limit, LimitExceeded, Limits};
 pub use manifest::{
     format_major, Expected, FactorsSpec, FileEntry, Manifest, MatrixSpec, Models, NextUpSpec, Parity,
@@ -157,7 +158,14 @@ impl Bundle {
         verify_manifest(manifest_bytes, signature, &options.public_keys)?;
         let manifest = parse_manifest(manifest_bytes)?;
         check_limits(&manifest, limits)?;
-        let verified = Verified::check(&manifest, files)?;
+        // A build without the encoder never reads next up's files: they may be
+        // absent (a page's first load answers before they have arrived), and
+        // are verified when present. The full build requires them.
+        let optional: Vec<&str> = match &manifest.models.next_up {
+            Some(spec) if !ENCODERS_BUILT_IN => vec![spec.encoder.as_str(), spec.items.file.as_str()],
+            _ => Vec::new(),
+        };
+        let verified = Verified::check(&manifest, files, &optional)?;
         let catalog = Catalog::new(verified.json::<CatalogFile>(CATALOG_PATH)?.items, limits)?;
         // Within max_items, so it fits a usize on every target.
         let item_count = manifest.item_count as usize;
@@ -176,13 +184,13 @@ impl Bundle {
             None => None,
         };
         let next_up = match &manifest.models.next_up {
-            Some(spec) => Some(NextUpParts {
+            Some(spec) if ENCODERS_BUILT_IN => Some(NextUpParts {
                 encoder: verified.bytes(&spec.encoder)?.to_vec(),
                 items: verified.matrix(&spec.items, Some(item_count))?,
                 // Within max_sequence_length (checked above).
                 max_len: spec.max_len as usize,
             }),
-            None => None,
+            _ => None,
         };
         Ok(Self { manifest, catalog, similar, factors, next_up })
     }
@@ -274,12 +282,16 @@ struct Verified<'a> {
 }
 
 impl<'a> Verified<'a> {
-    fn check(manifest: &'a Manifest, files: &'a BundleFiles) -> Result<Self, BundleError> {
+    /// Every listed file must be present, except those in `optional`.
+    fn check(manifest: &'a Manifest, files: &'a BundleFiles, optional: &[&str]) -> Result<Self, BundleError> {
         let mut verified = BTreeMap::new();
         for entry in &manifest.files {
-            let bytes = files
-                .get(&entry.path)
-                .ok_or_else(|| BundleError::MissingFile { path: entry.path.clone() })?;
+            let Some(bytes) = files.get(&entry.path) else {
+                if optional.contains(&entry.path.as_str()) {
+                    continue;
+                }
+                return Err(BundleError::MissingFile { path: entry.path.clone() });
+            };
             if bytes.len() as u64 != entry.bytes {
                 return Err(BundleError::SizeMismatch {
                     path: entry.path.clone(),

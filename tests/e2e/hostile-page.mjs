@@ -362,4 +362,57 @@ test('staged loading: a first version whose encoder fails its parity cases answe
   check(/no_model: .*version 3: parity case/.test(oneStage), `a one-stage page refuses version 3 outright (${oneStage.slice(0, 90)}…)`);
 });
 
+// Holds `path` of the channel until the returned release(body?) is called: with
+// a body the server sends that instead of the file.
+async function holdFile(context, path) {
+  let release;
+  const held = new Promise((resolve) => { release = resolve; });
+  await context.route(`**/channel/${path}`, async (route) => {
+    const body = await held;
+    if (body === undefined) await route.continue();
+    else await route.fulfill({ status: 200, body });
+  });
+  return release;
+}
+
+// 'pending' if window.pendingNextUp has not settled within `ms`.
+const nextUpWithin = (page, ms) => page.evaluate((wait) => Promise.race([
+  window.pendingNextUp.then(() => 'settled', () => 'settled'), new Promise((resolve) => setTimeout(() => resolve('pending'), wait)),
+]), ms);
+
+test('first visit: similar answers from the core files while next up\'s still download; next up waits for them', async ({ context }) => {
+  const release = await holdFile(context, 'versions/1/next_up.onnx');
+  const page = await openPage(context);
+  check(await page.evaluate(() => window.rec.version) === '1', 'open() resolves on version 1 with next_up.onnx still held');
+  const first = await page.evaluate(() => window.loadMessages[0]);
+  check(first.preview && first.build === 'core', `the first engine loads the core files it was handed (${JSON.stringify(first)})`);
+  check((await similar(page)).items.length === 10, 'similar answers');
+  check((await page.evaluate(() => window.rec.forShopper({ history: ['1', '50'], k: 10 }))).items.length === 10, 'for you answers');
+  check((await page.evaluate(() => window.rec.items())).items.length > 1000, 'the catalog answers');
+  await page.evaluate(() => { window.pendingNextUp = window.rec.nextUp({ history: ['1', '50'], k: 10 }); });
+  check(await nextUpWithin(page, 500) === 'pending', 'next up waits for the rest of the version');
+  release();
+  const answer = await page.evaluate(() => window.pendingNextUp);
+  check(answer.version === '1' && answer.items.length === 10, 'next up answers once next up\'s files are in');
+  await page.waitForFunction(() => window.liveWorkers.length === 1, null, { timeout: 30_000 });
+  check((await similar(page)).version === '1', 'the preview Worker is gone; the version serves from its own Worker');
+  const state = (await cacheContents(page)).state;
+  check(state.ready.includes('1'), 'version 1 is ready in the cache');
+});
+
+test('first visit: a next-up file that fails its checks after the preview ends it; calls reject with the reason', async ({ context }) => {
+  const release = await holdFile(context, 'versions/1/next_up_items.f32');
+  const page = await openPage(context);
+  check((await similar(page)).version === '1', 'similar answers from the preview');
+  release('not the file the manifest lists');
+  const rejected = await waitForEvent(page, 'modelrejected', '1');
+  check(rejected.code === 'size_mismatch', `modelrejected ${rejected.code}: ${rejected.reason}`);
+  const outcome = () => page.evaluate(() => window.rec.similar('1', { k: 10 }).then(() => 'answered', (e) => `${e.code}: ${e.message}`));
+  await page.waitForFunction(() => window.liveWorkers.length === 0, null, { timeout: 30_000 });
+  const after = await outcome();
+  check(/^no_model: .*next_up_items\.f32/.test(after), `similar rejects as a one-stage open() would (${after.slice(0, 100)}…)`);
+  const cached = await cacheContents(page);
+  check(!cached.manifestVersions.includes('1') && cached.strayFiles === 0, 'nothing of version 1 is cached');
+});
+
 await runSuite('hostile-page', tests, { server, browser, mounts });

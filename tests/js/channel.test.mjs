@@ -7,7 +7,7 @@ import { createHash, generateKeyPairSync, sign } from 'node:crypto';
 import {
   DEFAULT_TIMEOUTS, PARALLEL_FILES, POINTER_MAX_BYTES, UpdateFailure, checkManifestLimits, decodeBase64, keptVersions,
   markGood, parseManifest, parsePublicKeys, parseSignature, pointerProblem, readBounded, readState, readVersionFiles,
-  reject, setPinned, update, verifyManifest,
+  reject, setPinned, update, verifyManifest, deferredPaths,
 } from '../../www/lib/channel.js';
 import { DEFAULT_LIMITS } from '../../www/lib/limits.js';
 
@@ -390,6 +390,42 @@ test('update: files are fetched PARALLEL_FILES at a time; one failure stops the 
   assert.equal(started.length, PARALLEL_FILES, `no file was started after the failure (${started.join(' ')})`);
   assert.deepEqual(cachedVersions(entries), ['1']);
   assert.deepEqual(orphans(entries), [], 'nothing of version 2 is kept');
+});
+
+// Version `version` with the two next-up files the core build does not read.
+const withNextUp = (version) => (manifest) => {
+  manifest.files.push(...['next_up.onnx', 'next_up_items.f32'].map((path) => ({ path, bytes: 4, sha256: sha256(encode(`${version}${path}`).slice(0, 4)) })));
+  manifest.models = { next_up: { encoder: 'next_up.onnx', items: { file: 'next_up_items.f32' } } };
+};
+
+test('update with onPreview: the core files come first and are handed over verified; next up\'s follow', async () => {
+  const { entries, server } = await setup({ versions: [] });
+  const manifest = publish(server.files, '1', { change: withNextUp('1') });
+  for (const path of ['next_up.onnx', 'next_up_items.f32']) server.files[`versions/1/${path}`] = encode(`1${path}`).slice(0, 4);
+  assert.deepEqual([...deferredPaths(manifest)], ['next_up.onnx', 'next_up_items.f32']);
+  const previews = [];
+  const result = await run(server, {
+    onPreview: ({ version, files }) => previews.push({ version, paths: Object.keys(files).sort(), at: server.requests.length, ready: cachedVersions(entries) }),
+  });
+  assert.equal(result.status, 'ready', result.reason);
+  assert.equal(previews.length, 1);
+  const [preview] = previews;
+  assert.deepEqual(preview.paths, ['a.bin', 'b.bin', 'manifest.json'], 'the manifest and every core file');
+  assert.deepEqual(preview.ready, [], 'the version is not ready while next up\'s files are missing');
+  assert.deepEqual(server.requests.slice(preview.at).sort(), ['versions/1/next_up.onnx', 'versions/1/next_up_items.f32'],
+    'next up\'s files are requested only after the preview');
+
+  // A next-up file that fails its hash after the preview: the version is rejected as ever.
+  publish(server.files, '2', { change: withNextUp('2') });
+  server.files['versions/2/next_up.onnx'] = encode('XXXX'); // not what the manifest says
+  server.files['versions/2/next_up_items.f32'] = encode('2nex');
+  let previewed = 0;
+  const bad = await run(server, { onPreview: () => { previewed++; } });
+  assert.equal(previewed, 1);
+  assert.equal(bad.code, 'hash_mismatch');
+  assert.deepEqual(cachedVersions(entries), ['1']);
+  assert.deepEqual(orphans(entries), [], 'nothing of version 2 is kept');
+  await assert.rejects(run(server, { onPreview: 'yes' }), { code: 'invalid_argument' });
 });
 
 test('update: an oversize manifest is cut off at limits.maxManifestBytes', async () => {

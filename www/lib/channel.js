@@ -219,8 +219,11 @@ export async function readVersionFiles(channel, version, { publicKeys = [] } = {
  *
  * Options: `publicKeys` (base64 Ed25519 keys: with one or more, a version must
  * carry a manifest.sig one of them verifies), `limits` (overrides of
- * DEFAULT_LIMITS), `timeouts` (overrides of DEFAULT_TIMEOUTS), and for tests
- * `fetch`, `attempts`, `backoffMs`. Bad options reject with `invalid_argument`.
+ * DEFAULT_LIMITS), `timeouts` (overrides of DEFAULT_TIMEOUTS), `onPreview`
+ * (called once with `{ version, files }` when a version being downloaded has
+ * every file but next up's verified and stored: what the core build needs),
+ * and for tests `fetch`, `attempts`, `backoffMs`. Bad options reject with
+ * `invalid_argument`.
  */
 export async function update(channel, options = {}) {
   const settings = updateSettings(options);
@@ -240,15 +243,18 @@ export async function isUpdating(channel) {
 
 function updateSettings({
   fetch = (...args) => globalThis.fetch(...args), attempts = 3, backoffMs = 300,
-  publicKeys = [], limits, timeouts = {},
+  publicKeys = [], limits, timeouts = {}, onPreview,
 } = {}) {
+  if (onPreview !== undefined && typeof onPreview !== 'function') {
+    throw new UpdateFailure('invalid_argument', 'onPreview must be a function');
+  }
   const resolved = resolveLimits(limits);
   if (resolved.error) throw new UpdateFailure('invalid_argument', resolved.error);
   const unknown = Object.keys(timeouts ?? {}).find((name) => !(name in DEFAULT_TIMEOUTS));
   if (unknown) throw new UpdateFailure('invalid_argument', `timeouts.${unknown} is not a timeout`);
   return {
     fetch, attempts, backoffMs, keys: parsePublicKeys(publicKeys), limits: resolved.limits,
-    timeouts: { ...DEFAULT_TIMEOUTS, ...timeouts },
+    timeouts: { ...DEFAULT_TIMEOUTS, ...timeouts }, onPreview,
   };
 }
 
@@ -423,10 +429,41 @@ async function downloadVersion(channel, version, download) {
     if (!(await cache.match(keyOf.content(channel, file.sha256)))) missing.push(file);
   }
   download.allowFor(missing.reduce((sum, f) => sum + f.bytes, 0));
-  const queue = [...missing];
+  const deferred = download.onPreview ? deferredPaths(manifest) : new Set();
+  if (!deferred.size) {
+    await fetchFiles(channel, manifestUrl, missing, download);
+  } else {
+    // The files the core build reads come first, and are handed to the page
+    // as soon as they are verified; next up's files follow (docs/loading.md).
+    const kept = new Map();
+    await fetchFiles(channel, manifestUrl, missing.filter((f) => !deferred.has(f.path)), download, kept);
+    const files = { 'manifest.json': manifestBytes };
+    if (signatureBytes) files['manifest.sig'] = signatureBytes;
+    for (const { path, sha256 } of manifest.files.filter((f) => !deferred.has(f.path))) {
+      files[path] = kept.get(path) ?? await cache.match(keyOf.content(channel, sha256))
+        .then((response) => response.arrayBuffer()).then((buffer) => new Uint8Array(buffer));
+    }
+    try {
+      download.onPreview({ version, files });
+    } catch (error) {
+      console.warn(`edgerec: onPreview failed: ${error.message}`);
+    }
+    await fetchFiles(channel, manifestUrl, missing.filter((f) => deferred.has(f.path)), download);
+  }
+  if (signatureBytes) await cache.put(keyOf.signature(channel, version), new Response(signatureBytes));
+  await cache.put(keyOf.manifest(channel, version), new Response(manifestBytes));
+}
+
+// Fetches `files` (verified, then stored by content), PARALLEL_FILES at a
+// time; keeps their bytes in `kept` when given. The first failure stops the
+// others (their partial bytes are not kept) and is thrown once every fetcher
+// has finished, so nothing is written after it is reported.
+async function fetchFiles(channel, manifestUrl, files, download, kept = null) {
+  const cache = await caches.open(CACHE_NAME);
+  const queue = [...files];
   const stop = new AbortController();
   let failure = null;
-  const fetchFiles = async () => {
+  const fetcher = async () => {
     while (queue.length && !failure) {
       const file = queue.shift();
       try {
@@ -438,6 +475,7 @@ async function downloadVersion(channel, version, download) {
             `${file.path}: more than the ${file.bytes} bytes the manifest says (${n} received before the download was stopped)`),
         });
         if (!failure) await cache.put(keyOf.content(channel, file.sha256), new Response(bytes));
+        kept?.set(file.path, bytes);
       } catch (error) {
         if (!failure) {
           failure = error;
@@ -446,11 +484,14 @@ async function downloadVersion(channel, version, download) {
       }
     }
   };
-  // Every fetcher has finished (nothing is written after this) before a failure is reported.
-  await Promise.all(Array.from({ length: Math.min(PARALLEL_FILES, missing.length) }, fetchFiles));
+  await Promise.all(Array.from({ length: Math.min(PARALLEL_FILES, files.length) }, fetcher));
   if (failure) throw failure;
-  if (signatureBytes) await cache.put(keyOf.signature(channel, version), new Response(signatureBytes));
-  await cache.put(keyOf.manifest(channel, version), new Response(manifestBytes));
+}
+
+/** Paths of a manifest's files the core build does not read: next up's (docs/loading.md). Pure. */
+export function deferredPaths(manifest) {
+  const nextUp = manifest?.models?.next_up;
+  return new Set([nextUp?.encoder, nextUp?.items?.file].filter((path) => typeof path === 'string'));
 }
 
 async function fetchSignature(download, manifestUrl) {

@@ -45,18 +45,19 @@ self.onmessage = ({ data }) => {
 };
 
 /** Instantiates one build's wasm and loads the version in it: all the engine's checks and parity cases. */
-async function instantiate(which, module, { channel, version, limits, publicKeys }) {
+async function instantiate(which, module, { channel, version, limits, publicKeys, files: preview }) {
   const glue = await GLUE[which]();
   const instance = await glue.default({ module_or_path: module });
   glue.setPanicHandler((message) => { panicMessage = String(message); });
-  const files = await readVersionFiles(channel, version, { publicKeys }); // verifies the signature again
+  // A preview's files were verified as they arrived; the engine checks them again.
+  const files = preview ?? await readVersionFiles(channel, version, { publicKeys }); // verifies the signature again
   const loadedEngine = guarded(() => new glue.Engine(files, { limits, publicKeys })); // sizes, hashes, limits, signature, parity cases
   return { instance, engine: loadedEngine };
 }
 
 async function load(message) {
   if (trapped) throw trapped;
-  loaded = message;
+  loaded = { ...message, files: undefined }; // a preview is never upgraded: the page sends it no encoder
   const started = performance.now();
   ({ instance: wasm, engine } = await instantiate(message.build, message.wasm, message));
   build = message.build;

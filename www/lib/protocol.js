@@ -4,7 +4,7 @@
 // client for one Worker (EngineClient), which settles every request it sends
 // on every path: answer, timeout, clone failure, crash, terminate.
 //
-// page -> Worker   { type: 'load', wasm, build, waitForFull, channel, version, limits, publicKeys }
+// page -> Worker   { type: 'load', wasm, build, waitForFull, channel, version, limits, publicKeys, files? }
 //                  { type: 'encoder', wasm } | { type: 'encoder', error: { code, message } }
 //                  { type: 'call', id, method, args }
 // `build` is 'core' (the small wasm without the next-up encoder) or 'full';
@@ -12,6 +12,8 @@
 // message when the page has compiled it, and answers next up from then on;
 // with `waitForFull` it reports 'loaded' only after that (a later swap: a
 // version is promoted only once all its parity cases have passed).
+// `files` (path -> bytes) is a preview: a version still downloading, its
+// core files verified; the Worker loads those instead of reading the cache.
 // Worker -> page   { type: 'loaded', info } | { type: 'failed', error: { code, message } }
 //                  { type: 'result', id, value } | { type: 'result', id, error: { code, message } }
 import { InputError, UnavailableError, errorFromCode } from './errors.js';
@@ -186,8 +188,8 @@ export function callArgs(method, args, { maxK = MAX_K } = {}) {
 
 // --- messages -------------------------------------------------------------------
 
-export const loadMessage = ({ wasm, build = 'full', waitForFull = false, channel, version, limits, publicKeys }) =>
-  ({ type: TO_WORKER.LOAD, wasm, build, waitForFull, channel, version, limits, publicKeys });
+export const loadMessage = ({ wasm, build = 'full', waitForFull = false, channel, version, limits, publicKeys, files }) =>
+  ({ type: TO_WORKER.LOAD, wasm, build, waitForFull, channel, version, limits, publicKeys, ...(files && { files }) });
 export const encoderMessage = ({ wasm, error }) =>
   (error ? { type: TO_WORKER.ENCODER, error: plainError(error) } : { type: TO_WORKER.ENCODER, wasm });
 export const callMessage = (id, method, args) => ({ type: TO_WORKER.CALL, id, method, args });
@@ -211,12 +213,13 @@ const isErrorShape = (error) => isObject(error) && typeof error.code === 'string
 export function checkToWorker(message) {
   if (!isObject(message)) return invalid('a Worker message must be an object');
   if (message.type === TO_WORKER.LOAD) {
-    const { build, waitForFull, channel, version, limits, publicKeys } = message;
+    const { build, waitForFull, channel, version, limits, publicKeys, files } = message;
     const ok = typeof channel === 'string' && typeof version === 'string' && BUILDS.includes(build)
       && typeof waitForFull === 'boolean'
+      && (files === undefined || (isObject(files) && Object.values(files).every((b) => b instanceof Uint8Array)))
       && (limits === undefined || isObject(limits))
       && (publicKeys === undefined || (Array.isArray(publicKeys) && publicKeys.every((k) => typeof k === 'string')));
-    return ok ? null : invalid('a load message needs { wasm, build: "core" | "full", waitForFull, channel, version, limits?, publicKeys? }');
+    return ok ? null : invalid('a load message needs { wasm, build: "core" | "full", waitForFull, channel, version, limits?, publicKeys?, files? }');
   }
   if (message.type === TO_WORKER.ENCODER) {
     const ok = isObject(message.wasm) || isErrorShape(message.error);
