@@ -27,8 +27,11 @@ fn the_core_build_serves_all_but_next_up_and_says_so() {
 #[test]
 fn the_core_build_loads_without_next_ups_files_and_still_checks_them_when_present() {
     let mut files = common::default_bundle();
-    let without: edgerec::bundle::BundleFiles =
-        files.iter().filter(|(path, _)| !path.starts_with("next_up")).map(|(p, b)| (p.clone(), b.clone())).collect();
+    let without: edgerec::bundle::BundleFiles = files
+        .iter()
+        .filter(|(path, _)| !path.starts_with("next_up"))
+        .map(|(p, b)| (p.clone(), b.clone()))
+        .collect();
     assert_eq!(without.len() + 2, files.len(), "the default bundle has two next-up files");
     let engine = Engine::load(&without).expect("the core build needs none of next up's files");
     assert_eq!(engine.deferred_models(), vec!["next_up"]);
