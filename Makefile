@@ -1,5 +1,5 @@
 # The two commands the README promises, plus the pieces they are made of.
-.PHONY: demo test setup wasm bundle train instacart instacart-channel instacart-report publish-demo package bench bench-cold bench-peers
+.PHONY: demo test setup wasm bundle train instacart instacart-channel instacart-report publish-demo package bench bench-cold bench-peers bench-scan
 
 demo:      ## build the wasm and serve the demo shop on http://127.0.0.1:8080/demo/ [SHOP=instacart: the grocery shop]
 	SHOP=$(or $(SHOP),ml-100k) scripts/demo.sh
@@ -37,6 +37,9 @@ package:   ## the npm package tarball in dist/
 
 bench:     ## per-call latency, native vs wasm in Chromium (needs `make wasm` first)
 	node tests/e2e/bench.mjs
+
+bench-scan: ## the kernel's scan + top-10 at 1M and 100k × 64 in Chromium: int8 vs f32 vs plain JS (needs `make wasm` first) [ROUNDS=15]
+	node tests/e2e/bench-scan.mjs
 
 bench-cold: ## cold start to the first answers in Chromium: staged load vs one stage (needs `make wasm` first) [ROUNDS=7]
 	node tests/e2e/bench-cold.mjs

@@ -19,6 +19,7 @@ built by `python -m models.train`, never has them unless asked.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import random
 import time
@@ -53,6 +54,8 @@ def main() -> None:
     parser.add_argument("--include-known-users", action=argparse.BooleanOptionalAction, default=True,
                         help="put MovieLens' users (ids, rated movies, factors) in the bundle: public research "
                              "data, so on by default for this demo only")
+    parser.add_argument("--matrix-dtype", choices=bundle.MATRIX_DTYPES, default=bundle.DEFAULT_MATRIX_DTYPE,
+                        help="how item matrices are stored: i8 (the default) or f32 (the committed channel's v1, v2)")
     args = parser.parse_args()
 
     started = time.time()
@@ -68,18 +71,21 @@ def main() -> None:
 
     fitted = factors.fit(factors.implicit_matrix(user_items, len(items)),
                          args.factor_dim, args.embedding_dim)
+    embeddings_file, embeddings_bytes, embeddings_spec, item_embeddings = bundle.item_matrix(
+        "item_embeddings", fitted.item_embeddings, args.matrix_dtype)
+    factors_file, factors_bytes, factors_spec, item_factors = bundle.item_matrix(
+        "item_factors", fitted.item_factors, args.matrix_dtype)
+    # Parity cases score the matrices as stored.
+    fitted = dataclasses.replace(fitted, item_embeddings=item_embeddings, item_factors=item_factors)
     files = {
         "catalog.json": bundle.json_bytes({"items": [
             {"id": item.id, "title": item.title, "categories": item.categories} for item in items]}),
-        "item_embeddings.f32": bundle.matrix_bytes(fitted.item_embeddings),
-        "item_factors.f32": bundle.matrix_bytes(fitted.item_factors),
+        embeddings_file: embeddings_bytes,
+        factors_file: factors_bytes,
     }
     models = {
-        "similar": {"embeddings": bundle.matrix_spec("item_embeddings.f32", fitted.item_embeddings)},
-        "factors": {
-            "items": bundle.matrix_spec("item_factors.f32", fitted.item_factors),
-            "fold_in_lambda": args.fold_in_lambda,
-        },
+        "similar": {"embeddings": embeddings_spec},
+        "factors": {"items": factors_spec, "fold_in_lambda": args.fold_in_lambda},
     }
     if args.include_known_users:
         files["users.json"] = bundle.json_bytes({"ids": user_ids, "seen": user_items})
@@ -89,7 +95,7 @@ def main() -> None:
     ids = [item.id for item in items]
     lstm_files, models["next_up"], lstm_cases, lstm_model = next_up.build(
         user_items, ids, max_len=args.next_up_max_len, dim=args.next_up_dim,
-        epochs=args.next_up_epochs, seed=args.seed, parity_k=PARITY_K)
+        epochs=args.next_up_epochs, seed=args.seed, parity_k=PARITY_K, matrix_dtype=args.matrix_dtype)
     files.update(lstm_files)
     print(f"next_up: trained in {lstm_model.train_seconds:.0f} s, best epoch {lstm_model.best_epoch}, "
           f"validation {lstm_model.valid_metric:.4f}")

@@ -45,6 +45,10 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=40, help="upper bound; early stopping decides")
     parser.add_argument("--max-seconds", type=float, default=900, help="training time budget")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--matrix-dtype", choices=bundle.MATRIX_DTYPES, default=bundle.DEFAULT_MATRIX_DTYPE,
+                        help="how the item matrix is stored (default i8)")
+    parser.add_argument("--also-f32", type=Path, metavar="DIR",
+                        help="also write the same trained model with an f32 item matrix to DIR (to compare)")
     args = parser.parse_args()
 
     started = time.time()
@@ -59,16 +63,22 @@ def main() -> None:
 
     files, spec, cases, model = next_up.build(
         training, item_ids, max_len=args.max_len, dim=args.dim, epochs=args.epochs, seed=args.seed,
-        parity_k=10, max_seconds=args.max_seconds)
-    files["catalog.json"] = bundle.json_bytes(
+        parity_k=10, max_seconds=args.max_seconds, matrix_dtype=args.matrix_dtype)
+    catalog = bundle.json_bytes(
         {"items": [{"id": item, "title": f"item {item}", "categories": []} for item in item_ids]})
     created = dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
-    manifest = bundle.write(
-        args.out, name=args.dataset, version=f"eval-seed{args.seed}", created=created,
-        item_count=len(item_ids), files=files, models={"next_up": spec},
-        parity={"k": 10, "tolerance": 1e-4, "cases": cases})
+
+    def write(out, files, spec, cases):
+        return bundle.write(
+            out, name=args.dataset, version=f"eval-seed{args.seed}", created=created,
+            item_count=len(item_ids), files={**files, "catalog.json": catalog}, models={"next_up": spec},
+            parity={"k": 10, "tolerance": 1e-4, "cases": cases})
+
+    manifest = write(args.out, files, spec, cases)
     print(f"next_up: trained in {model.train_seconds:.0f} s (best epoch {model.best_epoch}, "
           f"validation NDCG@10 {model.valid_metric:.4f}); wrote {manifest} in {time.time() - started:.0f} s")
+    if args.also_f32:
+        print(f"and with an f32 item matrix: {write(args.also_f32, *next_up.package(model, training, item_ids, parity_k=10, seed=args.seed, matrix_dtype='f32'))}")
 
 
 if __name__ == "__main__":

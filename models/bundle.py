@@ -18,13 +18,54 @@ import numpy as np
 FORMAT = "edgerec-bundle/1"
 
 
-def matrix_spec(file: str, matrix: np.ndarray) -> dict:
+# Item matrices are written as int8 with one f32 scale per row unless f32 is asked for.
+MATRIX_DTYPES = ("i8", "f32")
+DEFAULT_MATRIX_DTYPE = "i8"
+
+
+def matrix_spec(file: str, matrix: np.ndarray, dtype: str = "f32") -> dict:
     rows, cols = matrix.shape
-    return {"file": file, "rows": rows, "cols": cols, "dtype": "f32"}
+    return {"file": file, "rows": rows, "cols": cols, "dtype": dtype}
 
 
 def matrix_bytes(matrix: np.ndarray) -> bytes:
     return np.ascontiguousarray(matrix, dtype="<f4").tobytes()
+
+
+def quantize(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each row as int8 values and one float32 scale, max |value| / 127
+    (value = int8 x scale); all-zero rows get scale 0."""
+    m = np.asarray(matrix, np.float32)
+    scales = (np.abs(m).max(axis=1, initial=0.0) / np.float32(127)).astype(np.float32)
+    divisor = np.where(scales > 0, scales, np.float32(1))[:, None]
+    values = np.clip(np.rint(m / divisor), -127, 127).astype(np.int8)
+    return values, scales
+
+
+def item_matrix(name: str, matrix: np.ndarray, dtype: str) -> tuple[str, bytes, dict, np.ndarray]:
+    """An item matrix as the bundle stores it: (file name, bytes, manifest spec,
+    the float32 matrix the engine will score with). `i8`: `rows x cols` int8
+    values, then `rows` little-endian float32 scales (docs/bundle-format.md)."""
+    if dtype == "f32":
+        matrix = np.ascontiguousarray(matrix, np.float32)
+        return f"{name}.f32", matrix_bytes(matrix), matrix_spec(f"{name}.f32", matrix), matrix
+    if dtype != "i8":
+        raise ValueError(f"matrix dtype {dtype!r}: known are {', '.join(MATRIX_DTYPES)}")
+    values, scales = quantize(matrix)
+    data = values.tobytes() + scales.astype("<f4").tobytes()
+    seen = values.astype(np.float32) * scales[:, None]
+    return f"{name}.i8", data, matrix_spec(f"{name}.i8", seen, "i8"), seen
+
+
+def read_item_matrix(folder: Path, spec: dict) -> np.ndarray:
+    """A bundle's matrix as float32, whatever its dtype (the values the engine scores)."""
+    data = (Path(folder) / spec["file"]).read_bytes()
+    rows, cols = spec["rows"], spec["cols"]
+    if spec["dtype"] == "f32":
+        return np.frombuffer(data, "<f4").reshape(rows, cols).astype(np.float32)
+    values = np.frombuffer(data[: rows * cols], np.int8).reshape(rows, cols)
+    scales = np.frombuffer(data[rows * cols:], "<f4")
+    return values.astype(np.float32) * scales[:, None]
 
 
 def write(out_dir: Path, *, name: str, version: str, created: str, item_count: int,

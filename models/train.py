@@ -131,26 +131,31 @@ def factor_parity_cases(catalog: data.Catalog, popular: list[int], item_factors:
 def write_bundle(out: Path, *, catalog: data.Catalog, item_factors: np.ndarray, item_embeddings: np.ndarray,
                  fold_in_lambda: float, popular: list[int], name: str, version: str, created: str,
                  sequences: list | None = None, next_up_options: dict | None = None,
-                 known_users: KnownUsers | None = None, seed: int = 0, extra: dict | None = None) -> Path:
+                 known_users: KnownUsers | None = None, seed: int = 0, extra: dict | None = None,
+                 matrix_dtype: str = bundle.DEFAULT_MATRIX_DTYPE) -> Path:
     """Builds and writes (atomically) a bundle the engine loads: similar (cosine over
     item_embeddings), for-you (fold-in over item_factors), next up (the LSTM trained
     here on `sequences`, unless next_up_options is None), the catalog for search,
     and parity cases from the numpy and onnxruntime references. `popular`: catalog
     rows, most popular first (parity inputs are drawn from them). Any factor engine's
-    output can come in here. Returns the manifest's path."""
+    output can come in here. Item matrices are stored as `matrix_dtype` (int8 by
+    default); parity cases score what is stored. Returns the manifest's path."""
+    embeddings_file, embeddings_bytes, embeddings_spec, item_embeddings = bundle.item_matrix(
+        "item_embeddings", item_embeddings, matrix_dtype)
+    factors_file, factors_bytes, factors_spec, item_factors = bundle.item_matrix(
+        "item_factors", item_factors, matrix_dtype)
     files = {
         "catalog.json": bundle.json_bytes({"items": [item.to_json() for item in catalog.items]}),
-        "item_embeddings.f32": bundle.matrix_bytes(item_embeddings),
-        "item_factors.f32": bundle.matrix_bytes(item_factors),
+        embeddings_file: embeddings_bytes,
+        factors_file: factors_bytes,
     }
-    factor_spec = {"items": bundle.matrix_spec("item_factors.f32", item_factors), "fold_in_lambda": fold_in_lambda}
+    factor_spec = {"items": factors_spec, "fold_in_lambda": fold_in_lambda}
     if known_users is not None:
         files["users.json"] = bundle.json_bytes({"ids": known_users.ids, "seen": known_users.seen})
         files["user_factors.f32"] = bundle.matrix_bytes(known_users.factors)
         factor_spec.update(users=bundle.matrix_spec("user_factors.f32", known_users.factors),
                            users_file="users.json", known_users_notice=known_users.notice)
-    models = {"similar": {"embeddings": bundle.matrix_spec("item_embeddings.f32", item_embeddings)},
-              "factors": factor_spec}
+    models = {"similar": {"embeddings": embeddings_spec}, "factors": factor_spec}
     cases = factor_parity_cases(catalog, popular, item_factors, item_embeddings, fold_in_lambda, seed, known_users)
     if next_up_options is not None and sequences:
         options = dict(next_up_options)
@@ -158,7 +163,8 @@ def write_bundle(out: Path, *, catalog: data.Catalog, item_factors: np.ndarray, 
         lengths = [1, 2, 5, 12, 30, max_len + 5]
         lstm_files, models["next_up"], lstm_cases, model = next_up.build(
             sequences, catalog.ids, max_len=max_len, seed=seed, parity_k=PARITY_K, log=log,
-            parity_histories=synthetic_histories(popular[:500], lengths, seed + 1), **options)
+            parity_histories=synthetic_histories(popular[:500], lengths, seed + 1), matrix_dtype=matrix_dtype,
+            **options)
         log(f"   next up: trained in {model.train_seconds:.0f} s, best epoch {model.best_epoch}, "
             f"validation NDCG@10 {model.valid_metric:.4f}")
         files.update(lstm_files)
@@ -225,6 +231,9 @@ def arguments(argv=None):
     parser.add_argument("--next-up-epochs", type=int, default=30, help="upper bound; early stopping decides")
     parser.add_argument("--next-up-max-seconds", type=float, default=None, help="time budget of the LSTM")
     parser.add_argument("--no-next-up", action="store_true", help="leave the LSTM out")
+    parser.add_argument("--matrix-dtype", choices=bundle.MATRIX_DTYPES, default=bundle.DEFAULT_MATRIX_DTYPE,
+                        help="how item matrices are stored: i8 (int8 + a scale per row, a quarter of the "
+                             "bytes; the default) or f32")
     parser.add_argument("--include-known-users", action="store_true",
                         help="public research data only: put the training users' ids, items and factors in "
                              "the bundle (for_user); a shop's bundle must never have them")
@@ -347,7 +356,7 @@ def run(args) -> Path:
                                 item_embeddings=item_embeddings, fold_in_lambda=float(lam), popular=popular,
                                 name=name, version=version, created=args.created or now.isoformat(),
                                 sequences=sequences, next_up_options=next_up_options, known_users=known_users,
-                                seed=args.seed)
+                                seed=args.seed, matrix_dtype=args.matrix_dtype)
     size = sum(p.stat().st_size for p in args.out.iterdir())
     log(f"wrote {manifest}: bundle {name} version {version}, {size / 1e6:.2f} MB, "
         f"{'WITH known users (research data)' if known_users else 'no shopper data'}; "

@@ -10,6 +10,7 @@ use wasm_bindgen::prelude::*;
 
 use crate::bundle::{BundleFiles, Limits, LoadOptions, PublicKey};
 use crate::engine::{Engine as CoreEngine, EngineError};
+use crate::kernel::{self, ItemMatrix};
 
 thread_local! {
     static PANIC_HANDLER: std::cell::RefCell<Option<js_sys::Function>> = const { std::cell::RefCell::new(None) };
@@ -161,6 +162,32 @@ impl Engine {
     #[wasm_bindgen(js_name = deferredModels)]
     pub fn deferred_models(&self) -> Result<JsValue, JsValue> {
         to_js(&self.inner.deferred_models())
+    }
+}
+
+/// A synthetic item matrix and queries for `make bench-scan`: the kernel's
+/// scan alone, timed from JS.
+#[wasm_bindgen(js_name = BenchMatrix)]
+pub struct BenchMatrix {
+    matrix: ItemMatrix,
+    queries: Vec<Vec<f32>>,
+}
+
+#[wasm_bindgen(js_class = BenchMatrix)]
+impl BenchMatrix {
+    /// `rows × cols` values, int8 or f32, and 64 queries.
+    #[wasm_bindgen(constructor)]
+    pub fn new(rows: u32, cols: u32, int8: bool) -> BenchMatrix {
+        let matrix = kernel::synthetic(rows as usize, cols as usize, int8, 7);
+        let queries =
+            (0..64).map(|seed| kernel::synthetic(1, cols as usize, false, 100 + seed).row(0)).collect();
+        BenchMatrix { matrix, queries }
+    }
+
+    /// The best `k` rows for query `query % 64`: their indices.
+    pub fn scan(&self, query: u32, k: u32) -> Vec<u32> {
+        let query = &self.queries[query as usize % self.queries.len()];
+        kernel::search(&self.matrix, query, k as usize, |_| true).iter().map(|hit| hit.index as u32).collect()
     }
 }
 

@@ -110,6 +110,63 @@ fn nan_in_a_matrix_is_refused_even_with_a_correct_hash() {
     assert!(e.to_string().contains("row 1, column 6"), "{e}");
 }
 
+/// The default bundle with its item factors stored as int8 (`i8`: values,
+/// then one f32 scale per row).
+fn with_int8_factors(edit_bytes: impl FnOnce(&mut Vec<u8>)) -> BundleFiles {
+    let mut files = common::default_bundle();
+    let bundle = Bundle::from_files(&files).unwrap();
+    let items = &bundle.factors.unwrap().items;
+    let values: Vec<f32> = (0..items.rows()).flat_map(|row| items.row(row)).collect();
+    let mut bytes: Vec<u8> = Vec::new();
+    let mut scales: Vec<u8> = Vec::new();
+    for row in values.chunks(items.cols()) {
+        let scale = row.iter().fold(0f32, |m, v| m.max(v.abs())) / 127.0;
+        bytes.extend(row.iter().map(|v| (v / scale).round() as i8 as u8));
+        scales.extend(scale.to_le_bytes());
+    }
+    bytes.extend(scales);
+    edit_bytes(&mut bytes);
+    files.remove("item_factors.f32");
+    files.insert("item_factors.i8".into(), Vec::new());
+    common::edit_manifest(&mut files, |m| {
+        m["models"]["factors"]["items"]["file"] = json!("item_factors.i8");
+        m["models"]["factors"]["items"]["dtype"] = json!("i8");
+        for entry in m["files"].as_array_mut().unwrap() {
+            if entry["path"] == "item_factors.f32" {
+                entry["path"] = json!("item_factors.i8");
+            }
+        }
+    });
+    common::replace_file(&mut files, "item_factors.i8", bytes);
+    files
+}
+
+#[test]
+fn int8_item_matrices_load_and_bad_ones_are_refused() {
+    let rows = 1682;
+    let bundle = Bundle::from_files(&with_int8_factors(|_| {})).expect("an i8 item matrix loads");
+    assert!(matches!(bundle.factors.unwrap().items, edgerec::kernel::ItemMatrix::I8(_)));
+
+    let e = load_error(&with_int8_factors(|bytes| bytes.truncate(bytes.len() - 1)));
+    assert_eq!(e.code(), "bundle_wrong_dimensions", "{e}");
+    assert!(e.to_string().contains("i8 values and row scales"), "{e}");
+
+    let at = rows * 32 + 4 * 5; // the scale of row 5
+    for bad in [f32::NAN, -1.0, f32::INFINITY] {
+        let e = load_error(&with_int8_factors(|bytes| bytes[at..at + 4].copy_from_slice(&bad.to_le_bytes())));
+        assert_eq!(e.code(), "bundle_non_finite", "{e}");
+        assert!(e.to_string().contains("row 5"), "{e}");
+    }
+
+    let mut files = with_int8_factors(|_| {});
+    common::edit_manifest(&mut files, |m| m["models"]["factors"]["items"]["dtype"] = json!("i4"));
+    assert_eq!(load_error(&files).code(), "bundle_unsupported_dtype");
+    // Known users' factors are f32 only.
+    let mut files = common::default_bundle();
+    common::edit_manifest(&mut files, |m| m["models"]["factors"]["users"]["dtype"] = json!("i8"));
+    assert_eq!(load_error(&files).code(), "bundle_unsupported_dtype");
+}
+
 #[test]
 fn duplicate_catalog_ids_are_refused() {
     let mut files = common::default_bundle();

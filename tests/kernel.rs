@@ -46,7 +46,7 @@ fn search_matches_brute_force_on_random_matrices() {
         let scores: Vec<f32> = (0..rows)
             .map(|r| values[r * cols..(r + 1) * cols].iter().zip(&query).map(|(a, b)| a * b).sum())
             .collect();
-        let got = search(&matrix, &query, k, keep);
+        let got = search(&matrix.into(), &query, k, keep);
         let want = brute_force(&scores, k, keep);
         assert_eq!(got.len(), want.len(), "round {round}");
         for (g, w) in got.iter().zip(&want) {

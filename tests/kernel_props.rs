@@ -5,7 +5,7 @@
 
 use std::cmp::Ordering;
 
-use edgerec::kernel::{search, top_k, Hit, Matrix};
+use edgerec::kernel::{search, top_k, Hit, ItemMatrix, Matrix, QuantizedMatrix};
 use proptest::prelude::*;
 
 /// Sorts everything by the kernel's documented order: higher score first
@@ -73,7 +73,38 @@ proptest! {
         for (got, want) in scores.iter().zip(&exact) {
             prop_assert!((f64::from(*got) - want).abs() <= 1e-3 * (1.0 + want.abs()), "{} vs {}", got, want);
         }
-        let hits = search(&matrix, &query, k, |_| true);
+        let hits = search(&matrix.into(), &query, k, |_| true);
         prop_assert!(same(&hits, &oracle(&scores, k, &vec![true; rows])));
+    }
+}
+
+proptest! {
+    // Large matrices (the scan must hold more rows than it re-scores): fewer cases.
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    /// The int8 scan (integer pass, then exact scores for its candidates)
+    /// returns exactly the top k of the exact int8 scores, with any exclusions.
+    #[test]
+    fn int8_search_is_the_exact_top_k_of_its_matrix(
+        (rows, cols, values, query, keep) in (100usize..1_500, 1usize..70).prop_flat_map(|(rows, cols)| (
+            Just(rows),
+            Just(cols),
+            prop::collection::vec(prop_oneof![4 => -1f32..1.0, 1 => Just(0.0f32)], rows * cols),
+            prop::collection::vec(-3f32..3.0, cols),
+            prop::collection::vec(prop::bool::weighted(0.8), rows),
+        )),
+        k in 1usize..20,
+    ) {
+        let quantized = QuantizedMatrix::quantize(rows, cols, &values);
+        let exact = quantized.scores(&query);
+        let hits = search(&ItemMatrix::I8(quantized.clone()), &query, k, |i| keep[i]);
+        prop_assert!(same(&hits, &oracle(&exact, k, &keep)), "got {:?}", hits);
+        // And the int8 values are within half a step of the f32 ones.
+        for (row, chunk) in values.chunks(cols).enumerate() {
+            let largest = chunk.iter().fold(0f32, |m, v| m.max(v.abs()));
+            for (got, want) in quantized.row(row).iter().zip(chunk) {
+                prop_assert!((got - want).abs() <= largest / 254.0 * 1.0001 + 1e-7);
+            }
+        }
     }
 }

@@ -101,3 +101,27 @@ fn load_options_from_js_are_checked() {
     thrown(Engine::new(&files, &parse(key)), "bundle_bad_signature");
     Engine::new(&files, &parse(r#"{ "limits": { "maxItems": 1682 } }"#)).expect("within the limits");
 }
+
+/// The int8 scan's integer pass runs on simd128 here: it must find exactly
+/// the top k of the exact int8 scores, as the scalar pass does natively.
+#[wasm_bindgen_test]
+fn int8_scan_on_simd128_returns_the_exact_top_k() {
+    use edgerec::kernel::{search, top_k, ItemMatrix, QuantizedMatrix};
+    let mut state = 0x2545_F491_4F6C_DD1Du64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0
+    };
+    for (rows, cols) in [(3_000, 64), (2_000, 37), (500, 16), (800, 5)] {
+        let values: Vec<f32> = (0..rows * cols).map(|_| next()).collect();
+        let matrix = QuantizedMatrix::quantize(rows, cols, &values);
+        let query: Vec<f32> = (0..cols).map(|_| 3.0 * next()).collect();
+        let exact = matrix.scores(&query);
+        let keep = |i: usize| i % 7 != 3;
+        let hits = search(&ItemMatrix::I8(matrix), &query, 10, keep);
+        let want = top_k(&exact, 10, keep);
+        assert_eq!(hits, want, "{rows}x{cols}");
+    }
+}

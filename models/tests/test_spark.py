@@ -34,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
+from models import bundle as model_bundle
 from models import data, factors, spark_factors
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -61,7 +62,7 @@ EXAMPLE_MARGIN = 0.1
 def load_factors(bundle: Path) -> tuple[np.ndarray, float]:
     manifest = json.loads((bundle / "manifest.json").read_text())
     spec = manifest["models"]["factors"]["items"]
-    matrix = np.fromfile(bundle / spec["file"], dtype="<f4").reshape(spec["rows"], spec["cols"])
+    matrix = model_bundle.read_item_matrix(bundle, spec)
     return matrix, float(manifest["models"]["factors"]["fold_in_lambda"])
 
 

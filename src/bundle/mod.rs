@@ -19,7 +19,7 @@ use sha2::{Digest, Sha256};
 use thiserror::Error;
 
 use crate::catalog::{Catalog, CatalogError, Item};
-use crate::kernel::{Matrix, MatrixError};
+use crate::kernel::{ItemMatrix, Matrix, MatrixError, QuantizedMatrix};
 use crate::models::ENCODERS_BUILT_IN;
 pub use limits::{Limit, LimitExceeded, Limits};
 pub use manifest::{
@@ -97,7 +97,9 @@ impl BundleError {
             Self::HashMismatch { .. } => "bundle_hash_mismatch",
             Self::MalformedFile { .. } => "bundle_malformed_file",
             Self::WrongDimensions { .. } => "bundle_wrong_dimensions",
-            Self::BadMatrix { source: MatrixError::NonFinite { .. }, .. } => "bundle_non_finite",
+            Self::BadMatrix {
+                source: MatrixError::NonFinite { .. } | MatrixError::BadScale { .. }, ..
+            } => "bundle_non_finite",
             Self::BadMatrix { .. } => "bundle_wrong_dimensions",
             Self::UnsupportedDtype { .. } => "bundle_unsupported_dtype",
             Self::Catalog(_) => "bundle_bad_catalog",
@@ -118,7 +120,7 @@ pub struct Users {
 pub struct Bundle {
     pub manifest: Manifest,
     pub catalog: Catalog,
-    pub similar: Option<Matrix>,
+    pub similar: Option<ItemMatrix>,
     pub factors: Option<FactorMatrices>,
     pub next_up: Option<NextUpParts>,
 }
@@ -126,13 +128,13 @@ pub struct Bundle {
 #[derive(Debug)]
 pub struct NextUpParts {
     pub encoder: Vec<u8>,
-    pub items: Matrix,
+    pub items: ItemMatrix,
     pub max_len: usize,
 }
 
 #[derive(Debug)]
 pub struct FactorMatrices {
-    pub items: Matrix,
+    pub items: ItemMatrix,
     pub known_users: Option<KnownUserParts>,
     pub fold_in_lambda: f64,
 }
@@ -176,7 +178,7 @@ impl Bundle {
             });
         }
         let similar = match &manifest.models.similar {
-            Some(spec) => Some(verified.matrix(&spec.embeddings, Some(item_count))?),
+            Some(spec) => Some(verified.item_matrix(&spec.embeddings, Some(item_count))?),
             None => None,
         };
         let factors = match &manifest.models.factors {
@@ -186,7 +188,7 @@ impl Bundle {
         let next_up = match &manifest.models.next_up {
             Some(spec) if ENCODERS_BUILT_IN => Some(NextUpParts {
                 encoder: verified.bytes(&spec.encoder)?.to_vec(),
-                items: verified.matrix(&spec.items, Some(item_count))?,
+                items: verified.item_matrix(&spec.items, Some(item_count))?,
                 // Within max_sequence_length (checked above).
                 max_len: spec.max_len as usize,
             }),
@@ -321,11 +323,32 @@ impl<'a> Verified<'a> {
             .map_err(|e| BundleError::MalformedFile { path: path.to_owned(), reason: e.to_string() })
     }
 
+    /// An f32 matrix (known users' factors).
     fn matrix(&self, spec: &MatrixSpec, rows: Option<usize>) -> Result<Matrix, BundleError> {
-        let path = spec.file.clone();
+        let unsupported =
+            || BundleError::UnsupportedDtype { path: spec.file.clone(), dtype: spec.dtype.clone() };
         if spec.dtype != "f32" {
-            return Err(BundleError::UnsupportedDtype { path, dtype: spec.dtype.clone() });
+            return Err(unsupported());
         }
+        match self.item_matrix(spec, rows)? {
+            ItemMatrix::F32(matrix) => Ok(matrix),
+            ItemMatrix::I8(_) => Err(unsupported()),
+        }
+    }
+
+    /// An item matrix: `f32` (rows × cols values) or `i8` (rows × cols
+    /// values, then one f32 scale per row).
+    fn item_matrix(&self, spec: &MatrixSpec, rows: Option<usize>) -> Result<ItemMatrix, BundleError> {
+        let path = spec.file.clone();
+        // u64 and checked: on wasm32 a usize product could wrap to the file's real size.
+        let values = spec.rows.checked_mul(spec.cols);
+        let (expected, what) = match spec.dtype.as_str() {
+            "f32" => (values.and_then(|v| v.checked_mul(4)), "f32 values"),
+            "i8" => {
+                (values.and_then(|v| v.checked_add(spec.rows.checked_mul(4)?)), "i8 values and row scales")
+            }
+            _ => return Err(BundleError::UnsupportedDtype { path, dtype: spec.dtype.clone() }),
+        };
         if let Some(rows) = rows.filter(|&rows| rows as u64 != spec.rows) {
             return Err(BundleError::WrongDimensions {
                 path,
@@ -333,13 +356,11 @@ impl<'a> Verified<'a> {
             });
         }
         let bytes = self.bytes(&spec.file)?;
-        // u64 and checked: on wasm32 a usize product could wrap to the file's real size.
-        let expected = spec.rows.checked_mul(spec.cols).and_then(|values| values.checked_mul(4));
         if expected != Some(bytes.len() as u64) {
             return Err(BundleError::WrongDimensions {
                 path,
                 reason: format!(
-                    "{} bytes do not hold {}x{} f32 values ({} bytes)",
+                    "{} bytes do not hold {}x{} {what} ({} bytes)",
                     bytes.len(),
                     spec.rows,
                     spec.cols,
@@ -347,9 +368,14 @@ impl<'a> Verified<'a> {
                 ),
             });
         }
-        // Both fit a usize: their product is the length of bytes already in memory.
-        Matrix::from_le_bytes(spec.rows as usize, spec.cols as usize, bytes)
-            .map_err(|source| BundleError::BadMatrix { path, source })
+        // Both fit a usize: their product is at most the length of bytes already in memory.
+        let (rows, cols) = (spec.rows as usize, spec.cols as usize);
+        let decoded = if spec.dtype == "f32" {
+            Matrix::from_le_bytes(rows, cols, bytes).map(ItemMatrix::F32)
+        } else {
+            QuantizedMatrix::from_le_bytes(rows, cols, bytes).map(ItemMatrix::I8)
+        };
+        decoded.map_err(|source| BundleError::BadMatrix { path, source })
     }
 
     fn factors(
@@ -358,7 +384,7 @@ impl<'a> Verified<'a> {
         item_count: usize,
         limits: &Limits,
     ) -> Result<FactorMatrices, BundleError> {
-        let items = self.matrix(&spec.items, Some(item_count))?;
+        let items = self.item_matrix(&spec.items, Some(item_count))?;
         if !spec.fold_in_lambda.is_finite() || spec.fold_in_lambda < 0.0 {
             return Err(BundleError::MalformedManifest {
                 reason: format!("fold_in_lambda {} is not a finite number >= 0", spec.fold_in_lambda),
@@ -375,7 +401,7 @@ impl<'a> Verified<'a> {
         &self,
         spec: &MatrixSpec,
         users_file: &str,
-        items: &Matrix,
+        items: &ItemMatrix,
         limits: &Limits,
     ) -> Result<KnownUserParts, BundleError> {
         let list: Users = self.json(users_file)?;

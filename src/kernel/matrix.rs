@@ -13,6 +13,8 @@ pub enum MatrixError {
     WrongLength { rows: usize, cols: usize, expected: usize, found: usize },
     #[error("value at row {row}, column {col} is not finite ({value})")]
     NonFinite { row: usize, col: usize, value: f32 },
+    #[error("the scale of row {row} is not a finite number >= 0 ({value})")]
+    BadScale { row: usize, value: f32 },
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -15,7 +15,7 @@ impl Hit {
     /// scores always come back in the same order on every platform.
     /// `+ 0.0` turns -0.0 into +0.0, so they tie as the equal values they are;
     /// `total_cmp` keeps the order total even for a NaN.
-    fn rank_cmp(&self, other: &Self) -> Ordering {
+    pub(crate) fn rank_cmp(&self, other: &Self) -> Ordering {
         (other.score + 0.0).total_cmp(&(self.score + 0.0)).then(self.index.cmp(&other.index))
     }
 }

@@ -6,7 +6,7 @@
 
 use thiserror::Error;
 
-use crate::kernel::{search, Hit, Matrix, RowSet};
+use crate::kernel::{search, Hit, ItemMatrix, RowSet};
 
 #[derive(Debug, Error, PartialEq)]
 pub enum FoldInError {
@@ -16,13 +16,13 @@ pub enum FoldInError {
 
 #[derive(Debug, Clone)]
 pub struct FactorModel {
-    items: Matrix,
+    items: ItemMatrix,
     /// Lower-triangular Cholesky factor of VᵀV + λI, computed once at load.
     gram_cholesky: Vec<f64>,
 }
 
 impl FactorModel {
-    pub fn new(items: Matrix, lambda: f64) -> Result<Self, FoldInError> {
+    pub fn new(items: ItemMatrix, lambda: f64) -> Result<Self, FoldInError> {
         let gram_cholesky = cholesky(&regularised_gram(&items, lambda), items.cols())
             .ok_or(FoldInError::NotPositiveDefinite { lambda })?;
         Ok(Self { items, gram_cholesky })
@@ -39,7 +39,7 @@ impl FactorModel {
         let dim = self.items.cols();
         let mut rhs = vec![0.0f64; dim];
         for &item in history.rows() {
-            for (acc, &v) in rhs.iter_mut().zip(self.items.row(item).iter()) {
+            for (acc, v) in rhs.iter_mut().zip(self.items.row(item)) {
                 *acc += f64::from(v);
             }
         }
@@ -58,7 +58,7 @@ impl FactorModel {
     }
 }
 
-fn regularised_gram(items: &Matrix, lambda: f64) -> Vec<f64> {
+fn regularised_gram(items: &ItemMatrix, lambda: f64) -> Vec<f64> {
     let dim = items.cols();
     let mut gram = vec![0.0f64; dim * dim];
     for r in 0..items.rows() {

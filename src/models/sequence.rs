@@ -20,7 +20,7 @@ use tract_onnx::prelude::*;
 
 use crate::kernel::Hit;
 #[cfg(feature = "next-up")]
-use crate::kernel::{search, Matrix};
+use crate::kernel::{search, ItemMatrix};
 
 #[derive(Debug, Error)]
 pub enum SequenceError {
@@ -62,7 +62,7 @@ pub const ENCODERS_BUILT_IN: bool = cfg!(feature = "next-up");
 #[cfg(feature = "next-up")]
 pub struct SequenceModel {
     plan: Arc<TypedRunnableModel>,
-    items: Matrix,
+    items: ItemMatrix,
     max_len: usize,
 }
 
@@ -70,7 +70,7 @@ pub struct SequenceModel {
 impl SequenceModel {
     /// Parses, shapes and optimises the encoder once, and checks that its
     /// output fits the item matrix by running it on an all-padding input.
-    pub fn new(onnx: &[u8], items: Matrix, max_len: usize) -> Result<Self, SequenceError> {
+    pub fn new(onnx: &[u8], items: ItemMatrix, max_len: usize) -> Result<Self, SequenceError> {
         if max_len == 0 {
             return Err(SequenceError::ZeroMaxLen);
         }

@@ -95,7 +95,7 @@ const table = [
  * origin, which may run a newer engine or other settings.
  */
 export const PAGE_DEPENDENT_REFUSALS = Object.freeze(new Set([
-  'bundle_unsupported_format', 'bundle_bad_signature', 'bundle_too_many_items', 'bundle_dim_too_large',
+  'bundle_unsupported_format', 'bundle_unsupported_dtype', 'bundle_bad_signature', 'bundle_too_many_items', 'bundle_dim_too_large',
   'bundle_sequence_too_long', 'bundle_too_many_users', 'bundle_too_many_categories', 'bundle_too_many_memberships',
   'bundle_too_many_parity_cases', 'bundle_too_many_files', 'bundle_manifest_too_large', 'bundle_file_too_large',
   'bundle_too_large',
