@@ -4,12 +4,12 @@
 //! and converts results and errors back. No logic lives here. Every error
 //! becomes a thrown JS `Error` with a stable `code`; bad input never panics.
 
-use js_sys::{Array, Map, Object, Reflect, Uint8Array};
+use js_sys::{Array, Float32Array, Map, Object, Reflect, Uint32Array, Uint8Array};
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
 use crate::bundle::{BundleFiles, Limits, LoadOptions, PublicKey};
-use crate::engine::{Engine as CoreEngine, EngineError};
+use crate::engine::{Engine as CoreEngine, EngineError, Recommendations};
 use crate::kernel::{self, ItemMatrix};
 
 thread_local! {
@@ -109,10 +109,7 @@ impl Engine {
 
     /// `{ version, items: [{ id, score, title }], skipped }` most similar to `itemId`.
     pub fn similar(&self, item_id: &JsValue, k: f64, category: &JsValue) -> Result<JsValue, JsValue> {
-        let item_id = string_arg("itemId", item_id)?;
-        let category = optional_string_arg("category", category)?;
-        let answer = self.inner.similar(&item_id, k_arg(k)?, category.as_deref());
-        to_js(&answer.map_err(engine_error)?)
+        to_js(&self.similar_answer(item_id, k, category)?)
     }
 
     /// Best items for a user known to the bundle's factor model.
@@ -125,8 +122,7 @@ impl Engine {
     /// Best items for an anonymous shopper, folded in from an array of item ids.
     #[wasm_bindgen(js_name = forHistory)]
     pub fn for_history(&self, item_ids: &JsValue, k: f64) -> Result<JsValue, JsValue> {
-        let item_ids = history_arg(item_ids)?;
-        to_js(&self.inner.for_history(&item_ids, k_arg(k)?).map_err(engine_error)?)
+        to_js(&self.for_history_answer(item_ids, k)?)
     }
 
     /// What comes next after a session of item ids (oldest first), from the
@@ -134,22 +130,47 @@ impl Engine {
     /// `excludeHistory` is `false`.
     #[wasm_bindgen(js_name = nextUp)]
     pub fn next_up(&self, item_ids: &JsValue, k: f64, exclude_history: &JsValue) -> Result<JsValue, JsValue> {
-        let item_ids = history_arg(item_ids)?;
-        let exclude_history = match exclude_history.as_bool() {
-            Some(flag) => flag,
-            None if exclude_history.is_undefined() => true,
-            None => return Err(invalid_argument("excludeHistory must be a boolean")),
-        };
-        to_js(&self.inner.next_up(&item_ids, k_arg(k)?, exclude_history).map_err(engine_error)?)
+        to_js(&self.next_up_answer(item_ids, k, exclude_history)?)
     }
 
     /// Items whose title or categories match `text`, re-ranked by the taste
     /// of a shopper with this (optional) history of item ids.
     pub fn search(&self, text: &JsValue, k: f64, item_ids: &JsValue) -> Result<JsValue, JsValue> {
-        let text = string_arg("text", text)?;
-        let history =
-            if item_ids.is_undefined() || item_ids.is_null() { Vec::new() } else { history_arg(item_ids)? };
-        to_js(&self.inner.search(&text, k_arg(k)?, &history).map_err(engine_error)?)
+        to_js(&self.search_answer(text, k, item_ids)?)
+    }
+
+    /// The answer of `method` (`similar`, `forHistory`, `nextUp` or
+    /// `search`, with that method's arguments) as catalog rows instead of
+    /// objects: `{ version, rows: Uint32Array, scores: Float32Array, skipped }`,
+    /// row *i* being `items()[i]`. What a Worker sends: two buffers to
+    /// transfer instead of objects to copy.
+    #[wasm_bindgen(js_name = rankRows)]
+    pub fn rank_rows(&self, method: &str, args: &Array) -> Result<JsValue, JsValue> {
+        let answer = match method {
+            "similar" => {
+                self.similar_answer(&args.get(0), args.get(1).as_f64().unwrap_or(f64::NAN), &args.get(2))
+            }
+            "forHistory" => self.for_history_answer(&args.get(0), args.get(1).as_f64().unwrap_or(f64::NAN)),
+            "nextUp" => {
+                self.next_up_answer(&args.get(0), args.get(1).as_f64().unwrap_or(f64::NAN), &args.get(2))
+            }
+            "search" => {
+                self.search_answer(&args.get(0), args.get(1).as_f64().unwrap_or(f64::NAN), &args.get(2))
+            }
+            _ => return Err(error("bad_method", &format!("rankRows: no ranking method {method:?}"))),
+        }?;
+        let catalog = self.inner.catalog();
+        let rows: Vec<u32> =
+            answer.items.iter().map(|item| catalog.index_of(&item.id).unwrap_or(usize::MAX) as u32).collect();
+        let scores: Vec<f32> = answer.items.iter().map(|item| item.score).collect();
+        let value = Object::new();
+        let set =
+            |name: &str, field: &JsValue| Reflect::set(&value, &JsValue::from_str(name), field).map(|_| ());
+        set("version", &JsValue::from_str(&answer.version))?;
+        set("rows", &Uint32Array::from(rows.as_slice()).into())?;
+        set("scores", &Float32Array::from(scores.as_slice()).into())?;
+        set("skipped", &to_js(&answer.skipped)?)?;
+        Ok(value.into())
     }
 
     /// Which models this bundle has: some of `"similar"`, `"factors"`, `"next_up"`.
@@ -162,6 +183,46 @@ impl Engine {
     #[wasm_bindgen(js_name = deferredModels)]
     pub fn deferred_models(&self) -> Result<JsValue, JsValue> {
         to_js(&self.inner.deferred_models())
+    }
+}
+
+impl Engine {
+    fn similar_answer(
+        &self,
+        item_id: &JsValue,
+        k: f64,
+        category: &JsValue,
+    ) -> Result<Recommendations, JsValue> {
+        let item_id = string_arg("itemId", item_id)?;
+        let category = optional_string_arg("category", category)?;
+        self.inner.similar(&item_id, k_arg(k)?, category.as_deref()).map_err(engine_error)
+    }
+
+    fn for_history_answer(&self, item_ids: &JsValue, k: f64) -> Result<Recommendations, JsValue> {
+        let item_ids = history_arg(item_ids)?;
+        self.inner.for_history(&item_ids, k_arg(k)?).map_err(engine_error)
+    }
+
+    fn next_up_answer(
+        &self,
+        item_ids: &JsValue,
+        k: f64,
+        exclude_history: &JsValue,
+    ) -> Result<Recommendations, JsValue> {
+        let item_ids = history_arg(item_ids)?;
+        let exclude_history = match exclude_history.as_bool() {
+            Some(flag) => flag,
+            None if exclude_history.is_undefined() => true,
+            None => return Err(invalid_argument("excludeHistory must be a boolean")),
+        };
+        self.inner.next_up(&item_ids, k_arg(k)?, exclude_history).map_err(engine_error)
+    }
+
+    fn search_answer(&self, text: &JsValue, k: f64, item_ids: &JsValue) -> Result<Recommendations, JsValue> {
+        let text = string_arg("text", text)?;
+        let history =
+            if item_ids.is_undefined() || item_ids.is_null() { Vec::new() } else { history_arg(item_ids)? };
+        self.inner.search(&text, k_arg(k)?, &history).map_err(engine_error)
     }
 }
 

@@ -125,3 +125,32 @@ fn int8_scan_on_simd128_returns_the_exact_top_k() {
         assert_eq!(hits, want, "{rows}x{cols}");
     }
 }
+
+/// `rankRows` is the same answer as the method it names, as catalog rows.
+#[wasm_bindgen_test]
+fn rank_rows_names_the_same_items_as_the_method() {
+    let engine = Engine::new(&js_files(&common::default_bundle()), &JsValue::UNDEFINED).unwrap();
+    let history = serde_wasm_bindgen::to_value(&["1", "50", "181"]).unwrap();
+    let items: Vec<serde_json::Value> = serde_wasm_bindgen::from_value(engine.items().unwrap()).unwrap();
+    let none = JsValue::UNDEFINED;
+    for (method, args, plain) in [
+        ("similar", vec![JsValue::from("50"), 10.into()], engine.similar(&"50".into(), 10.0, &none)),
+        ("forHistory", vec![history.clone(), 10.into()], engine.for_history(&history, 10.0)),
+        ("nextUp", vec![history.clone(), 10.into()], engine.next_up(&history, 10.0, &none)),
+        ("search", vec![JsValue::from("star"), 10.into()], engine.search(&"star".into(), 10.0, &none)),
+    ] {
+        let args: js_sys::Array = args.into_iter().collect();
+        let compact = engine.rank_rows(method, &args).unwrap();
+        let rows: Vec<u32> =
+            js_sys::Uint32Array::new(&Reflect::get(&compact, &"rows".into()).unwrap()).to_vec();
+        let scores: Vec<f32> =
+            js_sys::Float32Array::new(&Reflect::get(&compact, &"scores".into()).unwrap()).to_vec();
+        let plain: edgerec::Recommendations = serde_wasm_bindgen::from_value(plain.unwrap()).unwrap();
+        assert_eq!(rows.len(), plain.items.len(), "{method}");
+        for ((row, score), item) in rows.iter().zip(&scores).zip(&plain.items) {
+            assert_eq!(items[*row as usize]["id"], item.id.as_str(), "{method}");
+            assert_eq!(*score, item.score, "{method}");
+        }
+    }
+    thrown(engine.rank_rows("forUser", &js_sys::Array::new()), "bad_method");
+}

@@ -529,6 +529,14 @@ export interface Engine {
   forHistory(itemIds: readonly string[], k: number): Recommendations;
   nextUp(itemIds: readonly string[], k: number, excludeHistory?: boolean): Recommendations;
   search(text: string, k: number, itemIds?: readonly string[] | null): Recommendations;
+  /**
+   * The answer of `similar`, `forHistory`, `nextUp` or `search` (with that
+   * method's arguments) as catalog rows: row *i* is `items()[i]`. What the
+   * engine Worker sends the page: two buffers to transfer, not objects.
+   */
+  rankRows(
+    method: 'similar' | 'forHistory' | 'nextUp' | 'search', args: unknown[],
+  ): { version: string; rows: Uint32Array; scores: Float32Array; skipped: string[] };
   /** Frees the wasm memory the engine holds; the engine is unusable afterwards. */
   free(): void;
 }

@@ -27,13 +27,18 @@ try {
 }
 if (result.error) throw new Error(result.error);
 const quantile = (values, q) => [...values].sort((a, b) => a - b)[Math.floor(q * (values.length - 1))];
-const names = Object.keys(result.times);
-const peer = quantile(result.times[names[2]], 0.5);
-console.log(`\nnext up, ${channel} (${result.items} items), ${result.histories} histories × ${result.rounds} rounds, interleaved; cross-origin isolated: ${result.isolated}\n`);
-console.log('| method | p50 µs | p95 µs | p50 / onnxruntime-web | same top-10 as Engine.nextUp |');
-console.log('|---|---|---|---|---|');
-for (const name of names) {
-  const p50 = quantile(result.times[name], 0.5);
-  console.log(`| ${name} | ${(p50 * 1000).toFixed(0)} | ${(quantile(result.times[name], 0.95) * 1000).toFixed(0)} | ${(p50 / peer).toFixed(2)}× | ${result.agreement[name]} / ${result.histories} |`);
+console.log(`\n${channel} (${result.items} items), ${result.histories} inputs × ${result.rounds} rounds, interleaved; cross-origin isolated: ${result.isolated}`);
+for (const [what, group, reference] of [['next up', result.nextUp, 'onnxruntime-web'], ['similar', result.similar, 'plain JS']]) {
+  const names = Object.keys(group.times);
+  const peer = quantile(group.times[names[2]], 0.5);
+  console.log(`\n${what}:\n`);
+  console.log(`| method | p50 µs | p95 µs | p50 / ${reference} | same top-10 as ${names[0].split(' (')[0]} |`);
+  console.log('|---|---|---|---|---|');
+  for (const name of names) {
+    const p50 = quantile(group.times[name], 0.5);
+    console.log(`| ${name} | ${(p50 * 1000).toFixed(0)} | ${(quantile(group.times[name], 0.95) * 1000).toFixed(0)} | ${(p50 / peer).toFixed(2)}× | ${group.agreement[name]} / ${result.histories} |`);
+  }
+  const direct = quantile(group.times[names[0]], 0.5);
+  const viaWorker = quantile(group.times[names[1]], 0.5);
+  console.log(`\nthe Worker adds ${((viaWorker - direct) * 1000).toFixed(0)} µs at p50; largest score difference, ${names[2]} vs edgerec: ${group.maxScoreDiff.toExponential(2)}`);
 }
-console.log(`\nlargest score difference, onnxruntime-web vs edgerec: ${result.maxScoreDiff.toExponential(2)}`);

@@ -185,6 +185,20 @@ test('load sends limits and public keys, and resolves to the info; calls resolve
   assert.equal(clock.pendingTimers, 0, 'every timeout is cleared once answered');
 });
 
+test('a ranking sent as catalog rows and scores comes back as items of the loaded catalog', async () => {
+  const catalog = { ids: ['a', 'b', 'c'], titles: ['Apple', 'Banana', 'Cherry'] };
+  const { engine } = client((message) => {
+    if (message.type === 'load') return { type: 'loaded', info: { version: '1', catalog } };
+    const rows = Uint32Array.from(message.args[0] === 'bad' ? [2, 7] : [2, 0]);
+    return { type: 'result', id: message.id, value: { version: '1', rows, scores: Float32Array.from([0.5, 0.25]), skipped: ['x'] } };
+  });
+  await engine.load();
+  assert.deepEqual(await engine.call('similar', ['b', 2, undefined]), {
+    version: '1', items: [{ id: 'c', score: 0.5, title: 'Cherry' }, { id: 'a', score: 0.25, title: 'Apple' }], skipped: ['x'],
+  });
+  await assert.rejects(engine.call('similar', ['bad', 2, undefined]), { code: 'worker_failed', message: /outside its catalog/ });
+});
+
 test('a call whose arguments cannot be cloned rejects with invalid_argument naming it, and leaves nothing pending', async () => {
   const { engine, worker, clock } = client(healthyEngine('1'));
   await engine.load();

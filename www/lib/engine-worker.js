@@ -7,7 +7,7 @@
 // page replaces it.
 import { readVersionFiles } from './channel.js';
 import {
-  FROM_WORKER, MAX_K, TO_WORKER, callArgs, checkToWorker, errorResultMessage, failedMessage, loadedMessage,
+  FROM_WORKER, MAX_K, RANKINGS, TO_WORKER, callArgs, checkToWorker, errorResultMessage, failedMessage, loadedMessage,
   resultMessage,
 } from './protocol.js';
 
@@ -71,8 +71,11 @@ async function load(message) {
     // A later swap: not promoted before the full build has run every parity case.
     if (message.waitForFull) await nextUpReady;
   }
+  const items = engine.items();
   postMessage(loadedMessage({
     version: engine.version, name: engine.name, itemCount: engine.itemCount, build: message.build, deferred,
+    // Rankings come back as rows of this (protocol.js).
+    catalog: { ids: items.map((item) => item.id), titles: items.map((item) => item.title) },
     loadMs, warmMs: performance.now() - started - loadMs, wasmBytes: wasmMemoryBytes(),
     resources: [self.location.href, ...performance.getEntriesByType('resource').map((e) => e.name)],
   }));
@@ -117,6 +120,12 @@ function call({ id, method, args }) {
 function answer(id, method, checked) {
   try {
     if (trapped) throw trapped;
+    if (RANKINGS.includes(method)) {
+      // Catalog rows and scores in two buffers, transferred; the page knows the catalog.
+      const value = guarded(() => engine.rankRows(method, checked));
+      postMessage(resultMessage(id, value), [value.rows.buffer, value.scores.buffer]);
+      return;
+    }
     const value = method === 'memory' ? { wasmBytes: wasmMemoryBytes() } : guarded(() => engine[method](...checked));
     postMessage(resultMessage(id, value));
   } catch (error) {

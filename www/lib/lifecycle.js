@@ -262,7 +262,7 @@ export class VersionLifecycle {
     this.#failures.delete(version);
     this.#store.markGood(version).catch((error) => this.#log.warn(`edgerec: markGood(${version}): ${error.message}`));
     this.#retireLater(old);
-    const { resources, ...facts } = info ?? {};
+    const { resources, catalog, ...facts } = info ?? {};
     this.#onPromoted(info ?? {});
     this.#emit('modelchange', { from: old?.version ?? null, to: version, switchMs: this.#clock.now() - started, ...facts });
   }

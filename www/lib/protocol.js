@@ -16,6 +16,9 @@
 // core files verified; the Worker loads those instead of reading the cache.
 // Worker -> page   { type: 'loaded', info } | { type: 'failed', error: { code, message } }
 //                  { type: 'result', id, value } | { type: 'result', id, error: { code, message } }
+// A ranking's value is { version, rows: Uint32Array, scores: Float32Array, skipped }
+// (its buffers transferred); the client turns rows into { id, title, score }
+// with the version's catalog, `info.catalog` ({ ids, titles }) of 'loaded'.
 import { InputError, UnavailableError, errorFromCode } from './errors.js';
 
 /** How long a Worker may take to load and verify a version (transient failure after that). */
@@ -30,6 +33,9 @@ export const MAX_HISTORY_IDS = 10_000;
 export const TO_WORKER = Object.freeze({ LOAD: 'load', ENCODER: 'encoder', CALL: 'call' });
 export const BUILDS = Object.freeze(['core', 'full']);
 export const FROM_WORKER = Object.freeze({ LOADED: 'loaded', FAILED: 'failed', RESULT: 'result' });
+
+/** The methods whose answers a Worker sends as catalog rows and scores (typed arrays), not objects. */
+export const RANKINGS = Object.freeze(['similar', 'forHistory', 'nextUp', 'search']);
 
 /** The methods a Worker answers, each with its parameter names (used to name a bad argument). */
 export const METHODS = Object.freeze({
@@ -320,9 +326,10 @@ export class EngineClient {
   }
 
   /** Calls `method` with already checked arguments. */
-  call(method, args) {
+  async call(method, args) {
     const id = this.#nextId++;
-    return this.#request(id, callMessage(id, method, args), this.#callTimeoutMs);
+    const value = await this.#request(id, callMessage(id, method, args), this.#callTimeoutMs);
+    return value?.rows instanceof Uint32Array ? itemsFromRows(value, this.info.catalog) : value;
   }
 
   /** Terminates once the requests already sent are settled. */
@@ -424,6 +431,15 @@ export class EngineClient {
     this.terminate(reason);
     this.#hooks.onCrash(reason);
   }
+}
+
+// A ranking as the page API gives it: { version, items: [{ id, score, title }], skipped }.
+function itemsFromRows({ version, rows, scores, skipped }, { ids, titles }) {
+  const items = Array.from(rows, (row, i) => ({ id: ids[row], score: scores[i], title: titles[row] }));
+  if (items.some((item) => item.id === undefined)) {
+    throw new UnavailableError('worker_failed', `the Worker for version ${version} answered with a row outside its catalog`);
+  }
+  return { version, items, skipped };
 }
 
 // postMessage threw: an argument that cannot be cloned is the caller's to fix.
