@@ -87,3 +87,48 @@ fn a_broken_encoder_is_refused_with_its_own_code() {
         Ok(_) => panic!("a bundle with a garbage encoder was accepted"),
     }
 }
+
+/// A history that grows by one click is encoded by one LSTM step from the
+/// cached state, and gives the full re-encode's query within 1e-5; anything
+/// else (a changed item, a history past max_len's padding margin) is encoded
+/// whole.
+#[test]
+fn a_click_costs_one_lstm_step_and_gives_the_full_encodes_answer() {
+    use edgerec::models::{Encoding, SequenceModel};
+    let files = common::default_bundle();
+    let bundle = edgerec::Bundle::from_files(&files).unwrap();
+    let parts = bundle.next_up.unwrap();
+    let clicking = SequenceModel::new(&parts.encoder, parts.items.clone(), parts.max_len).unwrap();
+    let fresh = || SequenceModel::new(&parts.encoder, parts.items.clone(), parts.max_len).unwrap();
+    let engine = engine();
+    let rows: Vec<usize> =
+        real_history(&engine, 60).iter().map(|id| engine.catalog().index_of(id).unwrap()).collect();
+
+    let mut steps = 0;
+    let mut largest = 0f32;
+    for len in 1..=rows.len() {
+        let (query, how) = clicking.query_and_encoding(&rows[..len]).unwrap();
+        let (whole, _) = fresh().query_and_encoding(&rows[..len]).unwrap();
+        largest = query.iter().zip(&whole).map(|(a, b)| (a - b).abs()).fold(largest, f32::max);
+        match how {
+            Encoding::Steps(1) => steps += 1,
+            Encoding::Full => {}
+            other => panic!("history of {len}: {other:?}"),
+        }
+    }
+    println!(
+        "{steps} of {} clicks were one LSTM step; largest difference from a full encode {largest:.2e}",
+        rows.len()
+    );
+    assert!(largest <= 1e-5, "{largest}");
+    assert!(steps >= 20, "only {steps} clicks were one step");
+    let (_, again) = clicking.query_and_encoding(&rows).unwrap();
+    assert_eq!(again, Encoding::Cached);
+    let mut changed = rows[..10].to_vec();
+    changed[3] = rows[40];
+    assert_eq!(
+        clicking.query_and_encoding(&changed).unwrap().1,
+        Encoding::Full,
+        "a changed item is encoded whole"
+    );
+}

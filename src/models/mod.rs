@@ -7,5 +7,5 @@ pub mod similar;
 
 pub use factors::{FactorModel, FoldInError};
 pub use search::{Match, TextIndex};
-pub use sequence::{SequenceError, SequenceModel, ENCODERS_BUILT_IN};
+pub use sequence::{Encoding, SequenceError, SequenceModel, ENCODERS_BUILT_IN};
 pub use similar::SimilarItems;

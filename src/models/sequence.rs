@@ -12,7 +12,7 @@
 #[cfg(feature = "next-up")]
 use std::io::Cursor;
 #[cfg(feature = "next-up")]
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use thiserror::Error;
 #[cfg(feature = "next-up")]
@@ -61,15 +61,52 @@ pub const ENCODERS_BUILT_IN: bool = cfg!(feature = "next-up");
 
 #[cfg(feature = "next-up")]
 pub struct SequenceModel {
+    /// history -> query, and the LSTM's final (h, c) when `step` is there.
     plan: Arc<TypedRunnableModel>,
+    /// One LSTM step from a given state, for histories that grow by a click.
+    step: Option<StepPlan>,
     items: ItemMatrix,
     max_len: usize,
+    /// The last history encoded (its newest `max_len` rows) and its state.
+    last: Mutex<Option<Encoded>>,
+}
+
+#[cfg(feature = "next-up")]
+struct StepPlan {
+    plan: Arc<TypedRunnableModel>,
+    hidden: usize,
+    /// Padding steps after which the state no longer moves (by 1e-7): a
+    /// history with at least this many left is encoded the same with one
+    /// padding step fewer, which is what a step from a cached state skips.
+    settled_after: usize,
+}
+
+#[cfg(feature = "next-up")]
+#[derive(Clone)]
+struct Encoded {
+    rows: Vec<usize>,
+    query: Vec<f32>,
+    h: Vec<f32>,
+    c: Vec<f32>,
+}
+
+/// How the last query was computed (for tests and benchmarks).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    /// The whole history through the encoder.
+    Full,
+    /// One LSTM step per item added since the last history.
+    Steps(usize),
+    /// The same history as last time.
+    Cached,
 }
 
 #[cfg(feature = "next-up")]
 impl SequenceModel {
     /// Parses, shapes and optimises the encoder once, and checks that its
     /// output fits the item matrix by running it on an all-padding input.
+    /// When the graph is the exporter's (one forward LSTM whose final hidden
+    /// state is the query), it also builds a one-step plan for clicks.
     pub fn new(onnx: &[u8], items: ItemMatrix, max_len: usize) -> Result<Self, SequenceError> {
         if max_len == 0 {
             return Err(SequenceError::ZeroMaxLen);
@@ -78,32 +115,138 @@ impl SequenceModel {
         let framework = tract_onnx::onnx();
         let proto = framework.proto_model_for_read(&mut Cursor::new(onnx)).map_err(load)?;
         check_encoder_graph(&proto)?;
+        let stateful = with_state_outputs(&proto);
         let typed = framework
-            .model_for_proto_model(&proto)
+            .model_for_proto_model(stateful.as_ref().map_or(&proto, |(full, _, _)| full))
             .and_then(|model| model.with_input_fact(0, i64::fact([1, max_len]).into()))
             .and_then(|model| model.into_typed())
             .map_err(load)?;
         check_gathered_tables(&typed, items.rows() + 1)?;
         let plan = typed.into_optimized().and_then(|model| model.into_runnable()).map_err(load)?;
-        let model = Self { plan, items, max_len };
-        let probe = model.query(&[])?;
-        if probe.len() != model.items.cols() {
-            return Err(SequenceError::OutputSize { expected: model.items.cols(), found: probe.len() });
+        let step = match stateful {
+            Some((_, step, hidden)) => {
+                let typed = framework
+                    .model_for_proto_model(&step)
+                    .and_then(|model| model.with_input_fact(0, i64::fact([1, 1]).into()))
+                    .and_then(|model| model.with_input_fact(1, f32::fact([1, 1, hidden]).into()))
+                    .and_then(|model| model.with_input_fact(2, f32::fact([1, 1, hidden]).into()))
+                    .and_then(|model| model.into_typed())
+                    .map_err(load)?;
+                check_gathered_tables(&typed, items.rows() + 1)?;
+                let plan = typed.into_optimized().and_then(|model| model.into_runnable()).map_err(load)?;
+                Some(StepPlan { plan, hidden, settled_after: usize::MAX })
+            }
+            None => None,
+        };
+        let mut model = Self { plan, step, items, max_len, last: Mutex::new(None) };
+        let probe = model.encode_full(&[])?;
+        if probe.query.len() != model.items.cols() {
+            return Err(SequenceError::OutputSize { expected: model.items.cols(), found: probe.query.len() });
+        }
+        if let Some(settled_after) = model.padding_settles()? {
+            if let Some(step) = model.step.as_mut() {
+                step.settled_after = settled_after;
+            }
+        } else {
+            model.step = None;
         }
         Ok(model)
     }
 
     /// The encoder's query vector for a history of item rows (oldest first);
-    /// only the last `max_len` items are used.
+    /// only the last `max_len` items are used. A history that extends the
+    /// last one by a few items costs a few LSTM steps instead of a full run,
+    /// when that gives the full run's answer (see [`StepPlan::settled_after`]).
     pub fn query(&self, history: &[usize]) -> Result<Vec<f32>, SequenceError> {
+        Ok(self.query_and_encoding(history)?.0)
+    }
+
+    /// The query and how it was computed.
+    pub fn query_and_encoding(&self, history: &[usize]) -> Result<(Vec<f32>, Encoding), SequenceError> {
+        let (encoded, how) = self.encode(history)?;
+        Ok((encoded.query, how))
+    }
+
+    fn encode(&self, history: &[usize]) -> Result<(Encoded, Encoding), SequenceError> {
         let recent = &history[history.len().saturating_sub(self.max_len)..];
+        let Some(step) = &self.step else { return Ok((self.encode_full(recent)?, Encoding::Full)) };
+        // A poisoned lock only means a panic elsewhere: the cache is still whole.
+        let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
+        let (encoded, how) = match last.as_ref() {
+            Some(prev) if prev.rows == recent => (prev.clone(), Encoding::Cached),
+            Some(prev)
+                if recent.len() > prev.rows.len()
+                    && recent.starts_with(&prev.rows)
+                    && self.max_len - recent.len() >= step.settled_after =>
+            {
+                let mut state = prev.clone();
+                for &row in &recent[prev.rows.len()..] {
+                    (state.query, state.h, state.c) =
+                        self.run_step(step, &state.h, &state.c, row as i64 + 1)?;
+                    state.rows.push(row);
+                }
+                (state, Encoding::Steps(recent.len() - prev.rows.len()))
+            }
+            _ => (self.encode_full(recent)?, Encoding::Full),
+        };
+        *last = Some(encoded.clone());
+        Ok((encoded, how))
+    }
+
+    /// The whole history (at most `max_len` rows) through the encoder.
+    fn encode_full(&self, recent: &[usize]) -> Result<Encoded, SequenceError> {
         let mut tokens = vec![0i64; self.max_len - recent.len()];
         tokens.extend(recent.iter().map(|&i| i as i64 + 1));
-        let run = |e: TractError| SequenceError::Run { reason: format!("{e:#}") };
-        let input = Tensor::from_shape(&[1, self.max_len], &tokens).map_err(run)?;
-        let outputs = self.plan.run(tvec!(input.into_tvalue())).map_err(run)?;
-        let query = outputs[0].to_plain_array_view::<f32>().map_err(run)?;
-        Ok(query.iter().copied().collect())
+        let input = Tensor::from_shape(&[1, self.max_len], &tokens).map_err(run_error)?;
+        let outputs = self.plan.run(tvec!(input.into_tvalue())).map_err(run_error)?;
+        // (h, c) are there only when the step plan is.
+        let values = |i: usize| -> Result<Vec<f32>, SequenceError> {
+            match outputs.get(i) {
+                Some(output) => {
+                    Ok(output.to_plain_array_view::<f32>().map_err(run_error)?.iter().copied().collect())
+                }
+                None => Ok(Vec::new()),
+            }
+        };
+        Ok(Encoded { rows: recent.to_vec(), query: values(0)?, h: values(1)?, c: values(2)? })
+    }
+
+    /// One LSTM step from (h, c) on `token` (catalog row + 1; 0 pads):
+    /// the query and the new (h, c).
+    #[allow(clippy::type_complexity)]
+    fn run_step(
+        &self,
+        step: &StepPlan,
+        h: &[f32],
+        c: &[f32],
+        token: i64,
+    ) -> Result<(Vec<f32>, Vec<f32>, Vec<f32>), SequenceError> {
+        let token = Tensor::from_shape(&[1, 1], &[token]).map_err(run_error)?;
+        let h = Tensor::from_shape(&[1, 1, step.hidden], h).map_err(run_error)?;
+        let c = Tensor::from_shape(&[1, 1, step.hidden], c).map_err(run_error)?;
+        let outputs =
+            step.plan.run(tvec!(token.into_tvalue(), h.into_tvalue(), c.into_tvalue())).map_err(run_error)?;
+        let values = |i: usize| -> Result<Vec<f32>, SequenceError> {
+            Ok(outputs[i].to_plain_array_view::<f32>().map_err(run_error)?.iter().copied().collect())
+        };
+        Ok((values(0)?, values(1)?, values(2)?))
+    }
+
+    /// After how many padding steps from the zero state the state stops
+    /// moving (every value within 1e-7 of the step before); None if it does
+    /// not within `max_len` steps, or if there is no step plan.
+    fn padding_settles(&self) -> Result<Option<usize>, SequenceError> {
+        let Some(step) = &self.step else { return Ok(None) };
+        let (mut h, mut c) = (vec![0.0; step.hidden], vec![0.0; step.hidden]);
+        for pads in 1..=self.max_len {
+            let (_, next_h, next_c) = self.run_step(step, &h, &c, 0)?;
+            let moved = next_h.iter().chain(&next_c).zip(h.iter().chain(&c)).map(|(a, b)| (a - b).abs());
+            if moved.fold(0.0f32, f32::max) <= 1e-7 {
+                return Ok(Some(pads - 1));
+            }
+            (h, c) = (next_h, next_c);
+        }
+        Ok(None)
     }
 
     /// Best `k` next items after `history`; `keep` filters candidates.
@@ -130,6 +273,73 @@ impl SequenceModel {
             None => Ok(query),
         }
     }
+}
+
+#[cfg(feature = "next-up")]
+fn run_error(e: TractError) -> SequenceError {
+    SequenceError::Run { reason: format!("{e:#}") }
+}
+
+/// For the exporter's graph (one forward LSTM, no initial state or lengths
+/// given, whose final hidden state is squeezed into the graph's only output):
+/// the same graph with the LSTM's final (h, c) as two more outputs, a
+/// one-step graph (`history [1, 1]`, `initial_h`, `initial_c` -> query, h, c)
+/// and the hidden size. None for any other graph: it is always run whole.
+#[cfg(feature = "next-up")]
+fn with_state_outputs(
+    proto: &tract_onnx::pb::ModelProto,
+) -> Option<(tract_onnx::pb::ModelProto, tract_onnx::pb::ModelProto, usize)> {
+    use tract_onnx::pb::{tensor_shape_proto, type_proto, TensorShapeProto, TypeProto, ValueInfoProto};
+    let graph = proto.graph.as_ref()?;
+    let lstms: Vec<usize> = (0..graph.node.len()).filter(|&i| graph.node[i].op_type == "LSTM").collect();
+    let [at] = lstms[..] else { return None };
+    let lstm = &graph.node[at];
+    let attribute = |name: &str| lstm.attribute.iter().find(|a| a.name == name);
+    let forward = attribute("direction").is_none_or(|a| a.s == b"forward");
+    let hidden = usize::try_from(attribute("hidden_size")?.i).ok().filter(|&h| h > 0)?;
+    let y_h = lstm.output.get(1).filter(|name| !name.is_empty())?.clone();
+    let squeezed = graph.node.iter().any(|n| {
+        n.op_type == "Squeeze"
+            && n.input.first() == Some(&y_h)
+            && graph.output.len() == 1
+            && n.output.first() == Some(&graph.output[0].name)
+    });
+    if !forward || lstm.input.len() > 4 || lstm.output.len() > 2 || graph.input.len() != 1 || !squeezed {
+        return None;
+    }
+    let f32_value = |name: &str, dims: &[i64]| ValueInfoProto {
+        name: name.to_owned(),
+        r#type: Some(TypeProto {
+            value: Some(type_proto::Value::TensorType(type_proto::Tensor {
+                elem_type: 1, // FLOAT
+                shape: Some(TensorShapeProto {
+                    dim: dims
+                        .iter()
+                        .map(|&d| tensor_shape_proto::Dimension {
+                            value: Some(tensor_shape_proto::dimension::Value::DimValue(d)),
+                            ..Default::default()
+                        })
+                        .collect(),
+                }),
+            })),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let state_shape = [1, 1, hidden as i64];
+    let mut full = proto.clone();
+    let full_graph = full.graph.as_mut()?;
+    full_graph.node[at].output.push("edgerec_y_c".into());
+    full_graph.output.push(f32_value(&y_h, &state_shape));
+    full_graph.output.push(f32_value("edgerec_y_c", &state_shape));
+    let mut step = full.clone();
+    let step_graph = step.graph.as_mut()?;
+    let inputs = &mut step_graph.node[at].input;
+    inputs.resize(4, String::new());
+    inputs.extend(["".into(), "edgerec_initial_h".into(), "edgerec_initial_c".into()]);
+    step_graph.input.push(f32_value("edgerec_initial_h", &state_shape));
+    step_graph.input.push(f32_value("edgerec_initial_c", &state_shape));
+    Some((full, step, hidden))
 }
 
 /// The operators an encoder may use: what the exporter writes (Gather,

@@ -28,7 +28,11 @@ try {
 if (result.error) throw new Error(result.error);
 const quantile = (values, q) => [...values].sort((a, b) => a - b)[Math.floor(q * (values.length - 1))];
 console.log(`\n${channel} (${result.items} items), ${result.histories} inputs × ${result.rounds} rounds, interleaved; cross-origin isolated: ${result.isolated}`);
-for (const [what, group, reference] of [['next up', result.nextUp, 'onnxruntime-web'], ['similar', result.similar, 'plain JS']]) {
+for (const [what, group, reference] of [
+  ['next up', result.nextUp, 'onnxruntime-web'],
+  ['next up after one more click (the history without its newest item asked just before, untimed)', result.clicks, 'onnxruntime-web'],
+  ['similar', result.similar, 'plain JS'],
+]) {
   const names = Object.keys(group.times);
   const peer = quantile(group.times[names[2]], 0.5);
   console.log(`\n${what}:\n`);
