@@ -11,10 +11,11 @@ use thiserror::Error;
 
 use crate::bundle::{Bundle, BundleError, BundleFiles, Expected, LoadOptions, Manifest, ParityCase};
 use crate::catalog::Catalog;
-use crate::kernel::{top_k, Hit, Matrix, RowSet};
+use crate::kernel::{search_with, top_k, Hit, ItemMatrix, Matrix, RowSet};
 use crate::models::{
     FactorModel, FoldInError, SequenceError, SequenceModel, SimilarItems, TextIndex, ENCODERS_BUILT_IN,
 };
+use crate::rules::{Compiled, Rules, RulesError};
 
 /// How search ranks: items containing more of the query's distinct terms
 /// come first (so an exact title beats partial matches); among those, by
@@ -49,6 +50,8 @@ pub enum EngineError {
         "the {model:?} model is not in this build of the engine (the core build); the full build loads it"
     )]
     NotInThisBuild { model: &'static str },
+    #[error(transparent)]
+    Rules(#[from] RulesError),
 }
 
 impl EngineError {
@@ -67,6 +70,9 @@ impl EngineError {
             Self::EmptyHistory { .. } => "empty_history",
             Self::ModelMissing { .. } => "model_missing",
             Self::NotInThisBuild { .. } => "model_not_in_build",
+            Self::Rules(RulesError::UnknownCategory { .. }) => "unknown_category",
+            Self::Rules(RulesError::UnknownPin { .. }) => "unknown_item",
+            Self::Rules(RulesError::Invalid(_)) => "invalid_argument",
         }
     }
 }
@@ -206,25 +212,46 @@ impl Engine {
         k: usize,
         category: Option<&str>,
     ) -> Result<Recommendations, EngineError> {
+        self.similar_with(item_id, k, category, &Rules::default())
+    }
+
+    /// [`Self::similar`] under merchandising `rules`.
+    pub fn similar_with(
+        &self,
+        item_id: &str,
+        k: usize,
+        category: Option<&str>,
+        rules: &Rules,
+    ) -> Result<Recommendations, EngineError> {
         check_k(k)?;
         let model = self.similar.as_ref().ok_or(EngineError::ModelMissing { model: "similar" })?;
         let item = self.item_index(item_id)?;
-        let hits = match category {
-            None => model.similar(item, k, |_| true),
-            Some(name) => {
-                let members = self
-                    .catalog
+        let members = match category {
+            None => None,
+            Some(name) => Some(
+                self.catalog
                     .members_of(name)
-                    .ok_or_else(|| EngineError::UnknownCategory { name: name.to_owned() })?;
-                model.similar(item, k, |i| members.contains(i))
-            }
+                    .ok_or_else(|| EngineError::UnknownCategory { name: name.to_owned() })?,
+            ),
         };
+        let keep = |i: usize| i != item && members.is_none_or(|m| m.contains(i));
+        let hits = self.scan(model.items(), &model.query(item), k, keep, rules)?;
         Ok(self.answer(hits, Vec::new()))
     }
 
     /// Best items for a user known to a research bundle's factor model, their
     /// training items excluded. Shop bundles name no users: use `for_history`.
     pub fn for_user(&self, user_id: &str, k: usize) -> Result<Recommendations, EngineError> {
+        self.for_user_with(user_id, k, &Rules::default())
+    }
+
+    /// [`Self::for_user`] under merchandising `rules`.
+    pub fn for_user_with(
+        &self,
+        user_id: &str,
+        k: usize,
+        rules: &Rules,
+    ) -> Result<Recommendations, EngineError> {
         check_k(k)?;
         let factors = self.factors.as_ref().ok_or(EngineError::ModelMissing { model: "factors" })?;
         let users = factors.known_users.as_ref().ok_or(EngineError::ModelMissing { model: "known_users" })?;
@@ -234,7 +261,7 @@ impl Engine {
             .ok_or_else(|| EngineError::UnknownUser { id: user_id.to_owned() })?;
         let seen = &users.seen[user];
         let factor = users.factors.row(user).to_vec();
-        let hits = factors.model.for_user(&factor, k, |i| !seen.contains(i));
+        let hits = self.scan(factors.model.items(), &factor, k, |i| !seen.contains(i), rules)?;
         Ok(self.answer(hits, Vec::new()))
     }
 
@@ -245,10 +272,22 @@ impl Engine {
         history: &[S],
         k: usize,
     ) -> Result<Recommendations, EngineError> {
+        self.for_history_with(history, k, &Rules::default())
+    }
+
+    /// [`Self::for_history`] under merchandising `rules`.
+    pub fn for_history_with<S: AsRef<str>>(
+        &self,
+        history: &[S],
+        k: usize,
+        rules: &Rules,
+    ) -> Result<Recommendations, EngineError> {
         check_k(k)?;
         let factors = self.factors.as_ref().ok_or(EngineError::ModelMissing { model: "factors" })?;
         let (known, skipped) = self.resolve_history(history)?;
-        let hits = factors.model.for_history(&RowSet::new(known), k, |_| true);
+        let seen = RowSet::new(known);
+        let query = factors.model.fold_in(&seen);
+        let hits = self.scan(factors.model.items(), &query, k, |i| !seen.contains(i), rules)?;
         Ok(self.answer(hits, skipped))
     }
 
@@ -261,11 +300,23 @@ impl Engine {
         k: usize,
         exclude_history: bool,
     ) -> Result<Recommendations, EngineError> {
+        self.next_up_with(history, k, exclude_history, &Rules::default())
+    }
+
+    /// [`Self::next_up`] under merchandising `rules`.
+    pub fn next_up_with<S: AsRef<str>>(
+        &self,
+        history: &[S],
+        k: usize,
+        exclude_history: bool,
+        rules: &Rules,
+    ) -> Result<Recommendations, EngineError> {
         check_k(k)?;
         let model = self.sequence_model()?;
         let (known, skipped) = self.resolve_history(history)?;
         let seen = RowSet::new(known.iter().copied());
-        let hits = model.next_up(&known, k, |i| !exclude_history || !seen.contains(i))?;
+        let query = model.checked_query(&known)?;
+        let hits = self.scan(model.items(), &query, k, |i| !exclude_history || !seen.contains(i), rules)?;
         Ok(self.answer(hits, skipped))
     }
 
@@ -279,7 +330,20 @@ impl Engine {
         k: usize,
         history: &[S],
     ) -> Result<Recommendations, EngineError> {
+        self.search_with(text, k, history, &Rules::default())
+    }
+
+    /// [`Self::search`] under merchandising `rules` (boosts add to the
+    /// search score, whose scale is described at [`SEARCH_PERSONAL_WEIGHT`]).
+    pub fn search_with<S: AsRef<str>>(
+        &self,
+        text: &str,
+        k: usize,
+        history: &[S],
+        rules: &Rules,
+    ) -> Result<Recommendations, EngineError> {
         check_k(k)?;
+        let compiled = rules.compile(&self.catalog)?;
         let matches = self.text.matches(text);
         let best = matches.iter().map(|m| m.bm25).fold(0.0f32, f32::max);
         let mut scores = vec![f32::NEG_INFINITY; self.catalog.len()];
@@ -303,8 +367,34 @@ impl Engine {
                 scores[row] += SEARCH_PERSONAL_WEIGHT * rank as f32 / last;
             }
         }
-        let hits = top_k(&scores, k, |row| scores[row] > f32::NEG_INFINITY);
-        Ok(self.answer(hits, skipped))
+        if let Some(bonus) = &compiled.bonus {
+            scores.iter_mut().zip(bonus).for_each(|(score, b)| *score += b);
+        }
+        let matched = |row: usize| scores[row] > f32::NEG_INFINITY;
+        let hits = top_k(&scores, k, |row| matched(row) && compiled.allows(row));
+        Ok(self.answer(pinned(hits, &compiled, k, |row| matched(row).then_some(scores[row])), skipped))
+    }
+
+    /// The one scan every model's answer comes from: the best `k` rows by
+    /// `query` that `keep` and the rules' filters accept, with the rules'
+    /// boosts added, then their pins placed.
+    fn scan(
+        &self,
+        items: &ItemMatrix,
+        query: &[f32],
+        k: usize,
+        keep: impl Fn(usize) -> bool,
+        rules: &Rules,
+    ) -> Result<Vec<Hit>, EngineError> {
+        if rules.is_empty() {
+            return Ok(search_with(items, query, k, keep, None));
+        }
+        let compiled = rules.compile(&self.catalog)?;
+        let pinned_rows: Vec<usize> = compiled.pins.iter().map(|&(row, _)| row).collect();
+        let accept = |i: usize| keep(i) && compiled.allows(i) && !pinned_rows.contains(&i);
+        let hits = search_with(items, query, k, accept, compiled.bonus.as_deref());
+        let bonus = |row: usize| compiled.bonus.as_ref().map_or(0.0, |b| b[row]);
+        Ok(pinned(hits, &compiled, k, |row| keep(row).then(|| dot(&items.row(row), query) + bonus(row))))
     }
 
     /// The next-up score of every catalog item after a history of catalog
@@ -389,6 +479,32 @@ impl Engine {
         }
         Ok(())
     }
+}
+
+/// `hits` with the rules' pinned rows placed at their positions (each with
+/// `score(row)`, or left out where that is None: the call's own exclusions),
+/// at most `k` in all.
+fn pinned(
+    mut hits: Vec<Hit>,
+    compiled: &Compiled,
+    k: usize,
+    score: impl Fn(usize) -> Option<f32>,
+) -> Vec<Hit> {
+    if compiled.pins.is_empty() {
+        return hits;
+    }
+    hits.retain(|hit| !compiled.pins.iter().any(|&(row, _)| row == hit.index));
+    for &(row, position) in &compiled.pins {
+        if let Some(score) = score(row) {
+            hits.insert(position.min(hits.len()), Hit { index: row, score });
+        }
+    }
+    hits.truncate(k);
+    hits
+}
+
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
 fn check_k(k: usize) -> Result<(), EngineError> {

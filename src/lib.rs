@@ -13,6 +13,7 @@ pub mod engine;
 pub mod eval;
 pub mod kernel;
 pub mod models;
+pub mod rules;
 
 #[cfg(target_arch = "wasm32")]
 pub mod wasm;

@@ -11,6 +11,7 @@ use wasm_bindgen::prelude::*;
 use crate::bundle::{BundleFiles, Limits, LoadOptions, PublicKey};
 use crate::engine::{Engine as CoreEngine, EngineError, Recommendations};
 use crate::kernel::{self, ItemMatrix};
+use crate::rules::Rules;
 
 thread_local! {
     static PANIC_HANDLER: std::cell::RefCell<Option<js_sys::Function>> = const { std::cell::RefCell::new(None) };
@@ -107,36 +108,56 @@ impl Engine {
         to_js(self.inner.catalog().categories())
     }
 
-    /// `{ version, items: [{ id, score, title }], skipped }` most similar to `itemId`.
-    pub fn similar(&self, item_id: &JsValue, k: f64, category: &JsValue) -> Result<JsValue, JsValue> {
-        to_js(&self.similar_answer(item_id, k, category)?)
+    /// `{ version, items: [{ id, score, title }], skipped }` most similar to
+    /// `itemId`. Every ranking method takes optional merchandising `rules`
+    /// last (filter, exclude, boost, pin: docs/api.md).
+    pub fn similar(
+        &self,
+        item_id: &JsValue,
+        k: f64,
+        category: &JsValue,
+        rules: &JsValue,
+    ) -> Result<JsValue, JsValue> {
+        to_js(&self.similar_answer(item_id, k, category, rules)?)
     }
 
     /// Best items for a user known to the bundle's factor model.
     #[wasm_bindgen(js_name = forUser)]
-    pub fn for_user(&self, user_id: &JsValue, k: f64) -> Result<JsValue, JsValue> {
+    pub fn for_user(&self, user_id: &JsValue, k: f64, rules: &JsValue) -> Result<JsValue, JsValue> {
         let user_id = string_arg("userId", user_id)?;
-        to_js(&self.inner.for_user(&user_id, k_arg(k)?).map_err(engine_error)?)
+        to_js(&self.inner.for_user_with(&user_id, k_arg(k)?, &rules_arg(rules)?).map_err(engine_error)?)
     }
 
     /// Best items for an anonymous shopper, folded in from an array of item ids.
     #[wasm_bindgen(js_name = forHistory)]
-    pub fn for_history(&self, item_ids: &JsValue, k: f64) -> Result<JsValue, JsValue> {
-        to_js(&self.for_history_answer(item_ids, k)?)
+    pub fn for_history(&self, item_ids: &JsValue, k: f64, rules: &JsValue) -> Result<JsValue, JsValue> {
+        to_js(&self.for_history_answer(item_ids, k, rules)?)
     }
 
     /// What comes next after a session of item ids (oldest first), from the
     /// LSTM. Items already in the history are left out unless
     /// `excludeHistory` is `false`.
     #[wasm_bindgen(js_name = nextUp)]
-    pub fn next_up(&self, item_ids: &JsValue, k: f64, exclude_history: &JsValue) -> Result<JsValue, JsValue> {
-        to_js(&self.next_up_answer(item_ids, k, exclude_history)?)
+    pub fn next_up(
+        &self,
+        item_ids: &JsValue,
+        k: f64,
+        exclude_history: &JsValue,
+        rules: &JsValue,
+    ) -> Result<JsValue, JsValue> {
+        to_js(&self.next_up_answer(item_ids, k, exclude_history, rules)?)
     }
 
     /// Items whose title or categories match `text`, re-ranked by the taste
     /// of a shopper with this (optional) history of item ids.
-    pub fn search(&self, text: &JsValue, k: f64, item_ids: &JsValue) -> Result<JsValue, JsValue> {
-        to_js(&self.search_answer(text, k, item_ids)?)
+    pub fn search(
+        &self,
+        text: &JsValue,
+        k: f64,
+        item_ids: &JsValue,
+        rules: &JsValue,
+    ) -> Result<JsValue, JsValue> {
+        to_js(&self.search_answer(text, k, item_ids, rules)?)
     }
 
     /// The answer of `method` (`similar`, `forHistory`, `nextUp` or
@@ -146,17 +167,12 @@ impl Engine {
     /// transfer instead of objects to copy.
     #[wasm_bindgen(js_name = rankRows)]
     pub fn rank_rows(&self, method: &str, args: &Array) -> Result<JsValue, JsValue> {
+        let k = args.get(1).as_f64().unwrap_or(f64::NAN);
         let answer = match method {
-            "similar" => {
-                self.similar_answer(&args.get(0), args.get(1).as_f64().unwrap_or(f64::NAN), &args.get(2))
-            }
-            "forHistory" => self.for_history_answer(&args.get(0), args.get(1).as_f64().unwrap_or(f64::NAN)),
-            "nextUp" => {
-                self.next_up_answer(&args.get(0), args.get(1).as_f64().unwrap_or(f64::NAN), &args.get(2))
-            }
-            "search" => {
-                self.search_answer(&args.get(0), args.get(1).as_f64().unwrap_or(f64::NAN), &args.get(2))
-            }
+            "similar" => self.similar_answer(&args.get(0), k, &args.get(2), &args.get(3)),
+            "forHistory" => self.for_history_answer(&args.get(0), k, &args.get(2)),
+            "nextUp" => self.next_up_answer(&args.get(0), k, &args.get(2), &args.get(3)),
+            "search" => self.search_answer(&args.get(0), k, &args.get(2), &args.get(3)),
             _ => return Err(error("bad_method", &format!("rankRows: no ranking method {method:?}"))),
         }?;
         let catalog = self.inner.catalog();
@@ -192,15 +208,22 @@ impl Engine {
         item_id: &JsValue,
         k: f64,
         category: &JsValue,
+        rules: &JsValue,
     ) -> Result<Recommendations, JsValue> {
         let item_id = string_arg("itemId", item_id)?;
         let category = optional_string_arg("category", category)?;
-        self.inner.similar(&item_id, k_arg(k)?, category.as_deref()).map_err(engine_error)
+        let rules = rules_arg(rules)?;
+        self.inner.similar_with(&item_id, k_arg(k)?, category.as_deref(), &rules).map_err(engine_error)
     }
 
-    fn for_history_answer(&self, item_ids: &JsValue, k: f64) -> Result<Recommendations, JsValue> {
+    fn for_history_answer(
+        &self,
+        item_ids: &JsValue,
+        k: f64,
+        rules: &JsValue,
+    ) -> Result<Recommendations, JsValue> {
         let item_ids = history_arg(item_ids)?;
-        self.inner.for_history(&item_ids, k_arg(k)?).map_err(engine_error)
+        self.inner.for_history_with(&item_ids, k_arg(k)?, &rules_arg(rules)?).map_err(engine_error)
     }
 
     fn next_up_answer(
@@ -208,6 +231,7 @@ impl Engine {
         item_ids: &JsValue,
         k: f64,
         exclude_history: &JsValue,
+        rules: &JsValue,
     ) -> Result<Recommendations, JsValue> {
         let item_ids = history_arg(item_ids)?;
         let exclude_history = match exclude_history.as_bool() {
@@ -215,14 +239,22 @@ impl Engine {
             None if exclude_history.is_undefined() => true,
             None => return Err(invalid_argument("excludeHistory must be a boolean")),
         };
-        self.inner.next_up(&item_ids, k_arg(k)?, exclude_history).map_err(engine_error)
+        self.inner
+            .next_up_with(&item_ids, k_arg(k)?, exclude_history, &rules_arg(rules)?)
+            .map_err(engine_error)
     }
 
-    fn search_answer(&self, text: &JsValue, k: f64, item_ids: &JsValue) -> Result<Recommendations, JsValue> {
+    fn search_answer(
+        &self,
+        text: &JsValue,
+        k: f64,
+        item_ids: &JsValue,
+        rules: &JsValue,
+    ) -> Result<Recommendations, JsValue> {
         let text = string_arg("text", text)?;
         let history =
             if item_ids.is_undefined() || item_ids.is_null() { Vec::new() } else { history_arg(item_ids)? };
-        self.inner.search(&text, k_arg(k)?, &history).map_err(engine_error)
+        self.inner.search_with(&text, k_arg(k)?, &history, &rules_arg(rules)?).map_err(engine_error)
     }
 }
 
@@ -250,6 +282,18 @@ impl BenchMatrix {
         let query = &self.queries[query as usize % self.queries.len()];
         kernel::search(&self.matrix, query, k as usize, |_| true).iter().map(|hit| hit.index as u32).collect()
     }
+}
+
+/// Merchandising rules from JS (undefined or null: none).
+fn rules_arg(rules: &JsValue) -> Result<Rules, JsValue> {
+    if rules.is_undefined() || rules.is_null() {
+        return Ok(Rules::default());
+    }
+    // Through JSON values: serde_wasm_bindgen reads only the fields a struct
+    // names, so a misspelt rule would otherwise be ignored, not refused.
+    let value: serde_json::Value =
+        serde_wasm_bindgen::from_value(rules.clone()).map_err(|e| invalid_argument(&format!("rules: {e}")))?;
+    serde_json::from_value(value).map_err(|e| invalid_argument(&format!("rules: {e}")))
 }
 
 fn history_arg(item_ids: &JsValue) -> Result<Vec<String>, JsValue> {

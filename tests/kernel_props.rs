@@ -5,7 +5,7 @@
 
 use std::cmp::Ordering;
 
-use edgerec::kernel::{search, top_k, Hit, ItemMatrix, Matrix, QuantizedMatrix};
+use edgerec::kernel::{search, search_with, top_k, Hit, ItemMatrix, Matrix, QuantizedMatrix};
 use proptest::prelude::*;
 
 /// Sorts everything by the kernel's documented order: higher score first
@@ -97,8 +97,14 @@ proptest! {
     ) {
         let quantized = QuantizedMatrix::quantize(rows, cols, &values);
         let exact = quantized.scores(&query);
-        let hits = search(&ItemMatrix::I8(quantized.clone()), &query, k, |i| keep[i]);
+        let matrix = ItemMatrix::I8(quantized.clone());
+        let hits = search(&matrix, &query, k, |i| keep[i]);
         prop_assert!(same(&hits, &oracle(&exact, k, &keep)), "got {:?}", hits);
+        // With a merchandising bonus on every third row, in both passes.
+        let bonus: Vec<f32> = (0..rows).map(|row| if row % 3 == 0 { 0.5 } else { 0.0 }).collect();
+        let boosted: Vec<f32> = exact.iter().zip(&bonus).map(|(s, b)| s + b).collect();
+        let hits = search_with(&matrix, &query, k, |i| keep[i], Some(&bonus));
+        prop_assert!(same(&hits, &oracle(&boosted, k, &keep)), "boosted: got {:?}", hits);
         // And the int8 values are within half a step of the f32 ones.
         for (row, chunk) in values.chunks(cols).enumerate() {
             let largest = chunk.iter().fold(0f32, |m, v| m.max(v.abs()));

@@ -22,33 +22,57 @@ fn default_bundle_reproduces_its_parity_cases_through_the_binding() {
 fn bad_input_throws_and_the_engine_keeps_answering() {
     let engine = Engine::new(&js_files(&common::default_bundle()), &JsValue::UNDEFINED).unwrap();
     let none = JsValue::UNDEFINED;
-    let message = thrown(engine.similar(&"no-such-item".into(), 5.0, &none), "unknown_item");
+    let message = thrown(engine.similar(&"no-such-item".into(), 5.0, &none, &none), "unknown_item");
     assert!(message.contains("no-such-item"), "{message}");
-    thrown(engine.similar(&"1".into(), 0.0, &none), "invalid_k");
-    thrown(engine.similar(&"1".into(), f64::NAN, &none), "invalid_k");
-    thrown(engine.similar(&"1".into(), 2.5, &none), "invalid_k");
-    thrown(engine.similar(&JsValue::from(42), 5.0, &none), "invalid_argument");
-    thrown(engine.similar(&"1".into(), 5.0, &"Not-A-Genre".into()), "unknown_category");
-    thrown(engine.for_user(&"0".into(), 5.0), "unknown_user");
-    thrown(engine.for_history(&JsValue::from("1"), 5.0), "invalid_argument");
-    thrown(engine.for_history(&serde_wasm_bindgen::to_value(&["x"]).unwrap(), 5.0), "empty_history");
+    thrown(engine.similar(&"1".into(), 0.0, &none, &none), "invalid_k");
+    thrown(engine.similar(&"1".into(), f64::NAN, &none, &none), "invalid_k");
+    thrown(engine.similar(&"1".into(), 2.5, &none, &none), "invalid_k");
+    thrown(engine.similar(&JsValue::from(42), 5.0, &none, &none), "invalid_argument");
+    thrown(engine.similar(&"1".into(), 5.0, &"Not-A-Genre".into(), &none), "unknown_category");
+    thrown(engine.for_user(&"0".into(), 5.0, &none), "unknown_user");
+    thrown(engine.for_history(&JsValue::from("1"), 5.0, &none), "invalid_argument");
+    thrown(engine.for_history(&serde_wasm_bindgen::to_value(&["x"]).unwrap(), 5.0, &none), "empty_history");
     let session = serde_wasm_bindgen::to_value(&["1", "50"]).unwrap();
-    thrown(engine.next_up(&session, 5.0, &"yes".into()), "invalid_argument");
+    thrown(engine.next_up(&session, 5.0, &"yes".into(), &none), "invalid_argument");
     thrown(
-        engine.next_up(&serde_wasm_bindgen::to_value::<[&str; 0]>(&[]).unwrap(), 5.0, &none),
+        engine.next_up(&serde_wasm_bindgen::to_value::<[&str; 0]>(&[]).unwrap(), 5.0, &none, &none),
         "empty_history",
     );
-    thrown(engine.next_up(&session, -1.0, &none), "invalid_k");
+    thrown(engine.next_up(&session, -1.0, &none, &none), "invalid_k");
 
-    let after = answer(engine.similar(&"1".into(), 5.0, &none));
+    let after = answer(engine.similar(&"1".into(), 5.0, &none, &none));
     assert_eq!(after.items.len(), 5);
-    let with_unknown = answer(engine.for_history(&serde_wasm_bindgen::to_value(&["1", "x"]).unwrap(), 3.0));
+    let with_unknown =
+        answer(engine.for_history(&serde_wasm_bindgen::to_value(&["1", "x"]).unwrap(), 3.0, &none));
     assert_eq!(with_unknown.skipped, vec!["x".to_owned()]);
-    let next = answer(engine.next_up(&session, 5.0, &JsValue::FALSE));
+    let next = answer(engine.next_up(&session, 5.0, &JsValue::FALSE, &none));
     assert_eq!(next.items.len(), 5);
-    thrown(engine.search(&JsValue::from(3), 5.0, &none), "invalid_argument");
-    let found = answer(engine.search(&"Toy Story (1995)".into(), 3.0, &session));
+    thrown(engine.search(&JsValue::from(3), 5.0, &none, &none), "invalid_argument");
+    let found = answer(engine.search(&"Toy Story (1995)".into(), 3.0, &session, &none));
     assert_eq!(found.items[0].title, "Toy Story (1995)");
+
+    // Merchandising rules from JS: checked, with the reason.
+    let rules = |json: &str| js_sys::JSON::parse(json).unwrap();
+    for (bad, code) in [
+        (r#"{"filtr": {}}"#, "invalid_argument"),
+        (r#"{"filter": {"category": "Not-A-Genre"}}"#, "unknown_category"),
+        (r#"{"filter": {"price": {"min": 5, "max": 1}}}"#, "invalid_argument"),
+        (r#"{"boost": [{"when": {"id": "1"}}]}"#, "invalid_argument"),
+        (r#"{"pin": [{"id": "no-such-item", "position": 0}]}"#, "unknown_item"),
+        ("[1, 2]", "invalid_argument"),
+    ] {
+        let result = engine.similar(&"1".into(), 5.0, &none, &rules(bad));
+        assert!(result.is_err(), "rules {bad} were accepted");
+        thrown(result, code);
+    }
+    let pinned = answer(engine.similar(
+        &"1".into(),
+        5.0,
+        &none,
+        &rules(r#"{"pin": [{"id": "181", "position": 1}], "filter": {"category": "Sci-Fi"}}"#),
+    ));
+    assert_eq!(pinned.items.len(), 5);
+    assert_eq!(pinned.items[1].id, "181");
 }
 
 #[wasm_bindgen_test]
@@ -134,10 +158,10 @@ fn rank_rows_names_the_same_items_as_the_method() {
     let items: Vec<serde_json::Value> = serde_wasm_bindgen::from_value(engine.items().unwrap()).unwrap();
     let none = JsValue::UNDEFINED;
     for (method, args, plain) in [
-        ("similar", vec![JsValue::from("50"), 10.into()], engine.similar(&"50".into(), 10.0, &none)),
-        ("forHistory", vec![history.clone(), 10.into()], engine.for_history(&history, 10.0)),
-        ("nextUp", vec![history.clone(), 10.into()], engine.next_up(&history, 10.0, &none)),
-        ("search", vec![JsValue::from("star"), 10.into()], engine.search(&"star".into(), 10.0, &none)),
+        ("similar", vec![JsValue::from("50"), 10.into()], engine.similar(&"50".into(), 10.0, &none, &none)),
+        ("forHistory", vec![history.clone(), 10.into()], engine.for_history(&history, 10.0, &none)),
+        ("nextUp", vec![history.clone(), 10.into()], engine.next_up(&history, 10.0, &none, &none)),
+        ("search", vec![JsValue::from("star"), 10.into()], engine.search(&"star".into(), 10.0, &none, &none)),
     ] {
         let args: js_sys::Array = args.into_iter().collect();
         let compact = engine.rank_rows(method, &args).unwrap();

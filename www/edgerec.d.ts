@@ -151,11 +151,35 @@ export interface Limits {
  */
 export type ItemIds = Iterable<string>;
 
+/** A catalog value: text, a number or true/false. */
+export type RuleValue = string | number | boolean;
+
+/**
+ * A test on one field: `id`, `category` (any of the item's categories) or a
+ * catalog attribute. Holds when the item's value equals the value, any of
+ * the list, or is a number within the range (inclusive). An item without
+ * the field fails it.
+ */
+export type RuleTest = RuleValue | RuleValue[] | { min?: number; max?: number };
+
+/** Merchandising rules, applied inside the scan (docs/api.md#merchandising-rules). */
+export interface Rules {
+  /** Field -> test; an item is ranked only if every test holds. */
+  filter?: Record<string, RuleTest>;
+  /** Ids never ranked. */
+  exclude?: string[];
+  /** `weight` is added to the model's score of every item matching all of `when`. */
+  boost?: Array<{ when: Record<string, RuleTest>; weight: number }>;
+  /** Item `id` at `position` (0 = first), if it passes the filters. */
+  pin?: Array<{ id: string; position: number }>;
+}
+
 export interface SimilarOptions {
   /** How many items (default 10). A whole number from 1 to 1000. */
   k?: number;
   /** Only items of this category (one of `categories()`). */
   category?: string | null;
+  rules?: Rules | null;
 }
 
 export interface ForShopperOptions {
@@ -163,6 +187,7 @@ export interface ForShopperOptions {
   k?: number;
   /** Item ids, oldest first (default: `history.list()`). */
   history?: ItemIds;
+  rules?: Rules | null;
 }
 
 export interface NextUpOptions {
@@ -172,6 +197,7 @@ export interface NextUpOptions {
   history?: ItemIds;
   /** Leave out items already in the history (default true). */
   excludeHistory?: boolean;
+  rules?: Rules | null;
 }
 
 export interface SearchOptions {
@@ -179,6 +205,7 @@ export interface SearchOptions {
   k?: number;
   /** Item ids used to re-rank matches by taste (default: `history.list()`; may be empty). */
   history?: ItemIds | null;
+  rules?: Rules | null;
 }
 
 export interface Versions {
@@ -523,12 +550,12 @@ export interface Engine {
   deferredModels(): Array<'next_up'>;
   items(): CatalogItem[];
   categories(): string[];
-  similar(itemId: string, k: number, category?: string | null): Recommendations;
+  similar(itemId: string, k: number, category?: string | null, rules?: Rules | null): Recommendations;
   /** For a user id known to the bundle's factor model (`unknown_user` otherwise). */
-  forUser(userId: string, k: number): Recommendations;
-  forHistory(itemIds: readonly string[], k: number): Recommendations;
-  nextUp(itemIds: readonly string[], k: number, excludeHistory?: boolean): Recommendations;
-  search(text: string, k: number, itemIds?: readonly string[] | null): Recommendations;
+  forUser(userId: string, k: number, rules?: Rules | null): Recommendations;
+  forHistory(itemIds: readonly string[], k: number, rules?: Rules | null): Recommendations;
+  nextUp(itemIds: readonly string[], k: number, excludeHistory?: boolean, rules?: Rules | null): Recommendations;
+  search(text: string, k: number, itemIds?: readonly string[] | null, rules?: Rules | null): Recommendations;
   /**
    * The answer of `similar`, `forHistory`, `nextUp` or `search` (with that
    * method's arguments) as catalog rows: row *i* is `items()[i]`. What the

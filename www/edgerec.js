@@ -207,28 +207,32 @@ export class EdgeRec extends EventTarget {
     return coded(async () => ({ ...await this.#lifecycle.versions(), serving: this.version }), 'storage_failed');
   }
 
-  /** Items like `id` (cosine over item embeddings), optionally only from one category. */
+  /**
+   * Items like `id` (cosine over item embeddings), optionally only from one category.
+   * Every ranking method takes `rules`: merchandising rules applied inside the scan
+   * ({ filter, exclude, boost, pin }: docs/api.md#merchandising-rules).
+   */
   async similar(id, options) {
-    const { k = 10, category } = readOptions(options, ['k', 'category']);
-    return this.#rank('similar', callArgs('similar', [id, k, category]));
+    const { k = 10, category, rules } = readOptions(options, ['k', 'category', 'rules']);
+    return this.#rank('similar', callArgs('similar', [id, k, category, rules]));
   }
 
   /** "Recommended for you": folds the shopper's history into the factor model. */
   async forShopper(options) {
-    const { k = 10, history = this.history.list() } = readOptions(options, ['k', 'history']);
-    return this.#rank('forHistory', callArgs('forHistory', [history, k]));
+    const { k = 10, history = this.history.list(), rules } = readOptions(options, ['k', 'history', 'rules']);
+    return this.#rank('forHistory', callArgs('forHistory', [history, k, rules]));
   }
 
   /** "Next up": the LSTM over the shopper's history, in order. */
   async nextUp(options) {
-    const { k = 10, history = this.history.list(), excludeHistory } = readOptions(options, ['k', 'history', 'excludeHistory']);
-    return this.#rank('nextUp', callArgs('nextUp', [history, k, excludeHistory]));
+    const { k = 10, history = this.history.list(), excludeHistory, rules } = readOptions(options, ['k', 'history', 'excludeHistory', 'rules']);
+    return this.#rank('nextUp', callArgs('nextUp', [history, k, excludeHistory, rules]));
   }
 
   /** Text search over titles and categories, re-ranked by the shopper's history. */
   async search(text, options) {
-    const { k = 10, history = this.history.list() } = readOptions(options, ['k', 'history']);
-    return this.#rank('search', callArgs('search', [text, k, history]));
+    const { k = 10, history = this.history.list(), rules } = readOptions(options, ['k', 'history', 'rules']);
+    return this.#rank('search', callArgs('search', [text, k, history, rules]));
   }
 
   /** The catalog of the serving version: `{ version, items: [{ id, title, categories }] }`. */

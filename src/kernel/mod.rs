@@ -89,8 +89,31 @@ pub fn synthetic(rows: usize, cols: usize, int8: bool, seed: u64) -> ItemMatrix 
 /// Scores all rows against `query` and returns the best `k` rows accepted by
 /// `keep`, highest score first, lower row index first on ties.
 pub fn search(matrix: &ItemMatrix, query: &[f32], k: usize, keep: impl Fn(usize) -> bool) -> Vec<Hit> {
+    search_with(matrix, query, k, keep, None)
+}
+
+/// [`search`], with `bonus[row]` added to every row's score before ranking.
+///
+/// # Panics
+/// If `bonus` has another length than the matrix has rows.
+pub fn search_with(
+    matrix: &ItemMatrix,
+    query: &[f32],
+    k: usize,
+    keep: impl Fn(usize) -> bool,
+    bonus: Option<&[f32]>,
+) -> Vec<Hit> {
+    if let Some(bonus) = bonus {
+        assert_eq!(bonus.len(), matrix.rows(), "one bonus per row");
+    }
     match matrix {
-        ItemMatrix::F32(m) => top_k(&m.scores(query), k, keep),
-        ItemMatrix::I8(m) => m.search(query, k, keep),
+        ItemMatrix::F32(m) => {
+            let mut scores = m.scores(query);
+            if let Some(bonus) = bonus {
+                scores.iter_mut().zip(bonus).for_each(|(score, b)| *score += b);
+            }
+            top_k(&scores, k, keep)
+        }
+        ItemMatrix::I8(m) => m.search(query, k, keep, bonus),
     }
 }

@@ -140,45 +140,56 @@ impl QuantizedMatrix {
     ///
     /// # Panics
     /// If `query.len() != self.cols()`.
-    pub fn search(&self, query: &[f32], k: usize, keep: impl Fn(usize) -> bool) -> Vec<Hit> {
+    pub fn search(
+        &self,
+        query: &[f32],
+        k: usize,
+        keep: impl Fn(usize) -> bool,
+        bonus: Option<&[f32]>,
+    ) -> Vec<Hit> {
         assert_eq!(query.len(), self.cols, "query dimension");
-        let mut hits: Vec<Hit> = top_k(&self.approximate_scores(query), rerank_depth(k), keep)
+        let extra = |row: usize| bonus.map_or(0.0, |b| b[row]);
+        let mut approximate = self.approximate_scores(query);
+        if let Some(bonus) = bonus {
+            approximate.iter_mut().zip(bonus).for_each(|(score, b)| *score += b);
+        }
+        let mut hits: Vec<Hit> = top_k(&approximate, rerank_depth(k), keep)
             .into_iter()
-            .map(|hit| Hit { index: hit.index, score: self.score(hit.index, query) })
+            .map(|hit| Hit { index: hit.index, score: self.score(hit.index, query) + extra(hit.index) })
             .collect();
         hits.sort_by(Hit::rank_cmp);
         hits.truncate(k);
         hits
     }
 
-    /// Every row's score against the query rounded to i16, up to one common
-    /// factor (ranking only).
+    /// Every row's score against the query rounded to i16 (in the same units
+    /// as the exact scores, so a bonus adds to both alike).
     fn approximate_scores(&self, query: &[f32]) -> Vec<f32> {
-        let rounded = rounded_query(query);
+        let (rounded, step) = rounded_query(query);
         let mut scores = Vec::with_capacity(self.rows);
         if self.cols == 0 {
             scores.resize(self.rows, 0.0);
             return scores;
         }
         for (row, &scale) in self.values.chunks_exact(self.cols).zip(&self.scales) {
-            scores.push(integer_dot(row, &rounded) as f32 * scale);
+            scores.push(integer_dot(row, &rounded) as f32 * scale * step);
         }
         scores
     }
 }
 
-/// The query as i16 values, scaled so that its largest magnitude is as large
-/// as it can be without an i32 sum of `cols` products with i8 (down to
-/// -128) overflowing.
-fn rounded_query(query: &[f32]) -> Vec<i16> {
+/// The query as i16 values and the value of one i16 step, scaled so that
+/// its largest magnitude is as large as it can be without an i32 sum of
+/// `cols` products with i8 (down to -128) overflowing.
+fn rounded_query(query: &[f32]) -> (Vec<i16>, f32) {
     let largest = query.iter().fold(0.0f32, |m, v| m.max(v.abs()));
     if largest == 0.0 {
-        return vec![0; query.len()];
+        return (vec![0; query.len()], 0.0);
     }
     // Whole, so rounding a value cannot take it past the bound.
     let room = (f64::from(i32::MAX) / (128.0 * query.len().max(1) as f64)).floor().min(f64::from(i16::MAX));
     let factor = room / f64::from(largest);
-    query.iter().map(|&v| (f64::from(v) * factor).round() as i16).collect()
+    (query.iter().map(|&v| (f64::from(v) * factor).round() as i16).collect(), (1.0 / factor) as f32)
 }
 
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
@@ -241,7 +252,7 @@ mod tests {
     fn the_integer_dot_cannot_overflow_at_the_largest_dimension() {
         let cols = 1024;
         let row = vec![-128i8; cols];
-        let query = rounded_query(&vec![-1.0f32; cols]);
+        let (query, _) = rounded_query(&vec![-1.0f32; cols]);
         let exact: i64 = row.iter().zip(&query).map(|(&r, &q)| i64::from(r) * i64::from(q)).sum();
         assert_eq!(i64::from(integer_dot(&row, &query)), exact);
     }

@@ -28,6 +28,11 @@ impl FactorModel {
         Ok(Self { items, gram_cholesky })
     }
 
+    /// The item factors queries are scored against.
+    pub fn items(&self) -> &ItemMatrix {
+        &self.items
+    }
+
     /// Best `k` items for a user whose trained factor is `user_factor`.
     pub fn for_user(&self, user_factor: &[f32], k: usize, keep: impl Fn(usize) -> bool) -> Vec<Hit> {
         search(&self.items, user_factor, k, keep)

@@ -54,6 +54,14 @@ impl SequenceModel {
     pub fn scores(&self, _: &[usize]) -> Result<Vec<f32>, SequenceError> {
         match *self {}
     }
+
+    pub fn checked_query(&self, _: &[usize]) -> Result<Vec<f32>, SequenceError> {
+        match *self {}
+    }
+
+    pub fn items(&self) -> &crate::kernel::ItemMatrix {
+        match *self {}
+    }
 }
 
 /// Whether this build runs next-up encoders (the `next-up` feature).
@@ -256,15 +264,21 @@ impl SequenceModel {
         k: usize,
         keep: impl Fn(usize) -> bool,
     ) -> Result<Vec<Hit>, SequenceError> {
-        Ok(search(&self.items, &self.finite_query(history)?, k, keep))
+        Ok(search(&self.items, &self.checked_query(history)?, k, keep))
     }
 
     /// The score of every item after `history`.
     pub fn scores(&self, history: &[usize]) -> Result<Vec<f32>, SequenceError> {
-        Ok(self.items.scores(&self.finite_query(history)?))
+        Ok(self.items.scores(&self.checked_query(history)?))
     }
 
-    fn finite_query(&self, history: &[usize]) -> Result<Vec<f32>, SequenceError> {
+    /// The output item matrix queries are scored against.
+    pub fn items(&self) -> &ItemMatrix {
+        &self.items
+    }
+
+    /// [`Self::query`], refusing a query with a NaN or infinite value.
+    pub fn checked_query(&self, history: &[usize]) -> Result<Vec<f32>, SequenceError> {
         let query = self.query(history)?;
         match query.iter().find(|v| !v.is_finite()) {
             Some(bad) => {

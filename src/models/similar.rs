@@ -16,7 +16,16 @@ impl SimilarItems {
     /// The `k` items most similar to `item`, never `item` itself, restricted
     /// to items `keep` accepts.
     pub fn similar(&self, item: usize, k: usize, keep: impl Fn(usize) -> bool) -> Vec<Hit> {
-        let query = self.unit_rows.row(item);
-        search(&self.unit_rows, &query, k, |i| i != item && keep(i))
+        search(&self.unit_rows, &self.query(item), k, |i| i != item && keep(i))
+    }
+
+    /// The query for items like `item`: its own unit row.
+    pub fn query(&self, item: usize) -> Vec<f32> {
+        self.unit_rows.row(item)
+    }
+
+    /// The unit rows the query is scored against.
+    pub fn items(&self) -> &ItemMatrix {
+        &self.unit_rows
     }
 }

@@ -39,18 +39,18 @@ pub fn assert_parity_through_binding(files: &BundleFiles) {
         let (got, expected) = match &case {
             ParityCase::Similar { item, category, expected } => {
                 let category = category.as_deref().map(JsValue::from).unwrap_or(JsValue::UNDEFINED);
-                (answer(engine.similar(&item.into(), k as f64, &category)), expected)
+                (answer(engine.similar(&item.into(), k as f64, &category, &JsValue::UNDEFINED)), expected)
             }
             ParityCase::ForUser { user, expected } => {
-                (answer(engine.for_user(&user.into(), k as f64)), expected)
+                (answer(engine.for_user(&user.into(), k as f64, &JsValue::UNDEFINED)), expected)
             }
             ParityCase::ForHistory { history, expected } => {
                 let ids = serde_wasm_bindgen::to_value(history).unwrap();
-                (answer(engine.for_history(&ids, k as f64)), expected)
+                (answer(engine.for_history(&ids, k as f64, &JsValue::UNDEFINED)), expected)
             }
             ParityCase::NextUp { history, expected } => {
                 let ids = serde_wasm_bindgen::to_value(history).unwrap();
-                (answer(engine.next_up(&ids, k as f64, &JsValue::UNDEFINED)), expected)
+                (answer(engine.next_up(&ids, k as f64, &JsValue::UNDEFINED, &JsValue::UNDEFINED)), expected)
             }
             ParityCase::Unknown => continue,
         };

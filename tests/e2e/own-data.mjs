@@ -76,6 +76,18 @@ try {
   check(coffee.items.length > 0 && coffee.items.every((item) => byId[item.id].categories.includes('Coffee')),
     `similar(COF-001, category Coffee): only coffee (${ids(coffee)})`);
 
+  // Merchandising rules from the catalog's own attributes, inside the scan.
+  const ruled = await page.evaluate(() => window.rec.similar('TEA-001', {
+    k: 4,
+    rules: { filter: { price: { max: 10 }, available: true }, exclude: ['TEA-002'], pin: [{ id: 'TEA-004', position: 0 }] },
+  }));
+  check(ruled.items.length === 4 && ruled.items[0].id === 'TEA-004' && !ids(ruled).includes('TEA-002')
+    && ruled.items.every((item) => byId[item.id].attributes.price <= 10 && byId[item.id].attributes.available),
+  `similar(TEA-001) with rules: pinned first, excluded gone, only in stock under 10 (${ids(ruled)})`);
+  const refused = await page.evaluate(() => window.rec.similar('TEA-001', { rules: { filter: { category: 'Space' } } })
+    .then(() => 'answered', (error) => `${error.name} ${error.code}: ${error.message}`));
+  check(/^InputError unknown_category: rules: unknown category "Space"/.test(refused), `a rule naming an unknown category: ${refused}`);
+
   const forYou = await page.evaluate(() => window.rec.forShopper({ k: 5, history: ['TEA-001', 'TEA-003'] }));
   check(forYou.items.length === 5 && !ids(forYou).some((id) => ['TEA-001', 'TEA-003'].includes(id)),
     `forShopper(TEA-001, TEA-003): 5 items, history excluded (${ids(forYou)})`);

@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  DEFAULT_CALL_TIMEOUT_MS, DEFAULT_LOAD_TIMEOUT_MS, EngineClient, MAX_HISTORY_IDS, MAX_K, callArgs, callMessage,
+  DEFAULT_CALL_TIMEOUT_MS, DEFAULT_LOAD_TIMEOUT_MS, EngineClient, MAX_HISTORY_IDS, MAX_K, MAX_RULES_BYTES, callArgs, callMessage,
   checkFromWorker, checkToWorker, describe, encoderMessage, errorResultMessage, failedMessage, itemIds, loadMessage, loadedMessage,
   milliseconds, plainError, publicKeyList, readOptions, resultMessage, wholeK,
 } from '../../www/lib/protocol.js';
@@ -72,10 +72,16 @@ test('ids: a function, a string, null, numbers, a revoked Proxy or too many ids 
 });
 
 test('callArgs checks each method\'s arguments and copies them', () => {
-  assert.deepEqual(callArgs('similar', ['50', 10, null]), ['50', 10, undefined]);
-  assert.deepEqual(callArgs('similar', ['50', 10, 'Drama']), ['50', 10, 'Drama']);
-  assert.deepEqual(callArgs('nextUp', [new Proxy(['1'], {}), 5, undefined]), [['1'], 5, true]);
-  assert.deepEqual(callArgs('search', ['star', 5, null]), ['star', 5, []]);
+  assert.deepEqual(callArgs('similar', ['50', 10, null]), ['50', 10, undefined, undefined]);
+  assert.deepEqual(callArgs('similar', ['50', 10, 'Drama']), ['50', 10, 'Drama', undefined]);
+  assert.deepEqual(callArgs('nextUp', [new Proxy(['1'], {}), 5, undefined]), [['1'], 5, true, undefined]);
+  assert.deepEqual(callArgs('search', ['star', 5, null]), ['star', 5, [], undefined]);
+  // Rules are copied as plain JSON data (a reactive Proxy works); the engine checks their meaning.
+  const rules = new Proxy({ filter: { available: true }, exclude: ['7'] }, {});
+  assert.deepEqual(callArgs('forHistory', [['1'], 5, rules]), [['1'], 5, { filter: { available: true }, exclude: ['7'] }]);
+  for (const bad of ['cheap', [1], 5, { toJSON() { throw new Error('no'); } }, { big: 'x'.repeat(MAX_RULES_BYTES) }]) {
+    assert.equal(codeOf(() => callArgs('similar', ['50', 10, undefined, bad])), 'InputError invalid_argument');
+  }
   assert.deepEqual(callArgs('items', []), []);
   assert.equal(codeOf(() => callArgs('similar', [50, 10])), 'InputError invalid_argument');
   assert.equal(codeOf(() => callArgs('similar', ['50', 10, 7])), 'InputError invalid_argument');

@@ -39,10 +39,10 @@ export const RANKINGS = Object.freeze(['similar', 'forHistory', 'nextUp', 'searc
 
 /** The methods a Worker answers, each with its parameter names (used to name a bad argument). */
 export const METHODS = Object.freeze({
-  similar: ['id', 'k', 'category'],
-  forHistory: ['history', 'k'],
-  nextUp: ['history', 'k', 'excludeHistory'],
-  search: ['text', 'k', 'history'],
+  similar: ['id', 'k', 'category', 'rules'],
+  forHistory: ['history', 'k', 'rules'],
+  nextUp: ['history', 'k', 'excludeHistory', 'rules'],
+  search: ['text', 'k', 'history', 'rules'],
   items: [],
   categories: [],
   models: [],
@@ -172,13 +172,37 @@ export function publicKeyList(value, name = 'publicKeys') {
   });
 }
 
+/** The largest merchandising rules a call may carry, as JSON. */
+export const MAX_RULES_BYTES = 1_000_000;
+
+/**
+ * Merchandising rules copied as plain JSON data (the engine checks what
+ * they say): undefined and null mean none; anything JSON cannot copy, or
+ * larger than MAX_RULES_BYTES, is `invalid_argument`.
+ */
+export function rulesArgument(rules) {
+  if (rules === undefined || rules === null) return undefined;
+  if (typeof rules !== 'object' || Array.isArray(rules)) {
+    throw invalid(`rules must be an object like { filter: { available: true } }, got ${describe(rules)}`);
+  }
+  let text;
+  try {
+    text = JSON.stringify(rules);
+  } catch (error) {
+    throw invalid(`rules could not be read: ${error?.message ?? error}`);
+  }
+  if (text.length > MAX_RULES_BYTES) throw invalid(`rules are larger than ${MAX_RULES_BYTES} bytes as JSON`);
+  return JSON.parse(text);
+}
+
 const CHECK_ARGS = {
-  similar: ([id, k, category], maxK) => [stringArgument(id, 'id'), wholeK(k, maxK), optionalString(category, 'category')],
-  forHistory: ([history, k], maxK) => [itemIds(history), wholeK(k, maxK)],
-  nextUp: ([history, k, excludeHistory], maxK) =>
-    [itemIds(history), wholeK(k, maxK), optionalBoolean(excludeHistory, 'excludeHistory', true)],
-  search: ([text, k, history], maxK) =>
-    [stringArgument(text, 'text'), wholeK(k, maxK), history === undefined || history === null ? [] : itemIds(history)],
+  similar: ([id, k, category, rules], maxK) =>
+    [stringArgument(id, 'id'), wholeK(k, maxK), optionalString(category, 'category'), rulesArgument(rules)],
+  forHistory: ([history, k, rules], maxK) => [itemIds(history), wholeK(k, maxK), rulesArgument(rules)],
+  nextUp: ([history, k, excludeHistory, rules], maxK) =>
+    [itemIds(history), wholeK(k, maxK), optionalBoolean(excludeHistory, 'excludeHistory', true), rulesArgument(rules)],
+  search: ([text, k, history, rules], maxK) => [stringArgument(text, 'text'), wholeK(k, maxK),
+    history === undefined || history === null ? [] : itemIds(history), rulesArgument(rules)],
 };
 
 /**
