@@ -128,11 +128,41 @@ def factor_parity_cases(catalog: data.Catalog, popular: list[int], item_factors:
     return cases
 
 
+TRENDING_HALF_LIFE_DAYS = 7.0
+
+
+def trending_scores(events: data.Events, n_items: int, weights: dict[str, float] | None,
+                    half_life_days: float) -> np.ndarray:
+    """Per item (rows): column 0 trending, the weighted events decayed by their
+    age before the newest event (half of the weight every `half_life_days`);
+    column 1 popularity, the same without decay. float32 [items, 2]."""
+    weight = events.weights(weights).astype(np.float64)
+    if len(events) == 0:
+        return np.zeros((n_items, 2), np.float32)
+    age_days = (events.time.max() - events.time) / 86_400.0
+    decayed = weight * np.exp2(-age_days / half_life_days)
+    return np.stack([np.bincount(events.item, weights=decayed, minlength=n_items),
+                     np.bincount(events.item, weights=weight, minlength=n_items)], axis=1).astype(np.float32)
+
+
+def trending_parity_cases(catalog: data.Catalog, trending: np.ndarray) -> list[dict]:
+    """Trending overall and in the two largest categories, by the numpy reference."""
+    ids = catalog.ids
+    cases = [{"kind": "trending", "category": None,
+              "expected": [{"id": ids[i], "score": s} for i, s in factors.top_k(trending[:, 0], PARITY_K)]}]
+    for category in list(catalog.categories())[:2]:
+        allowed = np.array([category in item.categories for item in catalog.items])
+        cases.append({"kind": "trending", "category": category, "expected": [
+            {"id": ids[i], "score": s} for i, s in factors.top_k(trending[:, 0], PARITY_K, allowed=allowed)]})
+    return cases
+
+
 def write_bundle(out: Path, *, catalog: data.Catalog, item_factors: np.ndarray, item_embeddings: np.ndarray,
                  fold_in_lambda: float, popular: list[int], name: str, version: str, created: str,
                  sequences: list | None = None, next_up_options: dict | None = None,
                  known_users: KnownUsers | None = None, seed: int = 0, extra: dict | None = None,
-                 matrix_dtype: str = bundle.DEFAULT_MATRIX_DTYPE) -> Path:
+                 matrix_dtype: str = bundle.DEFAULT_MATRIX_DTYPE, trending: np.ndarray | None = None,
+                 trending_half_life_days: float = TRENDING_HALF_LIFE_DAYS) -> Path:
     """Builds and writes (atomically) a bundle the engine loads: similar (cosine over
     item_embeddings), for-you (fold-in over item_factors), next up (the LSTM trained
     here on `sequences`, unless next_up_options is None), the catalog for search,
@@ -157,6 +187,12 @@ def write_bundle(out: Path, *, catalog: data.Catalog, item_factors: np.ndarray, 
                            users_file="users.json", known_users_notice=known_users.notice)
     models = {"similar": {"embeddings": embeddings_spec}, "factors": factor_spec}
     cases = factor_parity_cases(catalog, popular, item_factors, item_embeddings, fold_in_lambda, seed, known_users)
+    if trending is not None:
+        # Trending and popularity: aggregates over every shopper, no one's events.
+        files["popularity.f32"] = bundle.matrix_bytes(trending)
+        models["popularity"] = {"scores": bundle.matrix_spec("popularity.f32", trending),
+                                "half_life_days": trending_half_life_days}
+        cases += trending_parity_cases(catalog, trending)
     if next_up_options is not None and sequences:
         options = dict(next_up_options)
         max_len = options.pop("max_len")
@@ -231,6 +267,8 @@ def arguments(argv=None):
     parser.add_argument("--next-up-epochs", type=int, default=30, help="upper bound; early stopping decides")
     parser.add_argument("--next-up-max-seconds", type=float, default=None, help="time budget of the LSTM")
     parser.add_argument("--no-next-up", action="store_true", help="leave the LSTM out")
+    parser.add_argument("--trending-half-life-days", type=float, default=TRENDING_HALF_LIFE_DAYS,
+                        help="trending: an event's weight halves every this many days before the newest event")
     parser.add_argument("--matrix-dtype", choices=bundle.MATRIX_DTYPES, default=bundle.DEFAULT_MATRIX_DTYPE,
                         help="how item matrices are stored: i8 (int8 + a scale per row, a quarter of the "
                              "bytes; the default) or f32")
@@ -255,6 +293,8 @@ def arguments(argv=None):
             parser.error("--fold-in-lambda must be 'auto' or a number")
         if not args.fold_in_lambda > 0:
             parser.error("--fold-in-lambda must be > 0")
+    if not args.trending_half_life_days > 0:
+        parser.error("--trending-half-life-days must be > 0")
     for name in ("factor_dim", "embedding_dim", "next_up_dim", "next_up_max_len", "next_up_epochs"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be >= 1")
@@ -272,6 +312,7 @@ def run(args) -> Path:
     for line in data.report_lines(catalog, events, args.weights):
         log(line)
     n_items = len(catalog)
+    trending = trending_scores(events, n_items, args.weights, args.trending_half_life_days)
     popularity = np.bincount(events.item, minlength=n_items)
     popular = [int(i) for i in np.argsort(-popularity, kind="stable") if popularity[i] > 0]
     rank = min(len(events.shopper_ids), len(popular))
@@ -356,7 +397,8 @@ def run(args) -> Path:
                                 item_embeddings=item_embeddings, fold_in_lambda=float(lam), popular=popular,
                                 name=name, version=version, created=args.created or now.isoformat(),
                                 sequences=sequences, next_up_options=next_up_options, known_users=known_users,
-                                seed=args.seed, matrix_dtype=args.matrix_dtype)
+                                seed=args.seed, matrix_dtype=args.matrix_dtype, trending=trending,
+                                trending_half_life_days=args.trending_half_life_days)
     size = sum(p.stat().st_size for p in args.out.iterdir())
     log(f"wrote {manifest}: bundle {name} version {version}, {size / 1e6:.2f} MB, "
         f"{'WITH known users (research data)' if known_users else 'no shopper data'}; "

@@ -24,6 +24,10 @@ use crate::rules::{Compiled, Rules, RulesError};
 /// similar relevance; it never lifts a partial match above a fuller one.
 pub const SEARCH_PERSONAL_WEIGHT: f32 = 0.5;
 
+/// Queries against the popularity matrix (columns: trending, all time).
+const TRENDING: [f32; 2] = [1.0, 0.0];
+const POPULAR: [f32; 2] = [0.0, 1.0];
+
 #[derive(Debug, Error)]
 pub enum EngineError {
     #[error(transparent)]
@@ -84,6 +88,10 @@ pub struct Recommendations {
     pub items: Vec<Recommendation>,
     /// Input ids the catalog does not know, skipped rather than fatal.
     pub skipped: Vec<String>,
+    /// Which model produced the items: `similar`, `for_user`, `for_you`,
+    /// `next_up`, `search`, or, for a fallback or `trending`, `trending` or
+    /// `popular`.
+    pub source: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -100,6 +108,8 @@ pub struct Engine {
     factors: Option<Factors>,
     sequence: Option<SequenceModel>,
     text: TextIndex,
+    /// items × 2: trending, all-time popularity.
+    popularity: Option<ItemMatrix>,
 }
 
 /// The factor model, and the known users of a research bundle.
@@ -150,8 +160,15 @@ impl Engine {
             _ => None,
         };
         let text = TextIndex::new(&bundle.catalog);
-        let engine =
-            Self { manifest: bundle.manifest, catalog: bundle.catalog, similar, factors, sequence, text };
+        let engine = Self {
+            manifest: bundle.manifest,
+            catalog: bundle.catalog,
+            similar,
+            factors,
+            sequence,
+            text,
+            popularity: bundle.popularity,
+        };
         engine.check_parity()?;
         Ok(engine)
     }
@@ -178,6 +195,7 @@ impl Engine {
             ("similar", self.similar.is_some()),
             ("factors", self.factors.is_some()),
             ("next_up", self.sequence.is_some()),
+            ("popularity", self.popularity.is_some()),
         ];
         present.into_iter().filter(|(_, has)| *has).map(|(name, _)| name).collect()
     }
@@ -236,7 +254,7 @@ impl Engine {
         };
         let keep = |i: usize| i != item && members.is_none_or(|m| m.contains(i));
         let hits = self.scan(model.items(), &model.query(item), k, keep, rules)?;
-        Ok(self.answer(hits, Vec::new()))
+        Ok(self.answer(hits, Vec::new(), "similar"))
     }
 
     /// Best items for a user known to a research bundle's factor model, their
@@ -262,7 +280,7 @@ impl Engine {
         let seen = &users.seen[user];
         let factor = users.factors.row(user).to_vec();
         let hits = self.scan(factors.model.items(), &factor, k, |i| !seen.contains(i), rules)?;
-        Ok(self.answer(hits, Vec::new()))
+        Ok(self.answer(hits, Vec::new(), "for_user"))
     }
 
     /// Best items for an anonymous shopper folded in from their history of
@@ -284,11 +302,16 @@ impl Engine {
     ) -> Result<Recommendations, EngineError> {
         check_k(k)?;
         let factors = self.factors.as_ref().ok_or(EngineError::ModelMissing { model: "factors" })?;
-        let (known, skipped) = self.resolve_history(history)?;
+        let (known, skipped) = match self.resolve_history(history) {
+            Err(EngineError::EmptyHistory { skipped }) if self.popularity.is_some() => {
+                return self.fallback(k, skipped, rules)
+            }
+            resolved => resolved?,
+        };
         let seen = RowSet::new(known);
         let query = factors.model.fold_in(&seen);
         let hits = self.scan(factors.model.items(), &query, k, |i| !seen.contains(i), rules)?;
-        Ok(self.answer(hits, skipped))
+        Ok(self.answer(hits, skipped, "for_you"))
     }
 
     /// What comes next after a session of item ids (oldest first): the LSTM
@@ -313,11 +336,16 @@ impl Engine {
     ) -> Result<Recommendations, EngineError> {
         check_k(k)?;
         let model = self.sequence_model()?;
-        let (known, skipped) = self.resolve_history(history)?;
+        let (known, skipped) = match self.resolve_history(history) {
+            Err(EngineError::EmptyHistory { skipped }) if self.popularity.is_some() => {
+                return self.fallback(k, skipped, rules)
+            }
+            resolved => resolved?,
+        };
         let seen = RowSet::new(known.iter().copied());
         let query = model.checked_query(&known)?;
         let hits = self.scan(model.items(), &query, k, |i| !exclude_history || !seen.contains(i), rules)?;
-        Ok(self.answer(hits, skipped))
+        Ok(self.answer(hits, skipped, "next_up"))
     }
 
     /// Catalog items matching `text` (BM25 over titles and categories),
@@ -372,7 +400,52 @@ impl Engine {
         }
         let matched = |row: usize| scores[row] > f32::NEG_INFINITY;
         let hits = top_k(&scores, k, |row| matched(row) && compiled.allows(row));
-        Ok(self.answer(pinned(hits, &compiled, k, |row| matched(row).then_some(scores[row])), skipped))
+        Ok(self.answer(
+            pinned(hits, &compiled, k, |row| matched(row).then_some(scores[row])),
+            skipped,
+            "search",
+        ))
+    }
+
+    /// What is trending: items by their events decayed by age (time-decayed
+    /// popularity, computed at training), optionally in one category and
+    /// under `rules`.
+    pub fn trending(
+        &self,
+        k: usize,
+        category: Option<&str>,
+        rules: &Rules,
+    ) -> Result<Recommendations, EngineError> {
+        check_k(k)?;
+        let scores = self.popularity.as_ref().ok_or(EngineError::ModelMissing { model: "popularity" })?;
+        let members = match category {
+            None => None,
+            Some(name) => Some(
+                self.catalog
+                    .members_of(name)
+                    .ok_or_else(|| EngineError::UnknownCategory { name: name.to_owned() })?,
+            ),
+        };
+        let hits = self.scan(scores, &TRENDING, k, |i| members.is_none_or(|m| m.contains(i)), rules)?;
+        Ok(self.answer(hits, Vec::new(), "trending"))
+    }
+
+    /// For a history with no known item: what is trending under the call's
+    /// rules (a page's category filter gives trending in that category), or,
+    /// where nothing trends there, what was ever popular.
+    fn fallback(
+        &self,
+        k: usize,
+        skipped: Vec<String>,
+        rules: &Rules,
+    ) -> Result<Recommendations, EngineError> {
+        let scores = self.popularity.as_ref().ok_or(EngineError::ModelMissing { model: "popularity" })?;
+        let trending = self.scan(scores, &TRENDING, k, |_| true, rules)?;
+        if trending.iter().any(|hit| hit.score > 0.0) {
+            return Ok(self.answer(trending, skipped, "trending"));
+        }
+        let popular = self.scan(scores, &POPULAR, k, |_| true, rules)?;
+        Ok(self.answer(popular, skipped, "popular"))
     }
 
     /// The one scan every model's answer comes from: the best `k` rows by
@@ -438,7 +511,7 @@ impl Engine {
         (known, skipped)
     }
 
-    fn answer(&self, hits: Vec<Hit>, skipped: Vec<String>) -> Recommendations {
+    fn answer(&self, hits: Vec<Hit>, skipped: Vec<String>, source: &str) -> Recommendations {
         let items = hits
             .into_iter()
             .map(|hit| {
@@ -446,7 +519,7 @@ impl Engine {
                 Recommendation { id: item.id.clone(), score: hit.score, title: item.title.clone() }
             })
             .collect();
-        Recommendations { version: self.manifest.version.clone(), items, skipped }
+        Recommendations { version: self.manifest.version.clone(), items, skipped, source: source.to_owned() }
     }
 
     fn check_parity(&self) -> Result<(), EngineError> {
@@ -469,6 +542,10 @@ impl Engine {
                 ParityCase::NextUp { history, expected } => (
                     format!("next_up {history:?}"),
                     self.next_up(history, parity.k, true).map(|r| (r, expected)),
+                ),
+                ParityCase::Trending { category, expected } => (
+                    format!("trending category {category:?}"),
+                    self.trending(parity.k, category.as_deref(), &Rules::default()).map(|r| (r, expected)),
                 ),
                 // A kind from a newer minor format: this engine cannot check it.
                 ParityCase::Unknown => continue,

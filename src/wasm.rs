@@ -160,9 +160,15 @@ impl Engine {
         to_js(&self.search_answer(text, k, item_ids, rules)?)
     }
 
-    /// The answer of `method` (`similar`, `forHistory`, `nextUp` or
-    /// `search`, with that method's arguments) as catalog rows instead of
-    /// objects: `{ version, rows: Uint32Array, scores: Float32Array, skipped }`,
+    /// What is trending (time-decayed popularity from training), optionally
+    /// in one category; needs a bundle with popularity scores.
+    pub fn trending(&self, category: &JsValue, k: f64, rules: &JsValue) -> Result<JsValue, JsValue> {
+        to_js(&self.trending_answer(category, k, rules)?)
+    }
+
+    /// The answer of `method` (`similar`, `forHistory`, `nextUp`, `search`
+    /// or `trending`, with that method's arguments) as catalog rows instead of
+    /// objects: `{ version, rows: Uint32Array, scores: Float32Array, skipped, source }`,
     /// row *i* being `items()[i]`. What a Worker sends: two buffers to
     /// transfer instead of objects to copy.
     #[wasm_bindgen(js_name = rankRows)]
@@ -173,6 +179,7 @@ impl Engine {
             "forHistory" => self.for_history_answer(&args.get(0), k, &args.get(2)),
             "nextUp" => self.next_up_answer(&args.get(0), k, &args.get(2), &args.get(3)),
             "search" => self.search_answer(&args.get(0), k, &args.get(2), &args.get(3)),
+            "trending" => self.trending_answer(&args.get(0), k, &args.get(2)),
             _ => return Err(error("bad_method", &format!("rankRows: no ranking method {method:?}"))),
         }?;
         let catalog = self.inner.catalog();
@@ -186,6 +193,7 @@ impl Engine {
         set("rows", &Uint32Array::from(rows.as_slice()).into())?;
         set("scores", &Float32Array::from(scores.as_slice()).into())?;
         set("skipped", &to_js(&answer.skipped)?)?;
+        set("source", &JsValue::from_str(&answer.source))?;
         Ok(value.into())
     }
 
@@ -214,6 +222,16 @@ impl Engine {
         let category = optional_string_arg("category", category)?;
         let rules = rules_arg(rules)?;
         self.inner.similar_with(&item_id, k_arg(k)?, category.as_deref(), &rules).map_err(engine_error)
+    }
+
+    fn trending_answer(
+        &self,
+        category: &JsValue,
+        k: f64,
+        rules: &JsValue,
+    ) -> Result<Recommendations, JsValue> {
+        let category = optional_string_arg("category", category)?;
+        self.inner.trending(k_arg(k)?, category.as_deref(), &rules_arg(rules)?).map_err(engine_error)
     }
 
     fn for_history_answer(
@@ -291,8 +309,8 @@ fn rules_arg(rules: &JsValue) -> Result<Rules, JsValue> {
     }
     // Through JSON values: serde_wasm_bindgen reads only the fields a struct
     // names, so a misspelt rule would otherwise be ignored, not refused.
-    let value: serde_json::Value =
-        serde_wasm_bindgen::from_value(rules.clone()).map_err(|e| invalid_argument(&format!("rules: {e}")))?;
+    let value: serde_json::Value = serde_wasm_bindgen::from_value(rules.clone())
+        .map_err(|e| invalid_argument(&format!("rules: {e}")))?;
     serde_json::from_value(value).map_err(|e| invalid_argument(&format!("rules: {e}")))
 }
 

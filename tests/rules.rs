@@ -133,4 +133,3 @@ fn bad_rules_are_clear_errors() {
     assert_eq!(engine.similar_with("1", 5, None, &rules(many)).unwrap_err().code(), "invalid_argument");
     assert!(serde_json::from_value::<Rules>(json!({ "filters": {} })).is_err(), "unknown fields are refused");
 }
-

@@ -22,6 +22,12 @@ export interface Recommendations {
   /** Input ids (from the history) this version's catalog does not know; skipped, not fatal. Often empty. */
   skipped: string[];
   /**
+   * Which model produced the items. `forShopper` and `nextUp` with a history
+   * of no known item answer from `'trending'` (or `'popular'` where nothing
+   * trends) when the bundle has popularity scores, so a page can label the shelf.
+   */
+  source: 'similar' | 'for_user' | 'for_you' | 'next_up' | 'search' | 'trending' | 'popular';
+  /**
    * Only inside a `fusionMs` window after a switch: the answer blends the
    * previous version `from` in; `weight` is the new version's share (0 → 1).
    */
@@ -200,6 +206,14 @@ export interface NextUpOptions {
   rules?: Rules | null;
 }
 
+export interface TrendingOptions {
+  /** How many items (default 10). A whole number from 1 to 1000. */
+  k?: number;
+  /** Only items of this category (one of `categories()`). */
+  category?: string | null;
+  rules?: Rules | null;
+}
+
 export interface SearchOptions {
   /** How many items (default 10). A whole number from 1 to 1000. */
   k?: number;
@@ -332,6 +346,13 @@ export declare class EdgeRec extends TypedEventTarget<EdgeRec, EdgeRecEventMap> 
    * @throws {InputError} `invalid_k`, `invalid_argument`
    */
   search(text: string, options?: SearchOptions): Promise<Recommendations>;
+
+  /**
+   * What is trending: time-decayed popularity computed at training, optionally
+   * in one category. Needs a bundle with popularity scores (`model_missing` otherwise).
+   * @throws {InputError} `invalid_k`, `invalid_argument`, `unknown_category`
+   */
+  trending(options?: TrendingOptions): Promise<Recommendations>;
 
   /** The serving version's catalog, in bundle order. */
   items(): Promise<{ version: string; items: CatalogItem[] }>;
@@ -556,14 +577,15 @@ export interface Engine {
   forHistory(itemIds: readonly string[], k: number, rules?: Rules | null): Recommendations;
   nextUp(itemIds: readonly string[], k: number, excludeHistory?: boolean, rules?: Rules | null): Recommendations;
   search(text: string, k: number, itemIds?: readonly string[] | null, rules?: Rules | null): Recommendations;
+  trending(category: string | null | undefined, k: number, rules?: Rules | null): Recommendations;
   /**
    * The answer of `similar`, `forHistory`, `nextUp` or `search` (with that
    * method's arguments) as catalog rows: row *i* is `items()[i]`. What the
    * engine Worker sends the page: two buffers to transfer, not objects.
    */
   rankRows(
-    method: 'similar' | 'forHistory' | 'nextUp' | 'search', args: unknown[],
-  ): { version: string; rows: Uint32Array; scores: Float32Array; skipped: string[] };
+    method: 'similar' | 'forHistory' | 'nextUp' | 'search' | 'trending', args: unknown[],
+  ): { version: string; rows: Uint32Array; scores: Float32Array; skipped: string[]; source: Recommendations['source'] };
   /** Frees the wasm memory the engine holds; the engine is unusable afterwards. */
   free(): void;
 }

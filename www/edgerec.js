@@ -229,6 +229,17 @@ export class EdgeRec extends EventTarget {
     return this.#rank('nextUp', callArgs('nextUp', [history, k, excludeHistory, rules]));
   }
 
+  /**
+   * What is trending: time-decayed popularity computed at training (bundles
+   * with popularity scores), optionally in one category. forShopper and
+   * nextUp answer from it too when the history has no known item
+   * (`source: 'trending'`, or `'popular'` where nothing trends).
+   */
+  async trending(options) {
+    const { k = 10, category, rules } = readOptions(options, ['k', 'category', 'rules']);
+    return this.#rank('trending', callArgs('trending', [category, k, rules]));
+  }
+
   /** Text search over titles and categories, re-ranked by the shopper's history. */
   async search(text, options) {
     const { k = 10, history = this.history.list(), rules } = readOptions(options, ['k', 'history', 'rules']);

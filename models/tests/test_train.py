@@ -18,6 +18,8 @@ import unittest
 from pathlib import Path
 from unittest import mock
 
+import numpy as np
+
 from models import data, next_up, train
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -57,6 +59,21 @@ def verify(test: unittest.TestCase, bundle: Path) -> None:
     test.assertIn("parity cases passed", result.stdout)
 
 
+class TrendingTest(unittest.TestCase):
+    def test_trending_decays_by_age_and_popularity_does_not(self) -> None:
+        day = 86_400.0
+        events = data.Events(
+            shopper=np.zeros(4, np.int32), item=np.array([0, 0, 1, 2], np.int32),
+            time=np.array([0.0, 0.0, 13 * day, 14 * day]), kind=np.zeros(4, np.int8),
+            basket=np.full(4, -1, np.int32), shopper_ids=["u"], users=1, sessions=0, baskets=0,
+            report=None, unknown_items=None, unknown_ids=0)
+        scores = train.trending_scores(events, 4, None, half_life_days=7.0)
+        self.assertEqual(scores.shape, (4, 2))
+        np.testing.assert_allclose(scores[:, 1], [2, 1, 1, 0])  # views weigh 1
+        np.testing.assert_allclose(scores[:, 0], [2 * 0.25, 2 ** (-1 / 7), 1, 0], rtol=1e-6)
+        self.assertGreater(scores[1, 0], scores[0, 0], "one recent view beats two old ones")
+
+
 class TrainExampleTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls) -> None:
@@ -73,10 +90,11 @@ class TrainExampleTest(unittest.TestCase):
     def test_the_example_becomes_a_bundle_the_engine_accepts(self) -> None:
         self.assertEqual(self.status, 0, self.output)
         manifest = json.loads((self.bundle / "manifest.json").read_text())
-        self.assertEqual(set(manifest["models"]), {"similar", "factors", "next_up"})
+        self.assertEqual(set(manifest["models"]), {"similar", "factors", "next_up", "popularity"})
         self.assertEqual(manifest["item_count"], 30)
         kinds = {case["kind"] for case in manifest["parity"]["cases"]}
-        self.assertEqual(kinds, {"similar", "for_history", "next_up"})
+        self.assertEqual(kinds, {"similar", "for_history", "next_up", "trending"})
+        self.assertEqual(manifest["models"]["similar"]["embeddings"]["dtype"], "i8")
         catalog = json.loads((self.bundle / "catalog.json").read_text())["items"]
         tea = next(item for item in catalog if item["id"] == "TEA-003")
         self.assertEqual(tea["categories"], ["Tea", "Green tea", "Matcha"])

@@ -54,6 +54,17 @@ pub struct Models {
     pub similar: Option<SimilarSpec>,
     pub factors: Option<FactorsSpec>,
     pub next_up: Option<NextUpSpec>,
+    pub popularity: Option<PopularitySpec>,
+}
+
+/// Trending and all-time popularity per item: `scores` is items × 2 (column
+/// 0 trending, the weighted events decayed by age; column 1 popularity).
+/// Aggregates over every shopper, no one's events.
+#[derive(Debug, Clone, Deserialize)]
+pub struct PopularitySpec {
+    pub scores: MatrixSpec,
+    #[serde(default)]
+    pub half_life_days: Option<f64>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -115,6 +126,10 @@ pub enum ParityCase {
     },
     NextUp {
         history: Vec<String>,
+        expected: Vec<Expected>,
+    },
+    Trending {
+        category: Option<String>,
         expected: Vec<Expected>,
     },
     /// A kind from a newer minor format: skipped.

@@ -24,7 +24,7 @@ use crate::models::ENCODERS_BUILT_IN;
 pub use limits::{Limit, LimitExceeded, Limits};
 pub use manifest::{
     format_major, Expected, FactorsSpec, FileEntry, Manifest, MatrixSpec, Models, NextUpSpec, Parity,
-    ParityCase, SimilarSpec, FORMAT, FORMAT_MAJOR, MANIFEST_PATH, SIGNATURE_PATH,
+    ParityCase, PopularitySpec, SimilarSpec, FORMAT, FORMAT_MAJOR, MANIFEST_PATH, SIGNATURE_PATH,
 };
 pub use signature::{verify_manifest, PublicKey};
 
@@ -123,6 +123,8 @@ pub struct Bundle {
     pub similar: Option<ItemMatrix>,
     pub factors: Option<FactorMatrices>,
     pub next_up: Option<NextUpParts>,
+    /// items × 2: trending, popularity.
+    pub popularity: Option<ItemMatrix>,
 }
 
 #[derive(Debug)]
@@ -194,7 +196,20 @@ impl Bundle {
             }),
             _ => None,
         };
-        Ok(Self { manifest, catalog, similar, factors, next_up })
+        let popularity = match &manifest.models.popularity {
+            Some(spec) if spec.scores.cols != 2 => {
+                return Err(BundleError::WrongDimensions {
+                    path: spec.scores.file.clone(),
+                    reason: format!(
+                        "{} columns, popularity scores have 2 (trending, all time)",
+                        spec.scores.cols
+                    ),
+                })
+            }
+            Some(spec) => Some(verified.item_matrix(&spec.scores, Some(item_count))?),
+            None => None,
+        };
+        Ok(Self { manifest, catalog, similar, factors, next_up, popularity })
     }
 }
 
@@ -255,6 +270,9 @@ fn check_limits(manifest: &Manifest, limits: &Limits) -> Result<(), BundleError>
             }
         }
     }
+    if let Some(popularity) = &models.popularity {
+        matrices.push(&popularity.scores);
+    }
     if let Some(next_up) = &models.next_up {
         matrices.push(&next_up.items);
         limits.check(Limit::SequenceLength, "next_up max_len", next_up.max_len)?;
@@ -275,6 +293,7 @@ fn check_limits(manifest: &Manifest, limits: &Limits) -> Result<(), BundleError>
         matches!(c, ParityCase::ForUser { .. } | ParityCase::ForHistory { .. })
     })?;
     proven("next_up", models.next_up.is_some(), |c| matches!(c, ParityCase::NextUp { .. }))?;
+    proven("popularity", models.popularity.is_some(), |c| matches!(c, ParityCase::Trending { .. }))?;
     Ok(())
 }
 

@@ -88,8 +88,22 @@ try {
     .then(() => 'answered', (error) => `${error.name} ${error.code}: ${error.message}`));
   check(/^InputError unknown_category: rules: unknown category "Space"/.test(refused), `a rule naming an unknown category: ${refused}`);
 
+  // Trending (time-decayed popularity from training), and the fallback of a
+  // history the shop does not know, per category where the page gives one.
+  const trending = await page.evaluate(() => window.rec.trending({ k: 5 }));
+  check(trending.source === 'trending' && trending.items.length === 5, `trending(): ${ids(trending)}`);
+  const teaTrending = await page.evaluate(() => window.rec.trending({ k: 3, category: 'Tea' }));
+  check(teaTrending.items.length === 3 && teaTrending.items.every((item) => byId[item.id].categories.includes('Tea')),
+    `trending({ category: Tea }): ${ids(teaTrending)}`);
+  const newcomer = await page.evaluate(() => window.rec.forShopper({ k: 3, history: ['NOT-SOLD-HERE'], rules: { filter: { category: 'Tea' } } }));
+  check(newcomer.source === 'trending' && ids(newcomer).join() === ids(teaTrending).join()
+    && newcomer.skipped.join() === 'NOT-SOLD-HERE',
+  `forShopper for an unknown history: trending tea, said so (source ${newcomer.source}: ${ids(newcomer)})`);
+  const fresh = await page.evaluate(() => window.rec.nextUp({ k: 5, history: [] }));
+  check(fresh.source === 'trending' && fresh.items.length === 5, `nextUp with an empty history: ${fresh.source}`);
+
   const forYou = await page.evaluate(() => window.rec.forShopper({ k: 5, history: ['TEA-001', 'TEA-003'] }));
-  check(forYou.items.length === 5 && !ids(forYou).some((id) => ['TEA-001', 'TEA-003'].includes(id)),
+  check(forYou.source === 'for_you' && forYou.items.length === 5 && !ids(forYou).some((id) => ['TEA-001', 'TEA-003'].includes(id)),
     `forShopper(TEA-001, TEA-003): 5 items, history excluded (${ids(forYou)})`);
   check(among(forYou, GREEN_TEA) >= 2, `forShopper: folded in towards green tea (${ids(forYou)})`);
 

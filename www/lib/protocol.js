@@ -16,7 +16,7 @@
 // core files verified; the Worker loads those instead of reading the cache.
 // Worker -> page   { type: 'loaded', info } | { type: 'failed', error: { code, message } }
 //                  { type: 'result', id, value } | { type: 'result', id, error: { code, message } }
-// A ranking's value is { version, rows: Uint32Array, scores: Float32Array, skipped }
+// A ranking's value is { version, rows: Uint32Array, scores: Float32Array, skipped, source }
 // (its buffers transferred); the client turns rows into { id, title, score }
 // with the version's catalog, `info.catalog` ({ ids, titles }) of 'loaded'.
 import { InputError, UnavailableError, errorFromCode } from './errors.js';
@@ -35,7 +35,7 @@ export const BUILDS = Object.freeze(['core', 'full']);
 export const FROM_WORKER = Object.freeze({ LOADED: 'loaded', FAILED: 'failed', RESULT: 'result' });
 
 /** The methods whose answers a Worker sends as catalog rows and scores (typed arrays), not objects. */
-export const RANKINGS = Object.freeze(['similar', 'forHistory', 'nextUp', 'search']);
+export const RANKINGS = Object.freeze(['similar', 'forHistory', 'nextUp', 'search', 'trending']);
 
 /** The methods a Worker answers, each with its parameter names (used to name a bad argument). */
 export const METHODS = Object.freeze({
@@ -43,6 +43,7 @@ export const METHODS = Object.freeze({
   forHistory: ['history', 'k', 'rules'],
   nextUp: ['history', 'k', 'excludeHistory', 'rules'],
   search: ['text', 'k', 'history', 'rules'],
+  trending: ['category', 'k', 'rules'],
   items: [],
   categories: [],
   models: [],
@@ -203,6 +204,7 @@ const CHECK_ARGS = {
     [itemIds(history), wholeK(k, maxK), optionalBoolean(excludeHistory, 'excludeHistory', true), rulesArgument(rules)],
   search: ([text, k, history, rules], maxK) => [stringArgument(text, 'text'), wholeK(k, maxK),
     history === undefined || history === null ? [] : itemIds(history), rulesArgument(rules)],
+  trending: ([category, k, rules], maxK) => [optionalString(category, 'category'), wholeK(k, maxK), rulesArgument(rules)],
 };
 
 /**
@@ -457,13 +459,13 @@ export class EngineClient {
   }
 }
 
-// A ranking as the page API gives it: { version, items: [{ id, score, title }], skipped }.
-function itemsFromRows({ version, rows, scores, skipped }, { ids, titles }) {
+// A ranking as the page API gives it: { version, items: [{ id, score, title }], skipped, source }.
+function itemsFromRows({ version, rows, scores, skipped, source }, { ids, titles }) {
   const items = Array.from(rows, (row, i) => ({ id: ids[row], score: scores[i], title: titles[row] }));
   if (items.some((item) => item.id === undefined)) {
     throw new UnavailableError('worker_failed', `the Worker for version ${version} answered with a row outside its catalog`);
   }
-  return { version, items, skipped };
+  return { version, items, skipped, source };
 }
 
 // postMessage threw: an argument that cannot be cloned is the caller's to fix.
