@@ -196,11 +196,11 @@ test('a ranking sent as catalog rows and scores comes back as items of the loade
   const { engine } = client((message) => {
     if (message.type === 'load') return { type: 'loaded', info: { version: '1', catalog } };
     const rows = Uint32Array.from(message.args[0] === 'bad' ? [2, 7] : [2, 0]);
-    return { type: 'result', id: message.id, value: { version: '1', rows, scores: Float32Array.from([0.5, 0.25]), skipped: ['x'] } };
+    return { type: 'result', id: message.id, value: { version: '1', rows, scores: Float32Array.from([0.5, 0.25]), skipped: ['x'], source: 'similar' } };
   });
   await engine.load();
   assert.deepEqual(await engine.call('similar', ['b', 2, undefined]), {
-    version: '1', items: [{ id: 'c', score: 0.5, title: 'Cherry' }, { id: 'a', score: 0.25, title: 'Apple' }], skipped: ['x'],
+    version: '1', items: [{ id: 'c', score: 0.5, title: 'Cherry' }, { id: 'a', score: 0.25, title: 'Apple' }], skipped: ['x'], source: 'similar',
   });
   await assert.rejects(engine.call('similar', ['bad', 2, undefined]), { code: 'worker_failed', message: /outside its catalog/ });
 });
