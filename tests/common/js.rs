@@ -52,6 +52,10 @@ pub fn assert_parity_through_binding(files: &BundleFiles) {
                 let ids = serde_wasm_bindgen::to_value(history).unwrap();
                 (answer(engine.next_up(&ids, k as f64, &JsValue::UNDEFINED, &JsValue::UNDEFINED)), expected)
             }
+            ParityCase::Trending { category, expected } => {
+                let category = category.as_deref().map(JsValue::from).unwrap_or(JsValue::UNDEFINED);
+                (answer(engine.trending(&category, k as f64, &JsValue::UNDEFINED)), expected)
+            }
             ParityCase::Unknown => continue,
         };
         assert_eq!(got.version, engine.version());
