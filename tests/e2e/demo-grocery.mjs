@@ -64,6 +64,8 @@ try {
   check((await page.textContent('#brand')) === 'CornerGrocer', 'the grocery shop opens');
   const starters = await cardIds(page, 'for-you');
   check(starters.length === 12 && starters.every((id) => products.has(id)), `home shows 12 products to start from (${products.get(starters[0]).product_name}, …)`);
+  const heading = () => page.textContent('#for-you-title');
+  check((await heading()).startsWith('Popular now'), `with no history the shelf says what it shows: "${await heading()}"`);
   const departments = await page.$$eval('#departments a', (links) => links.map((a) => a.textContent));
   check(departments.length === 21 && departments.includes('Dairy Eggs') && departments.includes('Produce'),
     `21 departments in the navigation (${departments.slice(0, 4).join(', ')}, …)`);
@@ -104,6 +106,7 @@ try {
   await page.waitForSelector('#home:not([hidden]) #next-up li[data-id]');
   const forYou = await cardIds(page, 'for-you');
   check(forYou.length === 12 && !forYou.includes(product) && forYou.join() !== starters.join(), '"for you" is personalised and leaves out the history');
+  check((await heading()).startsWith('Recommended for you'), `and is labelled so: "${await heading()}"`);
   check((await cardIds(page, 'next-up')).length === 12, '"next up" answers');
   await page.fill('#search', 'greek yogurt');
   await page.press('#search', 'Enter');

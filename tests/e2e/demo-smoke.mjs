@@ -32,6 +32,8 @@ try {
   check((await page.textContent('#status')) === 'model v1', 'the version badge shows model v1');
   const starters = await cardIds(page, 'for-you');
   check(starters.length >= 8 && starters.every((id) => titles.has(id)), `home shows ${starters.length} catalog movies to start from`);
+  const heading = () => page.textContent('#for-you-title');
+  check((await heading()).startsWith('Start here'), `labelled as picks to start from, not "for you": "${await heading()}"`);
   check((await page.textContent('#history-count')) === '0', 'history starts empty');
   await shot(page, 'demo-home.png');
 
@@ -73,6 +75,7 @@ try {
     `"recommended for you" shows 12 unseen catalog movies: ${forYou.slice(0, 3).map((id) => titles.get(id)).join(', ')}, …`);
   check(nextUp.length === 12 && nextUp.every((id) => titles.has(id) && !history.includes(id)), '"next up" shows 12 unseen catalog movies');
   check(forYou.join() !== starters.join(), 'home is personalised once there is a history');
+  check((await heading()).startsWith('Recommended for you'), `then labelled "for you": "${await heading()}"`);
   await shot(page, 'demo-home-personal.png');
 
   // Personalised search.

@@ -139,15 +139,39 @@ function render() {
   if (page !== 'search') $('search').value = '';
 }
 
-function renderHome() {
-  if (!rec.history.list().length) {
-    const picks = shop.starters.filter((id) => catalog.has(id)).map((id) => ({ ...catalog.get(id), score: null }));
-    fillCards($('for-you'), picks, shop.startText);
-    $('next-up').replaceChildren(empty(`Open a few ${shop.things} and this shelf predicts what you will want next.`));
+// The for-you shelf's heading says where its items come from: the engine
+// answers a shopper with no history from what is trending (source
+// 'trending' or 'popular') when the bundle has popularity scores.
+const FOR_YOU_TITLES = {
+  for_you: ['Recommended for you', 'matrix factorisation, folded in from your history'],
+  trending: ['Popular now', 'what is trending in the shop; open a few products and this shelf becomes yours'],
+  popular: ['Popular', 'all-time favourites; open a few products and this shelf becomes yours'],
+  starters: ['Start here', 'a few picks to start from; this shelf becomes yours as you browse'],
+};
+
+function titleForYou(source) {
+  const [title, note] = FOR_YOU_TITLES[source] ?? FOR_YOU_TITLES.for_you;
+  $('for-you-title').replaceChildren(`${title} `, Object.assign(document.createElement('small'), { textContent: note }));
+}
+
+async function renderHome() {
+  const forYou = rec.forShopper({ k: K });
+  forYou.then(({ source }) => titleForYou(source), () => {});
+  if (rec.history.list().length) {
+    show($('for-you'), forYou, 'Nothing to recommend yet.');
+    show($('next-up'), rec.nextUp({ k: K }), 'Nothing to recommend yet.');
     return;
   }
-  show($('for-you'), rec.forShopper({ k: K }), 'Nothing to recommend yet.');
-  show($('next-up'), rec.nextUp({ k: K }), 'Nothing to recommend yet.');
+  $('next-up').replaceChildren(empty(`Open a few ${shop.things} and this shelf predicts what you will want next.`));
+  try {
+    const answer = await forYou;
+    if (!rec.history.list().length) fillCards($('for-you'), answer.items, shop.startText);
+  } catch {
+    // No popularity scores in this bundle: the shop's own starting picks.
+    titleForYou('starters');
+    const picks = shop.starters.filter((id) => catalog.has(id)).map((id) => ({ ...catalog.get(id), score: null }));
+    fillCards($('for-you'), picks, shop.startText);
+  }
 }
 
 function renderProduct(id) {
