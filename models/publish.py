@@ -131,6 +131,40 @@ def publish(channel: Path, bundle_dir: Path, *, move_pointer: bool = True, sign_
     return version
 
 
+STOCK = "stock.json"
+
+
+def publish_stock(channel: Path, stock_file: Path, *, sign_key: Path | None = None) -> dict:
+    """Checks a live stock file ({"out_of_stock": [ids], "overrides": {id: {attribute: value}}})
+    and writes it to the channel as stock.json (signed as stock.sig with sign_key), atomically.
+    Pages apply it to every answer within their stockEvery; no new model version."""
+    try:
+        stock = json.loads(Path(stock_file).read_text())
+    except (OSError, ValueError) as error:
+        raise PublishError(f"--stock {stock_file}: {error}") from None
+    if not isinstance(stock, dict) or set(stock) - {"out_of_stock", "overrides"}:
+        raise PublishError(f"--stock {stock_file}: expected {{\"out_of_stock\": [...], \"overrides\": {{...}}}}")
+    out = stock.get("out_of_stock", [])
+    overrides = stock.get("overrides", {})
+    if not isinstance(out, list) or not all(isinstance(i, str) for i in out):
+        raise PublishError(f"--stock {stock_file}: out_of_stock must be a list of item ids")
+    scalar = (str, int, float, bool)
+    if not isinstance(overrides, dict) or not all(
+            isinstance(f, dict) and all(n not in ("id", "category") and isinstance(v, scalar) for n, v in f.items())
+            for f in overrides.values()):
+        raise PublishError(f"--stock {stock_file}: overrides must map ids to {{attribute: text, number or true/false}}")
+    data = (json.dumps({"out_of_stock": out, "overrides": overrides}, separators=(",", ":")) + "\n").encode()
+    channel.mkdir(parents=True, exist_ok=True)
+    if sign_key:
+        try:
+            signature = sign_manifest(data, load_private_key(sign_key))
+        except SigningError as error:
+            raise PublishError(f"--sign-key: {error}") from None
+        write_atomically(channel / "stock.sig", signature)
+    write_atomically(channel / STOCK, data)
+    return {"out_of_stock": len(out), "overrides": len(overrides)}
+
+
 def fill_version(staging: Path, bundle_dir: Path, manifest: dict, key: Ed25519PrivateKey | None) -> None:
     """Copies the bundle into the staging folder, signs it, and makes it durable before the rename."""
     for entry in manifest["files"]:
@@ -171,19 +205,26 @@ def main() -> None:
     parser.add_argument("--sign-key", type=Path, metavar="KEY",
                         help="sign the new version with this private key (python -m models.keys generate)")
     parser.add_argument("--list", action="store_true", help="list published versions")
+    parser.add_argument("--stock", type=Path, metavar="FILE",
+                        help="write this live stock file (out_of_stock ids, attribute overrides) as the channel's "
+                             "stock.json; signed with --sign-key")
     args = parser.parse_args()
-    if args.sign_key and not args.bundle:
-        parser.error("--sign-key signs a new version: give the bundle folder too")
+    if args.sign_key and not (args.bundle or args.stock):
+        parser.error("--sign-key signs a new version or a stock file: give the bundle folder or --stock too")
     try:
         if args.bundle:
             version = publish(args.channel, args.bundle, move_pointer=not args.no_point, sign_key=args.sign_key)
             signed = " (signed)" if args.sign_key else ""
             print(f"published {args.channel}/versions/{version}{signed}")
+        if args.stock:
+            counts = publish_stock(args.channel, args.stock, sign_key=args.sign_key)
+            print(f"{args.channel}/{STOCK}: {counts['out_of_stock']} out of stock, {counts['overrides']} overrides"
+                  f"{' (signed)' if args.sign_key else ''}")
         if args.point:
             point(args.channel, args.point)
         if args.bundle or args.point:
             print(f"{args.channel}/{POINTER} -> {current(args.channel)}")
-        if args.list or not (args.bundle or args.point):
+        if args.list or not (args.bundle or args.point or args.stock):
             live = current(args.channel)
             for version in versions(args.channel):
                 print(f"{version}{'  <- latest' if version == live else ''}")

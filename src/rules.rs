@@ -17,8 +17,9 @@ use thiserror::Error;
 
 use crate::catalog::Catalog;
 
-/// The most values (ids, list entries, tests, boosts, pins) one call's rules may hold.
-pub const MAX_RULE_VALUES: usize = 10_000;
+/// The most values (ids, list entries, tests, boosts, pins, overrides) one
+/// call's rules may hold (a live stock file adds its ids to every call).
+pub const MAX_RULE_VALUES: usize = 200_000;
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -33,6 +34,10 @@ pub struct Rules {
     pub boost: Vec<Boost>,
     #[serde(default)]
     pub pin: Vec<Pin>,
+    /// Attribute values that replace the catalog's for these ids (a live
+    /// stock file's prices and availability), seen by every test above.
+    #[serde(default)]
+    pub overrides: BTreeMap<String, BTreeMap<String, Value>>,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -87,8 +92,13 @@ impl Compiled {
 }
 
 impl Rules {
+    /// Whether there are no rules at all.
     pub fn is_empty(&self) -> bool {
-        self.filter.is_empty() && self.exclude.is_empty() && self.boost.is_empty() && self.pin.is_empty()
+        self.filter.is_empty()
+            && self.exclude.is_empty()
+            && self.boost.is_empty()
+            && self.pin.is_empty()
+            && self.overrides.is_empty()
     }
 
     /// Checks the rules and resolves them against `catalog`, one pass over its rows.
@@ -97,7 +107,8 @@ impl Rules {
         let rows = catalog.len();
         let mut compiled = Compiled::default();
         if !self.filter.is_empty() || !self.exclude.is_empty() {
-            let mut allowed: Vec<bool> = (0..rows).map(|row| holds(&self.filter, catalog, row)).collect();
+            let mut allowed: Vec<bool> =
+                (0..rows).map(|row| self.holds(&self.filter, catalog, row)).collect();
             for id in &self.exclude {
                 if let Some(row) = catalog.index_of(id) {
                     allowed[row] = false;
@@ -107,7 +118,9 @@ impl Rules {
         }
         if !self.boost.is_empty() {
             let bonus = (0..rows)
-                .map(|row| self.boost.iter().filter(|b| holds(&b.when, catalog, row)).map(|b| b.weight).sum())
+                .map(|row| {
+                    self.boost.iter().filter(|b| self.holds(&b.when, catalog, row)).map(|b| b.weight).sum()
+                })
                 .collect();
             compiled.bonus = Some(bonus);
         }
@@ -128,7 +141,20 @@ impl Rules {
     fn check(&self, catalog: &Catalog) -> Result<(), RulesError> {
         let invalid = |message: String| Err(RulesError::Invalid(message));
         let tests = self.filter.iter().chain(self.boost.iter().flat_map(|b| b.when.iter()));
-        let mut values = self.exclude.len() + self.boost.len() + self.pin.len();
+        let mut values = self.exclude.len()
+            + self.boost.len()
+            + self.pin.len()
+            + self.overrides.values().map(|fields| 1 + fields.len()).sum::<usize>();
+        if let Some((id, field, value)) = self
+            .overrides
+            .iter()
+            .flat_map(|(id, fields)| fields.iter().map(move |(field, value)| (id, field, value)))
+            .find(|(_, field, value)| !is_scalar(value) || *field == "id" || *field == "category")
+        {
+            return invalid(format!(
+                "override {field} = {value} of {id:?}: only attributes, as text, number or true/false"
+            ));
+        }
         for (field, test) in tests {
             values += 1;
             match test {
@@ -191,16 +217,22 @@ fn test_values(test: &Test) -> &[Value] {
     }
 }
 
-/// Whether every test holds for catalog row `row`.
-fn holds(tests: &BTreeMap<String, Test>, catalog: &Catalog, row: usize) -> bool {
-    let item = catalog.item(row);
-    tests.iter().all(|(field, test)| match field.as_str() {
-        "id" => test_values(test).iter().any(|v| v.as_str() == Some(item.id.as_str())),
-        "category" => test_values(test)
-            .iter()
-            .any(|v| v.as_str().is_some_and(|name| item.categories.iter().any(|c| c == name))),
-        name => item.attributes.get(name).is_some_and(|value| matches(test, value)),
-    })
+impl Rules {
+    /// Whether every test holds for catalog row `row` (with its overrides).
+    fn holds(&self, tests: &BTreeMap<String, Test>, catalog: &Catalog, row: usize) -> bool {
+        let item = catalog.item(row);
+        let overridden = self.overrides.get(&item.id);
+        tests.iter().all(|(field, test)| match field.as_str() {
+            "id" => test_values(test).iter().any(|v| v.as_str() == Some(item.id.as_str())),
+            "category" => test_values(test)
+                .iter()
+                .any(|v| v.as_str().is_some_and(|name| item.categories.iter().any(|c| c == name))),
+            name => overridden
+                .and_then(|fields| fields.get(name))
+                .or_else(|| item.attributes.get(name))
+                .is_some_and(|value| matches(test, value)),
+        })
+    }
 }
 
 fn matches(test: &Test, value: &Value) -> bool {

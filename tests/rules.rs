@@ -133,3 +133,21 @@ fn bad_rules_are_clear_errors() {
     assert_eq!(engine.similar_with("1", 5, None, &rules(many)).unwrap_err().code(), "invalid_argument");
     assert!(serde_json::from_value::<Rules>(json!({ "filters": {} })).is_err(), "unknown fields are refused");
 }
+
+#[test]
+fn overrides_replace_catalog_values_for_every_test() {
+    let engine = shop();
+    // Row 10 ("11") costs 10.99 and is in stock; row 13 ("14") costs 13.99.
+    let cheap = rules(json!({ "filter": { "price": { "max": 11 } }, "overrides": {} }));
+    let before = engine.similar_with("50", 1682, None, &cheap).unwrap();
+    assert!(ids(&before).contains(&"11") && !ids(&before).contains(&"14"));
+    let changed = rules(json!({
+        "filter": { "price": { "max": 11 }, "available": true },
+        "overrides": { "11": { "available": false }, "14": { "price": 9.5 } },
+    }));
+    let after = engine.similar_with("50", 1682, None, &changed).unwrap();
+    assert!(!ids(&after).contains(&"11"), "out of stock by override");
+    assert!(ids(&after).contains(&"14"), "cheaper by override");
+    let bad = rules(json!({ "overrides": { "11": { "category": "Drama" } } }));
+    assert_eq!(engine.similar_with("50", 5, None, &bad).unwrap_err().code(), "invalid_argument");
+}

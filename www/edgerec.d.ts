@@ -492,6 +492,7 @@ export type BundleErrorCode =
   | 'engine_trap'
   | 'malformed_manifest'
   | 'bad_pointer'
+  | 'bad_stock'
   | 'size_mismatch'
   | 'hash_mismatch'
   | 'not_a_bundle_file'

@@ -11,6 +11,7 @@ import { BundleError, EdgeRecError, InputError, UnavailableError, asEdgeRecError
 import { ShopperHistory } from './lib/history.js';
 import { resolveLimits } from './lib/limits.js';
 import { VersionLifecycle, cachedVersions } from './lib/lifecycle.js';
+import { readStock } from './lib/stock.js';
 import {
   DEFAULT_CALL_TIMEOUT_MS, DEFAULT_LOAD_TIMEOUT_MS, EngineClient, MAX_HISTORY_IDS, callArgs, describe, milliseconds,
   nonEmptyString, publicKeyList, readOptions,
@@ -40,6 +41,8 @@ export class EdgeRec extends EventTarget {
   #preview = null; // a first version's engine on its core files while the rest downloads
   #serving = deferred(); // settles once the lifecycle serves a version (or, after a preview, never will)
   #startFailure = null; // why the version behind a preview never came to serve
+  #stock = null; // the channel's live stock (lib/stock.js), sent to every Worker
+  #stockTimer;
   #closed = false;
 
   /**
@@ -62,6 +65,8 @@ export class EdgeRec extends EventTarget {
    *   a version's manifest must carry a signature one of them verifies
    * @param {number} [options.loadTimeoutMs] how long loading a version may take (default 60 s)
    * @param {number} [options.callTimeoutMs] how long one call may take (default 30 s)
+   * @param {number} [options.stockEvery] ms between reads of the channel's live stock file
+   *   (stock.json: out-of-stock ids and attribute overrides, applied to every answer; default 60 s; 0: never)
    * @param {'staged'|'full'} [options.loading] 'staged' (default): the first answers come from
    *   the small core build and next up once the full build is compiled in the background;
    *   'full': one stage, every model (next up included) ready before the first answer
@@ -80,6 +85,14 @@ export class EdgeRec extends EventTarget {
       throw asEdgeRecError(error);
     }
     if (settings.checkEvery > 0) rec.#timer = setInterval(() => rec.checkForUpdates().catch(() => {}), settings.checkEvery);
+    if (settings.stockEvery > 0) {
+      // Every tab reads the shared copy; the one finding it older than this fetches it.
+      const refresh = () => rec.#refreshStock(settings.stockEvery * 0.9).catch((error) => {
+        console.warn(`edgerec: stock not refreshed: ${error.message}`);
+      });
+      refresh();
+      rec.#stockTimer = setInterval(refresh, settings.stockEvery);
+    }
     return rec;
   }
 
@@ -148,6 +161,7 @@ export class EdgeRec extends EventTarget {
       onTerminated: () => { if (this.#preview?.client === client) this.#preview = null; },
     });
     this.#preview = { client, version };
+    if (this.#stock) client.sendStock(this.#stock);
     await client.load();
   }
 
@@ -188,6 +202,7 @@ export class EdgeRec extends EventTarget {
       version, load: { wasm: module, build, waitForFull, channel, limits, publicKeys }, loadTimeoutMs, callTimeoutMs,
       ...hooks,
     });
+    if (this.#stock) client.sendStock(this.#stock);
     if (build === 'core' && this.#encoderError) client.sendEncoder({ error: this.#encoderError });
     else if (build === 'core') this.#waitingForEncoder.add(client);
     return client;
@@ -286,6 +301,29 @@ export class EdgeRec extends EventTarget {
     return coded(() => update(this.#settings.channel, this.#updateOptions()), 'storage_failed');
   }
 
+  /**
+   * Reads the channel's live stock file now (stock.json; the timer does it
+   * every `stockEvery`) and applies it to every answer from here on.
+   * Resolves to `{ outOfStock, overrides }` (counts), or null without a file.
+   */
+  async refreshStock() {
+    this.#assertOpen();
+    return this.#refreshStock(0);
+  }
+
+  async #refreshStock(maxAgeMs) {
+    const { channel, publicKeys } = this.#settings;
+    const stock = await coded(() => readStock(channel, { maxAgeMs, publicKeys }), 'storage_failed');
+    if (this.#closed) return null;
+    if (JSON.stringify(stock) !== JSON.stringify(this.#stock)) {
+      this.#stock = stock;
+      const clients = [...this.#lifecycle.workers, ...(this.#preview ? [this.#preview.client] : [])];
+      for (const client of clients) client.sendStock(stock);
+      this.dispatchEvent(new CustomEvent('stockchange', { detail: stockCounts(stock) }));
+    }
+    return stockCounts(stock);
+  }
+
   /** Goes back to the version served before this one (kept in the cache) and stays there until unpin(). */
   async rollback() {
     return coded(() => this.#lifecycle.rollback(), 'storage_failed');
@@ -313,6 +351,7 @@ export class EdgeRec extends EventTarget {
   close() {
     this.#closed = true;
     clearInterval(this.#timer);
+    clearInterval(this.#stockTimer);
     this.#spareWorker?.terminate();
     this.#spareWorker = null;
     this.#preview?.client.terminate(new UnavailableError('closed', 'this EdgeRec instance is closed'));
@@ -362,7 +401,7 @@ export class EdgeRec extends EventTarget {
 }
 
 const OPEN_OPTIONS = ['channel', 'serviceWorker', 'serviceWorkerScope', 'historyName', 'historyLimit', 'checkEvery',
-  'fusionMs', 'limits', 'publicKeys', 'loadTimeoutMs', 'callTimeoutMs', 'loading'];
+  'fusionMs', 'limits', 'publicKeys', 'loadTimeoutMs', 'callTimeoutMs', 'loading', 'stockEvery'];
 const LOADING = ['staged', 'full'];
 
 // EdgeRec.open's options, checked and copied into plain values (they cross to Workers).
@@ -383,7 +422,7 @@ function openOptions(options) {
   const {
     channel, serviceWorker, serviceWorkerScope, historyName = 'default', historyLimit = 50, checkEvery = 60_000,
     fusionMs = 0, limits, publicKeys, loadTimeoutMs = DEFAULT_LOAD_TIMEOUT_MS, callTimeoutMs = DEFAULT_CALL_TIMEOUT_MS,
-    loading = 'staged',
+    loading = 'staged', stockEvery = 60_000,
   } = readOptions(options, OPEN_OPTIONS, 'EdgeRec.open options');
   if (!LOADING.includes(loading)) {
     throw new InputError('invalid_argument', `loading must be "staged" or "full", got ${describe(loading)}`);
@@ -398,6 +437,7 @@ function openOptions(options) {
     historyName: nonEmptyString(historyName, 'historyName'),
     historyLimit,
     checkEvery: milliseconds(checkEvery, 'checkEvery', 0),
+    stockEvery: milliseconds(stockEvery, 'stockEvery', 0),
     fusionMs: milliseconds(fusionMs, 'fusionMs', 0),
     limits: limitsOption(limits, 'EdgeRec.open'),
     publicKeys: publicKeyList(publicKeys),
@@ -450,6 +490,8 @@ async function coded(task, fallback) {
     throw new UnavailableError(fallback, `${error?.name ?? 'Error'}: ${error?.message ?? error}`);
   }
 }
+
+const stockCounts = (stock) => stock && { outOfStock: stock.outOfStock.length, overrides: Object.keys(stock.overrides).length };
 
 function deferred() {
   let settle;

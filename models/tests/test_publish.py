@@ -50,6 +50,22 @@ class PublishTest(unittest.TestCase):
         self.assertEqual(keys.verify_version(folder, [keys.load_public_key(str(public_path))]), 0)
         self.assertEqual((folder / "manifest.json").read_bytes(), (self.dir / "bundle-2" / "manifest.json").read_bytes())
 
+    def test_a_stock_file_is_checked_then_written_and_signed(self) -> None:
+        private_path, public_path = keys.generate(self.dir / "keys")
+        source = self.dir / "stock-input.json"
+        source.write_text(json.dumps({"out_of_stock": ["a", "b"], "overrides": {"c": {"price": 1.5}}}))
+        counts = publish.publish_stock(self.channel, source, sign_key=private_path)
+        self.assertEqual(counts, {"out_of_stock": 2, "overrides": 1})
+        data = (self.channel / "stock.json").read_bytes()
+        self.assertEqual(json.loads(data), {"out_of_stock": ["a", "b"], "overrides": {"c": {"price": 1.5}}})
+        signature = (self.channel / "stock.sig").read_bytes()
+        self.assertEqual(keys.verify_manifest(data, signature, [keys.load_public_key(str(public_path))]), 0)
+        for bad in ({"out_of_stock": "a"}, {"overrides": {"c": {"category": "x"}}}, {"stock": []}, [1]):
+            source.write_text(json.dumps(bad))
+            with self.assertRaises(publish.PublishError):
+                publish.publish_stock(self.channel, source)
+        self.assertEqual((self.channel / "stock.json").read_bytes(), data, "a refused file changes nothing")
+
     def test_a_bad_key_is_refused_before_anything_is_written(self) -> None:
         publish.publish(self.channel, self.bundle("1"))
         (self.dir / "bad.key").write_text("not a key")

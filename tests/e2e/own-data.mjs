@@ -6,7 +6,7 @@
 // Needs the wasm build in www/pkg and the Python venv (.venv).
 // Usage: node tests/e2e/own-data.mjs
 import { spawnSync } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { serve } from './static-server.mjs';
@@ -49,7 +49,7 @@ try {
   browser = await launch();
   const page = await browser.newPage();
   page.on('pageerror', (error) => console.log(`  page error: ${error.message}`));
-  await page.goto(`${server.url}fixture/hostile.html`);
+  await page.goto(`${server.url}fixture/hostile.html?stockEvery=1000`);
   await page.waitForFunction(() => window.rec || window.openError, null, { timeout: 60_000 });
   const openError = await page.evaluate(() => window.openError);
   if (openError) throw new Error(`EdgeRec.open failed: ${openError.code}: ${openError.message}`);
@@ -119,6 +119,33 @@ try {
   const search = await page.evaluate(() => window.rec.search('green tea', { k: 5 }));
   check(search.items.length > 0 && /green/i.test(search.items[0].title + byId[search.items[0].id].categories),
     `search("green tea"): ${search.items.map((item) => item.title).join(', ')}`);
+  console.log('# live stock: no new model version');
+  const everyList = () => page.evaluate(async () => {
+    const answers = await Promise.all([
+      window.rec.similar('TEA-001', { k: 10 }), window.rec.forShopper({ k: 10, history: ['TEA-001', 'TEA-003'] }),
+      window.rec.nextUp({ k: 10, history: ['TEA-001', 'TEA-003'] }), window.rec.search('tea', { k: 10 }),
+      window.rec.trending({ k: 10 }),
+    ]);
+    return answers.map((answer) => ({ version: answer.version, ids: answer.items.map((item) => item.id) }));
+  });
+  const before = await everyList();
+  const soldOut = before[0].ids[0];
+  check(before.filter((list) => list.ids.includes(soldOut)).length >= 2, `${soldOut} is recommended in several lists`);
+  const stockFile = join(dir, 'stock-input.json');
+  await writeFile(stockFile, JSON.stringify({ out_of_stock: [soldOut], overrides: { 'TEA-004': { price: 99 } } }));
+  const published = Date.now();
+  run(['-m', 'models.publish', '--channel', join(dir, 'channel'), '--stock', stockFile]);
+  await page.waitForFunction(() => window.events.some((e) => e.type === 'stockchange'), null, { timeout: 10_000 });
+  const after = await everyList();
+  check(after.every((list) => !list.ids.includes(soldOut) && list.version === '1'),
+    `within one refresh (${((Date.now() - published) / 1000).toFixed(1)} s) ${soldOut} left every list; still version 1, no model swap`);
+  const pricey = await page.evaluate(() => window.rec.similar('TEA-001', { k: 10, rules: { filter: { price: { max: 10 } } } }));
+  check(!ids(pricey).includes('TEA-004'), 'a price override from the stock file is what price filters see');
+  await writeFile(stockFile, JSON.stringify({ out_of_stock: [] }));
+  run(['-m', 'models.publish', '--channel', join(dir, 'channel'), '--stock', stockFile]);
+  check((await page.evaluate(() => window.rec.refreshStock())).outOfStock === 0
+    && (await everyList())[0].ids.includes(soldOut), `back in stock: ${soldOut} is recommended again`);
+
   const categories = await page.evaluate(() => window.rec.categories());
   check(categories.categories.includes('Pour-over') && categories.categories.includes('Herbal tea'),
     `categories(): ${categories.categories.length} from the catalog`);

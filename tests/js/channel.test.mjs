@@ -10,34 +10,13 @@ import {
   reject, setPinned, update, verifyManifest, deferredPaths,
 } from '../../www/lib/channel.js';
 import { DEFAULT_LIMITS } from '../../www/lib/limits.js';
+import { fakeCaches } from './fakes.mjs';
 
 const CHANNEL = 'https://shop.example/channel/';
 const encode = (text) => new TextEncoder().encode(text);
 const sha256 = (bytes) => createHash('sha256').update(bytes).digest('hex');
 
 // --- fakes ---------------------------------------------------------------
-
-/** An in-memory Cache API holding one cache, installed as globalThis.caches. */
-function fakeCaches() {
-  const entries = new Map();
-  const cache = {
-    async match(key) {
-      const entry = entries.get(String(key?.url ?? key));
-      return entry && new Response(entry.slice());
-    },
-    async put(key, response) {
-      entries.set(String(key?.url ?? key), new Uint8Array(await response.arrayBuffer()));
-    },
-    async delete(key) {
-      return entries.delete(String(key?.url ?? key));
-    },
-    async keys() {
-      return [...entries.keys()].map((url) => new Request(url));
-    },
-  };
-  globalThis.caches = { open: async () => cache };
-  return { cache, entries };
-}
 
 /** A body that yields `chunks` (an array, or a function of the index: endless) one pull at a time and records how far it was read and whether it was cancelled. */
 function countingStream(chunks, { delayMs = 0 } = {}) {

@@ -137,3 +137,25 @@ export class FakeStore {
     this.state.pinned = version;
   };
 }
+
+/** An in-memory Cache API holding one cache, installed as globalThis.caches. */
+export function fakeCaches() {
+  const entries = new Map();
+  const cache = {
+    async match(key) {
+      const entry = entries.get(String(key?.url ?? key));
+      return entry && new Response(entry.slice());
+    },
+    async put(key, response) {
+      entries.set(String(key?.url ?? key), new Uint8Array(await response.arrayBuffer()));
+    },
+    async delete(key) {
+      return entries.delete(String(key?.url ?? key));
+    },
+    async keys() {
+      return [...entries.keys()].map((url) => new Request(url));
+    },
+  };
+  globalThis.caches = { open: async () => cache };
+  return { cache, entries };
+}

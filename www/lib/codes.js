@@ -60,6 +60,7 @@ const table = [
     'the engine trapped (a panic, or out of memory) on this version; the message carries the panic message'],
   ['malformed_manifest', BUNDLE, 'updater', 'the manifest is not JSON, names another version, or has a bad file entry'],
   ['bad_pointer', BUNDLE, 'updater', 'latest.json names something other than `versions/<v>/manifest.json` in the channel'],
+  ['bad_stock', BUNDLE, 'updater', 'the channel\'s stock.json is not JSON, too large, or not `{ out_of_stock, overrides }`; the stock served before stays'],
   ['size_mismatch', BUNDLE, 'updater', 'a download is shorter or longer than the manifest says'],
   ['hash_mismatch', BUNDLE, 'updater', 'a download\'s SHA-256 differs from the manifest'],
   ['not_a_bundle_file', BUNDLE, 'updater',

@@ -6,8 +6,9 @@
 // unusable: this Worker then answers every request with `engine_trap`, and the
 // page replaces it.
 import { readVersionFiles } from './channel.js';
+import { withStock } from './stock.js';
 import {
-  FROM_WORKER, MAX_K, RANKINGS, TO_WORKER, callArgs, checkToWorker, errorResultMessage, failedMessage, loadedMessage,
+  FROM_WORKER, MAX_K, METHODS, RANKINGS, TO_WORKER, callArgs, checkToWorker, errorResultMessage, failedMessage, loadedMessage,
   resultMessage,
 } from './protocol.js';
 
@@ -28,6 +29,7 @@ let settleNextUp = null;
 let upgrading = false; // the full build is being loaded
 let panicMessage = null; // set by the panic hook just before the trap
 let trapped = null; // { code: 'engine_trap', message } once the instance is unusable
+let stock = null; // the channel's live stock, applied to every ranking (lib/stock.js)
 
 self.onmessage = ({ data }) => {
   const problem = checkToWorker(data);
@@ -36,6 +38,8 @@ self.onmessage = ({ data }) => {
     else postMessage({ type: FROM_WORKER.FAILED, error: { code: problem.code, message: problem.message } });
   } else if (data.type === TO_WORKER.LOAD) {
     load(data).catch((error) => postMessage(failedMessage(error)));
+  } else if (data.type === TO_WORKER.STOCK) {
+    stock = data.stock;
   } else if (data.type === TO_WORKER.ENCODER) {
     encoder = data;
     if (nextUpReady) upgrade();
@@ -121,8 +125,10 @@ function answer(id, method, checked) {
   try {
     if (trapped) throw trapped;
     if (RANKINGS.includes(method)) {
+      const rules = METHODS[method].indexOf('rules');
+      const args = checked.with(rules, withStock(checked[rules], stock));
       // Catalog rows and scores in two buffers, transferred; the page knows the catalog.
-      const value = guarded(() => engine.rankRows(method, checked));
+      const value = guarded(() => engine.rankRows(method, args));
       postMessage(resultMessage(id, value), [value.rows.buffer, value.scores.buffer]);
       return;
     }

@@ -6,6 +6,7 @@
 //
 // page -> Worker   { type: 'load', wasm, build, waitForFull, channel, version, limits, publicKeys, files? }
 //                  { type: 'encoder', wasm } | { type: 'encoder', error: { code, message } }
+//                  { type: 'stock', stock }: the channel's live stock (lib/stock.js), or null
 //                  { type: 'call', id, method, args }
 // `build` is 'core' (the small wasm without the next-up encoder) or 'full';
 // a Worker loaded with the core build takes the full one from an 'encoder'
@@ -30,7 +31,7 @@ export const MAX_K = 1_000;
 /** The most ids a history argument may hold. */
 export const MAX_HISTORY_IDS = 10_000;
 
-export const TO_WORKER = Object.freeze({ LOAD: 'load', ENCODER: 'encoder', CALL: 'call' });
+export const TO_WORKER = Object.freeze({ LOAD: 'load', ENCODER: 'encoder', STOCK: 'stock', CALL: 'call' });
 export const BUILDS = Object.freeze(['core', 'full']);
 export const FROM_WORKER = Object.freeze({ LOADED: 'loaded', FAILED: 'failed', RESULT: 'result' });
 
@@ -222,6 +223,7 @@ export function callArgs(method, args, { maxK = MAX_K } = {}) {
 
 export const loadMessage = ({ wasm, build = 'full', waitForFull = false, channel, version, limits, publicKeys, files }) =>
   ({ type: TO_WORKER.LOAD, wasm, build, waitForFull, channel, version, limits, publicKeys, ...(files && { files }) });
+export const stockMessage = (stock) => ({ type: TO_WORKER.STOCK, stock });
 export const encoderMessage = ({ wasm, error }) =>
   (error ? { type: TO_WORKER.ENCODER, error: plainError(error) } : { type: TO_WORKER.ENCODER, wasm });
 export const callMessage = (id, method, args) => ({ type: TO_WORKER.CALL, id, method, args });
@@ -252,6 +254,11 @@ export function checkToWorker(message) {
       && (limits === undefined || isObject(limits))
       && (publicKeys === undefined || (Array.isArray(publicKeys) && publicKeys.every((k) => typeof k === 'string')));
     return ok ? null : invalid('a load message needs { wasm, build: "core" | "full", waitForFull, channel, version, limits?, publicKeys?, files? }');
+  }
+  if (message.type === TO_WORKER.STOCK) {
+    const { stock } = message;
+    const ok = stock === null || (isObject(stock) && Array.isArray(stock.outOfStock) && isObject(stock.overrides));
+    return ok ? null : invalid('a stock message needs { stock: { outOfStock, overrides } | null }');
   }
   if (message.type === TO_WORKER.ENCODER) {
     const ok = isObject(message.wasm) || isErrorShape(message.error);
@@ -343,6 +350,16 @@ export class EngineClient {
       this.#worker.postMessage(encoderMessage(encoder));
     } catch (error) {
       this.#crash(postFailure(error, { type: TO_WORKER.ENCODER }));
+    }
+  }
+
+  /** The channel's live stock (or null), applied by the Worker to every ranking from now on. */
+  sendStock(stock) {
+    if (this.terminated) return;
+    try {
+      this.#worker.postMessage(stockMessage(stock));
+    } catch (error) {
+      this.#crash(postFailure(error, { type: TO_WORKER.STOCK }));
     }
   }
 
