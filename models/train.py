@@ -145,6 +145,84 @@ def trending_scores(events: data.Events, n_items: int, weights: dict[str, float]
                      np.bincount(events.item, weights=weight, minlength=n_items)], axis=1).astype(np.float32)
 
 
+TOGETHER_TOP_N = 20
+TOGETHER_SHRINKAGE = 5.0
+TOGETHER_MIN_COUNT = 2
+SESSION_GAP_SECONDS = 30 * 60
+
+
+def transactions(events: data.Events) -> np.ndarray:
+    """A transaction code per event: its basket (order) where the data has any,
+    else the shopper's session: events of one shopper less than 30 minutes apart."""
+    if (events.basket >= 0).any():
+        return events.basket.astype(np.int64)
+    order = events.order()
+    shopper, time = events.shopper[order], events.time[order]
+    new = np.ones(len(order), bool)
+    new[1:] = (shopper[1:] != shopper[:-1]) | (time[1:] - time[:-1] > SESSION_GAP_SECONDS)
+    codes = np.empty(len(order), np.int64)
+    codes[order] = np.cumsum(new) - 1
+    return codes
+
+
+def bought_together(events: data.Events, n_items: int, top_n: int = TOGETHER_TOP_N,
+                    shrinkage: float = TOGETHER_SHRINKAGE, min_count: int = TOGETHER_MIN_COUNT):
+    """Per item, its top_n partners by c(i, j) / (sqrt(s(i) s(j)) + shrinkage), where
+    c counts transactions holding both and s each one's transactions; pairs seen in
+    fewer than min_count transactions are left out. Returns CSR arrays (offsets
+    [n_items + 1], partner rows, float32 scores), partners best first."""
+    import scipy.sparse as sp
+    codes = transactions(events)
+    keep = codes >= 0
+    rows, codes_kept = events.item[keep], codes[keep]
+    _, group = np.unique(codes_kept, return_inverse=True)
+    x = sp.csr_matrix((np.ones(len(rows), np.float32), (group, rows)), shape=(group.max() + 1 if len(group) else 0, n_items))
+    x.data[:] = 1.0
+    x.sum_duplicates()
+    x.data[:] = 1.0
+    co = (x.T @ x).tocsr()
+    support = co.diagonal().astype(np.float64)
+    offsets, partners, scores = [0], [], []
+    for i in range(n_items):
+        start, end = co.indptr[i], co.indptr[i + 1]
+        js, counts = co.indices[start:end], co.data[start:end]
+        mask = (js != i) & (counts >= min_count)
+        js, counts = js[mask], counts[mask]
+        score = counts / (np.sqrt(support[i] * support[js]) + shrinkage)
+        best = np.lexsort((js, -score))[:top_n]
+        partners.extend(js[best].tolist())
+        scores.extend(score[best].tolist())
+        offsets.append(len(partners))
+    return np.array(offsets, np.uint32), np.array(partners, np.uint32), np.array(scores, np.float32)
+
+
+def together_scores(together, cart: list[int], n_items: int) -> np.ndarray:
+    """The engine's cart score: the sum of each cart item's partner scores (NaN: no partner)."""
+    offsets, partners, scores = together
+    total = np.full(n_items, np.nan, np.float32)
+    for i in cart:
+        for j, score in zip(partners[offsets[i]:offsets[i + 1]], scores[offsets[i]:offsets[i + 1]]):
+            total[j] = score if np.isnan(total[j]) else np.float32(total[j] + score)
+    return total
+
+
+def together_parity_cases(catalog: data.Catalog, together, popular: list[int], seed: int) -> list[dict]:
+    ids = catalog.ids
+    offsets = together[0]
+    with_partners = [i for i in popular if offsets[i + 1] > offsets[i]]
+    rng = random.Random(seed)
+    carts = [[i] for i in with_partners[:3]] + [rng.sample(with_partners[:30], min(3, len(with_partners[:30])))]
+    cases = []
+    for cart in [c for c in carts if c]:
+        total = together_scores(together, cart, len(ids))
+        allowed = ~np.isnan(total)
+        allowed[cart] = False
+        ranked = factors.top_k(np.nan_to_num(total, nan=0.0), PARITY_K, allowed=allowed)
+        cases.append({"kind": "together", "items": [ids[i] for i in cart],
+                      "expected": [{"id": ids[i], "score": s} for i, s in ranked]})
+    return cases
+
+
 def trending_parity_cases(catalog: data.Catalog, trending: np.ndarray) -> list[dict]:
     """Trending overall and in the two largest categories, by the numpy reference."""
     ids = catalog.ids
@@ -162,7 +240,7 @@ def write_bundle(out: Path, *, catalog: data.Catalog, item_factors: np.ndarray, 
                  sequences: list | None = None, next_up_options: dict | None = None,
                  known_users: KnownUsers | None = None, seed: int = 0, extra: dict | None = None,
                  matrix_dtype: str = bundle.DEFAULT_MATRIX_DTYPE, trending: np.ndarray | None = None,
-                 trending_half_life_days: float = TRENDING_HALF_LIFE_DAYS) -> Path:
+                 trending_half_life_days: float = TRENDING_HALF_LIFE_DAYS, together=None) -> Path:
     """Builds and writes (atomically) a bundle the engine loads: similar (cosine over
     item_embeddings), for-you (fold-in over item_factors), next up (the LSTM trained
     here on `sequences`, unless next_up_options is None), the catalog for search,
@@ -193,6 +271,16 @@ def write_bundle(out: Path, *, catalog: data.Catalog, item_factors: np.ndarray, 
         models["popularity"] = {"scores": bundle.matrix_spec("popularity.f32", trending),
                                 "half_life_days": trending_half_life_days}
         cases += trending_parity_cases(catalog, trending)
+    together_cases = together_parity_cases(catalog, together, popular, seed) if together is not None else []
+    if together_cases:
+        # Co-occurrence counts over all transactions, no one's baskets.
+        offsets, partners, scores = together
+        files["together.bin"] = (offsets.astype("<u4").tobytes() + partners.astype("<u4").tobytes()
+                                 + scores.astype("<f4").tobytes())
+        models["together"] = {"file": "together.bin", "pairs": int(len(partners)), "top_n": TOGETHER_TOP_N,
+                              "measure": f"c(i,j) / (sqrt(s(i) s(j)) + {TOGETHER_SHRINKAGE:g}), "
+                                         f"c(i,j) >= {TOGETHER_MIN_COUNT}"}
+        cases += together_cases
     if next_up_options is not None and sequences:
         options = dict(next_up_options)
         max_len = options.pop("max_len")
@@ -398,7 +486,8 @@ def run(args) -> Path:
                                 name=name, version=version, created=args.created or now.isoformat(),
                                 sequences=sequences, next_up_options=next_up_options, known_users=known_users,
                                 seed=args.seed, matrix_dtype=args.matrix_dtype, trending=trending,
-                                trending_half_life_days=args.trending_half_life_days)
+                                trending_half_life_days=args.trending_half_life_days,
+                                together=bought_together(events, n_items))
     size = sum(p.stat().st_size for p in args.out.iterdir())
     log(f"wrote {manifest}: bundle {name} version {version}, {size / 1e6:.2f} MB, "
         f"{'WITH known users (research data)' if known_users else 'no shopper data'}; "

@@ -9,7 +9,9 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::bundle::{Bundle, BundleError, BundleFiles, Expected, LoadOptions, Manifest, ParityCase};
+use crate::bundle::{
+    Bundle, BundleError, BundleFiles, Expected, LoadOptions, Manifest, ParityCase, Together,
+};
 use crate::catalog::Catalog;
 use crate::kernel::{search_with, top_k, Hit, ItemMatrix, Matrix, RowSet};
 use crate::models::{
@@ -89,8 +91,8 @@ pub struct Recommendations {
     /// Input ids the catalog does not know, skipped rather than fatal.
     pub skipped: Vec<String>,
     /// Which model produced the items: `similar`, `for_user`, `for_you`,
-    /// `next_up`, `search`, or, for a fallback or `trending`, `trending` or
-    /// `popular`.
+    /// `next_up`, `search`, `together`, or, for a fallback or `trending`,
+    /// `trending` or `popular`.
     pub source: String,
 }
 
@@ -110,6 +112,7 @@ pub struct Engine {
     text: TextIndex,
     /// items × 2: trending, all-time popularity.
     popularity: Option<ItemMatrix>,
+    together: Option<Together>,
 }
 
 /// The factor model, and the known users of a research bundle.
@@ -168,6 +171,7 @@ impl Engine {
             sequence,
             text,
             popularity: bundle.popularity,
+            together: bundle.together,
         };
         engine.check_parity()?;
         Ok(engine)
@@ -196,6 +200,7 @@ impl Engine {
             ("factors", self.factors.is_some()),
             ("next_up", self.sequence.is_some()),
             ("popularity", self.popularity.is_some()),
+            ("together", self.together.is_some()),
         ];
         present.into_iter().filter(|(_, has)| *has).map(|(name, _)| name).collect()
     }
@@ -407,6 +412,44 @@ impl Engine {
         ))
     }
 
+    /// "Frequently bought together" with a cart (or one product): each cart
+    /// item's partners, their scores summed, cart items left out; only
+    /// items bought with one of them qualify. Unknown ids are skipped.
+    pub fn together<S: AsRef<str>>(
+        &self,
+        cart: &[S],
+        k: usize,
+        rules: &Rules,
+    ) -> Result<Recommendations, EngineError> {
+        check_k(k)?;
+        let together = self.together.as_ref().ok_or(EngineError::ModelMissing { model: "together" })?;
+        let compiled = rules.compile(&self.catalog)?;
+        let (known, skipped) = self.resolve_history(cart)?;
+        let in_cart = RowSet::new(known.iter().copied());
+        let mut scores = vec![f32::NEG_INFINITY; self.catalog.len()];
+        for &item in &known {
+            for (partner, score) in together.partners(item) {
+                scores[partner] =
+                    if scores[partner] == f32::NEG_INFINITY { score } else { scores[partner] + score };
+            }
+        }
+        let paired: Vec<bool> = scores
+            .iter()
+            .enumerate()
+            .map(|(row, &s)| s > f32::NEG_INFINITY && !in_cart.contains(row))
+            .collect();
+        let paired = |row: usize| paired[row];
+        if let Some(bonus) = &compiled.bonus {
+            scores.iter_mut().zip(bonus).for_each(|(score, b)| *score += b);
+        }
+        let hits = top_k(&scores, k, |row| paired(row) && compiled.allows(row));
+        Ok(self.answer(
+            pinned(hits, &compiled, k, |row| paired(row).then_some(scores[row])),
+            skipped,
+            "together",
+        ))
+    }
+
     /// What is trending: items by their events decayed by age (time-decayed
     /// popularity, computed at training), optionally in one category and
     /// under `rules`.
@@ -542,6 +585,10 @@ impl Engine {
                 ParityCase::NextUp { history, expected } => (
                     format!("next_up {history:?}"),
                     self.next_up(history, parity.k, true).map(|r| (r, expected)),
+                ),
+                ParityCase::Together { items, expected } => (
+                    format!("together {items:?}"),
+                    self.together(items, parity.k, &Rules::default()).map(|r| (r, expected)),
                 ),
                 ParityCase::Trending { category, expected } => (
                     format!("trending category {category:?}"),

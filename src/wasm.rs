@@ -166,8 +166,13 @@ impl Engine {
         to_js(&self.trending_answer(category, k, rules)?)
     }
 
-    /// The answer of `method` (`similar`, `forHistory`, `nextUp`, `search`
-    /// or `trending`, with that method's arguments) as catalog rows instead of
+    /// "Frequently bought together" with a cart of item ids (or one).
+    pub fn together(&self, item_ids: &JsValue, k: f64, rules: &JsValue) -> Result<JsValue, JsValue> {
+        to_js(&self.together_answer(item_ids, k, rules)?)
+    }
+
+    /// The answer of `method` (`similar`, `forHistory`, `nextUp`, `search`,
+    /// `trending` or `together`, with that method's arguments) as catalog rows instead of
     /// objects: `{ version, rows: Uint32Array, scores: Float32Array, skipped, source }`,
     /// row *i* being `items()[i]`. What a Worker sends: two buffers to
     /// transfer instead of objects to copy.
@@ -180,6 +185,7 @@ impl Engine {
             "nextUp" => self.next_up_answer(&args.get(0), k, &args.get(2), &args.get(3)),
             "search" => self.search_answer(&args.get(0), k, &args.get(2), &args.get(3)),
             "trending" => self.trending_answer(&args.get(0), k, &args.get(2)),
+            "together" => self.together_answer(&args.get(0), k, &args.get(2)),
             _ => return Err(error("bad_method", &format!("rankRows: no ranking method {method:?}"))),
         }?;
         let catalog = self.inner.catalog();
@@ -222,6 +228,16 @@ impl Engine {
         let category = optional_string_arg("category", category)?;
         let rules = rules_arg(rules)?;
         self.inner.similar_with(&item_id, k_arg(k)?, category.as_deref(), &rules).map_err(engine_error)
+    }
+
+    fn together_answer(
+        &self,
+        item_ids: &JsValue,
+        k: f64,
+        rules: &JsValue,
+    ) -> Result<Recommendations, JsValue> {
+        let item_ids = history_arg(item_ids)?;
+        self.inner.together(&item_ids, k_arg(k)?, &rules_arg(rules)?).map_err(engine_error)
     }
 
     fn trending_answer(

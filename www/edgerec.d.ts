@@ -26,7 +26,7 @@ export interface Recommendations {
    * of no known item answer from `'trending'` (or `'popular'` where nothing
    * trends) when the bundle has popularity scores, so a page can label the shelf.
    */
-  source: 'similar' | 'for_user' | 'for_you' | 'next_up' | 'search' | 'trending' | 'popular';
+  source: 'similar' | 'for_user' | 'for_you' | 'next_up' | 'search' | 'together' | 'trending' | 'popular';
   /**
    * Only inside a `fusionMs` window after a switch: the answer blends the
    * previous version `from` in; `weight` is the new version's share (0 → 1).
@@ -354,6 +354,13 @@ export declare class EdgeRec extends TypedEventTarget<EdgeRec, EdgeRecEventMap> 
    */
   trending(options?: TrendingOptions): Promise<Recommendations>;
 
+  /**
+   * "Frequently bought together" with `items` (a product, or a cart): partners
+   * from the shop's orders, scores summed, `items` left out (`model_missing` without them).
+   * @throws {InputError} `invalid_k`, `invalid_argument`, `empty_history` (no known item)
+   */
+  boughtTogether(options: { items: ItemIds; k?: number; rules?: Rules | null }): Promise<Recommendations>;
+
   /** The serving version's catalog, in bundle order. */
   items(): Promise<{ version: string; items: CatalogItem[] }>;
 
@@ -579,13 +586,14 @@ export interface Engine {
   nextUp(itemIds: readonly string[], k: number, excludeHistory?: boolean, rules?: Rules | null): Recommendations;
   search(text: string, k: number, itemIds?: readonly string[] | null, rules?: Rules | null): Recommendations;
   trending(category: string | null | undefined, k: number, rules?: Rules | null): Recommendations;
+  together(itemIds: readonly string[], k: number, rules?: Rules | null): Recommendations;
   /**
    * The answer of `similar`, `forHistory`, `nextUp` or `search` (with that
    * method's arguments) as catalog rows: row *i* is `items()[i]`. What the
    * engine Worker sends the page: two buffers to transfer, not objects.
    */
   rankRows(
-    method: 'similar' | 'forHistory' | 'nextUp' | 'search' | 'trending', args: unknown[],
+    method: 'similar' | 'forHistory' | 'nextUp' | 'search' | 'trending' | 'together', args: unknown[],
   ): { version: string; rows: Uint32Array; scores: Float32Array; skipped: string[]; source: Recommendations['source'] };
   /** Frees the wasm memory the engine holds; the engine is unusable afterwards. */
   free(): void;

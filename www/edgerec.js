@@ -255,6 +255,16 @@ export class EdgeRec extends EventTarget {
     return this.#rank('trending', callArgs('trending', [category, k, rules]));
   }
 
+  /**
+   * "Frequently bought together" with `items` (a product, or the cart's):
+   * each one's partners from the shop's baskets, scores summed, the items
+   * themselves left out. Bundles trained with transactions (`source: 'together'`).
+   */
+  async boughtTogether(options) {
+    const { items, k = 10, rules } = readOptions(options, ['items', 'k', 'rules']);
+    return this.#rank('together', callArgs('together', [items, k, rules]));
+  }
+
   /** Text search over titles and categories, re-ranked by the shopper's history. */
   async search(text, options) {
     const { k = 10, history = this.history.list(), rules } = readOptions(options, ['k', 'history', 'rules']);

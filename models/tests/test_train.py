@@ -74,6 +74,32 @@ class TrendingTest(unittest.TestCase):
         self.assertGreater(scores[1, 0], scores[0, 0], "one recent view beats two old ones")
 
 
+class TogetherTest(unittest.TestCase):
+    def events(self, items, baskets, shoppers=None, times=None) -> data.Events:
+        n = len(items)
+        return data.Events(
+            shopper=np.array(shoppers or [0] * n, np.int32), item=np.array(items, np.int32),
+            time=np.array(times or [0.0] * n), kind=np.zeros(n, np.int8), basket=np.array(baskets, np.int32),
+            shopper_ids=["u"], users=1, sessions=0, baskets=0, report=None, unknown_items=None, unknown_ids=0)
+
+    def test_pairs_bought_together_at_least_twice_scored_with_shrinkage(self) -> None:
+        # Baskets: {0,1} three times, {0,2} once, {1,2} twice.
+        events = self.events([0, 1, 0, 1, 0, 1, 0, 2, 1, 2, 1, 2], [0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5])
+        offsets, partners, scores = train.bought_together(events, 4, shrinkage=5.0, min_count=2)
+        self.assertEqual(offsets.tolist(), [0, 1, 3, 4, 4])
+        self.assertEqual(partners.tolist(), [1, 0, 2, 1], "0-2 was bought together once: left out")
+        # c(0,1) = 3, s(0) = 4, s(1) = 5: 3 / (sqrt(20) + 5)
+        self.assertAlmostEqual(float(scores[0]), 3 / (20 ** 0.5 + 5), places=6)
+        self.assertGreater(scores[1], scores[2], "item 1: item 0 (3 baskets) before item 2 (2 baskets)")
+
+    def test_without_baskets_a_session_window_is_the_transaction(self) -> None:
+        minute = 60.0
+        events = self.events([0, 1, 0, 1], [-1] * 4, shoppers=[0, 0, 0, 0], times=[0, minute, 5 * 3600, 5 * 3600 + minute])
+        self.assertEqual(train.transactions(events).tolist(), [0, 0, 1, 1])
+        offsets, partners, _ = train.bought_together(events, 2, min_count=2)
+        self.assertEqual(partners.tolist(), [1, 0])
+
+
 class TrainExampleTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls) -> None:
@@ -90,10 +116,10 @@ class TrainExampleTest(unittest.TestCase):
     def test_the_example_becomes_a_bundle_the_engine_accepts(self) -> None:
         self.assertEqual(self.status, 0, self.output)
         manifest = json.loads((self.bundle / "manifest.json").read_text())
-        self.assertEqual(set(manifest["models"]), {"similar", "factors", "next_up", "popularity"})
+        self.assertEqual(set(manifest["models"]), {"similar", "factors", "next_up", "popularity", "together"})
         self.assertEqual(manifest["item_count"], 30)
         kinds = {case["kind"] for case in manifest["parity"]["cases"]}
-        self.assertEqual(kinds, {"similar", "for_history", "next_up", "trending"})
+        self.assertEqual(kinds, {"similar", "for_history", "next_up", "trending", "together"})
         self.assertEqual(manifest["models"]["similar"]["embeddings"]["dtype"], "i8")
         catalog = json.loads((self.bundle / "catalog.json").read_text())["items"]
         tea = next(item for item in catalog if item["id"] == "TEA-003")

@@ -55,6 +55,17 @@ pub struct Models {
     pub factors: Option<FactorsSpec>,
     pub next_up: Option<NextUpSpec>,
     pub popularity: Option<PopularitySpec>,
+    pub together: Option<TogetherSpec>,
+}
+
+/// "Frequently bought together": per item, its best partners by an
+/// association measure over transactions (baskets, or session windows),
+/// stored as CSR: `items + 1` u32 offsets, `pairs` u32 partner rows, `pairs`
+/// f32 scores, little-endian, each item's partners best first.
+#[derive(Debug, Clone, Deserialize)]
+pub struct TogetherSpec {
+    pub file: String,
+    pub pairs: u64,
 }
 
 /// Trending and all-time popularity per item: `scores` is items × 2 (column
@@ -130,6 +141,10 @@ pub enum ParityCase {
     },
     Trending {
         category: Option<String>,
+        expected: Vec<Expected>,
+    },
+    Together {
+        items: Vec<String>,
         expected: Vec<Expected>,
     },
     /// A kind from a newer minor format: skipped.

@@ -24,7 +24,8 @@ use crate::models::ENCODERS_BUILT_IN;
 pub use limits::{Limit, LimitExceeded, Limits};
 pub use manifest::{
     format_major, Expected, FactorsSpec, FileEntry, Manifest, MatrixSpec, Models, NextUpSpec, Parity,
-    ParityCase, PopularitySpec, SimilarSpec, FORMAT, FORMAT_MAJOR, MANIFEST_PATH, SIGNATURE_PATH,
+    ParityCase, PopularitySpec, SimilarSpec, TogetherSpec, FORMAT, FORMAT_MAJOR, MANIFEST_PATH,
+    SIGNATURE_PATH,
 };
 pub use signature::{verify_manifest, PublicKey};
 
@@ -125,6 +126,56 @@ pub struct Bundle {
     pub next_up: Option<NextUpParts>,
     /// items × 2: trending, popularity.
     pub popularity: Option<ItemMatrix>,
+    pub together: Option<Together>,
+}
+
+/// Each item's "bought together" partners (rows) and scores, best first.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Together {
+    offsets: Vec<u32>,
+    partners: Vec<u32>,
+    scores: Vec<f32>,
+}
+
+impl Together {
+    /// Item `row`'s partners and their scores.
+    pub fn partners(&self, row: usize) -> impl Iterator<Item = (usize, f32)> + '_ {
+        let (start, end) = (self.offsets[row] as usize, self.offsets[row + 1] as usize);
+        self.partners[start..end].iter().zip(&self.scores[start..end]).map(|(&p, &s)| (p as usize, s))
+    }
+
+    /// Decodes and checks the CSR file of `items` rows and `pairs` pairs.
+    fn decode(bytes: &[u8], items: usize, pairs: u64, path: &str) -> Result<Self, BundleError> {
+        let wrong = |reason: String| BundleError::WrongDimensions { path: path.to_owned(), reason };
+        let expected = (items as u64 + 1).checked_mul(4).and_then(|o| pairs.checked_mul(8)?.checked_add(o));
+        if expected != Some(bytes.len() as u64) {
+            return Err(wrong(format!(
+                "{} bytes do not hold {} offsets and {pairs} pairs",
+                bytes.len(),
+                items + 1
+            )));
+        }
+        let words = |part: &[u8]| -> Vec<u32> {
+            part.chunks_exact(4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()
+        };
+        let (offsets, rest) = bytes.split_at(4 * (items + 1));
+        let (partners, scores) = rest.split_at(rest.len() / 2);
+        let (offsets, partners) = (words(offsets), words(partners));
+        let scores: Vec<f32> = words(scores).into_iter().map(f32::from_bits).collect();
+        if offsets.first() != Some(&0)
+            || offsets.last().map(|&o| u64::from(o)) != Some(pairs)
+            || offsets.windows(2).any(|w| w[0] > w[1])
+        {
+            return Err(wrong("offsets must rise from 0 to the number of pairs".into()));
+        }
+        if let Some(bad) = partners.iter().find(|&&p| p as usize >= items) {
+            return Err(wrong(format!("partner row {bad} is outside the catalog ({items} items)")));
+        }
+        if let Some(bad) = scores.iter().find(|s| !s.is_finite()) {
+            return Err(wrong(format!("score {bad} is not finite")));
+        }
+        Ok(Self { offsets, partners, scores })
+    }
 }
 
 #[derive(Debug)]
@@ -209,7 +260,13 @@ impl Bundle {
             Some(spec) => Some(verified.item_matrix(&spec.scores, Some(item_count))?),
             None => None,
         };
-        Ok(Self { manifest, catalog, similar, factors, next_up, popularity })
+        let together = match &manifest.models.together {
+            Some(spec) => {
+                Some(Together::decode(verified.bytes(&spec.file)?, item_count, spec.pairs, &spec.file)?)
+            }
+            None => None,
+        };
+        Ok(Self { manifest, catalog, similar, factors, next_up, popularity, together })
     }
 }
 
@@ -294,6 +351,7 @@ fn check_limits(manifest: &Manifest, limits: &Limits) -> Result<(), BundleError>
     })?;
     proven("next_up", models.next_up.is_some(), |c| matches!(c, ParityCase::NextUp { .. }))?;
     proven("popularity", models.popularity.is_some(), |c| matches!(c, ParityCase::Trending { .. }))?;
+    proven("together", models.together.is_some(), |c| matches!(c, ParityCase::Together { .. }))?;
     Ok(())
 }
 

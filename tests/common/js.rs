@@ -56,6 +56,10 @@ pub fn assert_parity_through_binding(files: &BundleFiles) {
                 let category = category.as_deref().map(JsValue::from).unwrap_or(JsValue::UNDEFINED);
                 (answer(engine.trending(&category, k as f64, &JsValue::UNDEFINED)), expected)
             }
+            ParityCase::Together { items, expected } => {
+                let ids = serde_wasm_bindgen::to_value(items).unwrap();
+                (answer(engine.together(&ids, k as f64, &JsValue::UNDEFINED)), expected)
+            }
             ParityCase::Unknown => continue,
         };
         assert_eq!(got.version, engine.version());

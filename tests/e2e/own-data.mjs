@@ -119,6 +119,10 @@ try {
   const search = await page.evaluate(() => window.rec.search('green tea', { k: 5 }));
   check(search.items.length > 0 && /green/i.test(search.items[0].title + byId[search.items[0].id].categories),
     `search("green tea"): ${search.items.map((item) => item.title).join(', ')}`);
+  const together = await page.evaluate(() => window.rec.boughtTogether({ items: ['TEA-001'], k: 5 }));
+  check(together.source === 'together' && ids(together).includes('TEA-002') && !ids(together).includes('TEA-001'),
+    `boughtTogether(TEA-001): from the example's orders (${ids(together)})`);
+
   console.log('# live stock: no new model version');
   const everyList = () => page.evaluate(async () => {
     const answers = await Promise.all([

@@ -36,7 +36,7 @@ export const BUILDS = Object.freeze(['core', 'full']);
 export const FROM_WORKER = Object.freeze({ LOADED: 'loaded', FAILED: 'failed', RESULT: 'result' });
 
 /** The methods whose answers a Worker sends as catalog rows and scores (typed arrays), not objects. */
-export const RANKINGS = Object.freeze(['similar', 'forHistory', 'nextUp', 'search', 'trending']);
+export const RANKINGS = Object.freeze(['similar', 'forHistory', 'nextUp', 'search', 'trending', 'together']);
 
 /** The methods a Worker answers, each with its parameter names (used to name a bad argument). */
 export const METHODS = Object.freeze({
@@ -45,6 +45,7 @@ export const METHODS = Object.freeze({
   nextUp: ['history', 'k', 'excludeHistory', 'rules'],
   search: ['text', 'k', 'history', 'rules'],
   trending: ['category', 'k', 'rules'],
+  together: ['items', 'k', 'rules'],
   items: [],
   categories: [],
   models: [],
@@ -206,6 +207,7 @@ const CHECK_ARGS = {
   search: ([text, k, history, rules], maxK) => [stringArgument(text, 'text'), wholeK(k, maxK),
     history === undefined || history === null ? [] : itemIds(history), rulesArgument(rules)],
   trending: ([category, k, rules], maxK) => [optionalString(category, 'category'), wholeK(k, maxK), rulesArgument(rules)],
+  together: ([items, k, rules], maxK) => [itemIds(items, 'items'), wholeK(k, maxK), rulesArgument(rules)],
 };
 
 /**
