@@ -519,6 +519,19 @@ impl Engine {
         Ok(self.sequence_model()?.scores(history)?)
     }
 
+    /// The "bought together" score of every catalog item with a cart of
+    /// catalog rows (0 for items bought with none of them). Used by evaluation.
+    pub fn together_scores(&self, cart: &[usize]) -> Result<Vec<f32>, EngineError> {
+        let together = self.together.as_ref().ok_or(EngineError::ModelMissing { model: "together" })?;
+        let mut scores = vec![0f32; self.catalog.len()];
+        for &item in cart {
+            for (partner, score) in together.partners(item) {
+                scores[partner] += score;
+            }
+        }
+        Ok(scores)
+    }
+
     /// The "for you" score of every catalog item for a shopper folded in
     /// from a history of catalog rows: what `for_history` ranks, before
     /// exclusions. Used by evaluation.

@@ -164,6 +164,31 @@ pub fn evaluate_baskets<'s, E>(
     Ok(sum.finish())
 }
 
+/// "Complete the basket": for every held-out basket of at least two items,
+/// each item in turn is the target and the others are the query; the target
+/// is ranked among every item but the others (HR@10 / NDCG@10 per trial).
+/// How "frequently bought together" is measured.
+pub fn evaluate_completion<'s, E>(
+    baskets: &[Basket],
+    item_count: usize,
+    seed: u64,
+    mut score: impl FnMut(&[usize]) -> Result<Cow<'s, [f32]>, E>,
+) -> Result<Metrics, E> {
+    let mut rng = SplitMix64(seed);
+    let mut sum = MetricsSum::default();
+    for basket in baskets.iter().filter(|b| b.targets.len() >= 2) {
+        for (held, &target) in basket.targets.iter().enumerate() {
+            let others: Vec<usize> =
+                basket.targets.iter().enumerate().filter(|&(i, _)| i != held).map(|(_, &t)| t).collect();
+            let scores = score(&others)?;
+            let candidates =
+                (0..item_count).filter(|&i| i != target && !others.contains(&i)).map(|i| scores[i]);
+            sum.add(rank_of(scores[target], candidates, &mut rng));
+        }
+    }
+    Ok(sum.finish())
+}
+
 /// Item popularity over the baskets' histories (the PopRec baseline for
 /// basket files: how many tested shoppers had each item before).
 pub fn basket_popularity(baskets: &[Basket], item_count: usize) -> Vec<f32> {

@@ -164,6 +164,18 @@ fn evaluate(bundle_dir: &Path, data: &Path, options: &EvalOptions) -> Result<(),
             let metrics = eval::evaluate_baskets(&baskets, item_count, options.seed, &mut score)?;
             report(model, "full ranking, last basket", metrics, started);
         }
+        if engine.models().contains(&"together") {
+            let mut completers: Vec<(&str, Scorer)> = vec![(
+                "together (bought together)",
+                Box::new(|cart| engine.together_scores(cart).map(Cow::Owned).map_err(|e| e.to_string())),
+            )];
+            completers.push(("PopRec", Box::new(|_| Ok(Cow::Borrowed(popularity.as_slice())))));
+            for (model, mut score) in completers {
+                let started = Instant::now();
+                let metrics = eval::evaluate_completion(&baskets, item_count, options.seed, &mut score)?;
+                report(model, "complete the basket: one item held out", metrics, started);
+            }
+        }
         return Ok(());
     }
     let raw = eval::parse_sequences(&text).map_err(|e| format!("{}: {e}", data.display()))?;
