@@ -7,8 +7,8 @@ mod common;
 use std::borrow::Cow;
 
 use edgerec::eval::{
-    basket_popularity, evaluate, evaluate_baskets, is_basket_file, parse_baskets, parse_sequences,
-    popularity, rank_of, Basket, MetricsSum, Protocol, SplitMix64,
+    basket_popularity, evaluate, evaluate_baskets, evaluate_completion, is_basket_file, parse_baskets,
+    parse_sequences, popularity, rank_of, Basket, MetricsSum, Protocol, SplitMix64,
 };
 
 #[test]
@@ -108,6 +108,27 @@ fn baskets_rank_every_target_among_items_not_in_the_history() {
     let baskets = vec![Basket { history: (0..10).collect(), targets: vec![12] }];
     let m = evaluate_baskets(&baskets, 14, 0, score).unwrap();
     assert!((m.ndcg - 1.0 / 4f64.log2()).abs() < 1e-12);
+}
+
+#[test]
+fn completion_holds_out_each_item_of_a_basket_in_turn() {
+    // 14 items. The query's partners score 10; everything else 14 - i. A basket
+    // [12, 13]: holding out 12, the query [13] puts item 12 first (a hit at
+    // rank 0); holding out 13, the query [12] does not know it (rank past 10).
+    let score = |others: &[usize]| {
+        let partner = if others == [13] { 12 } else { 99 };
+        Ok::<_, ()>(Cow::Owned(
+            (0..14).map(|i| if i == partner { 20.0 } else { 14.0 - i as f32 }).collect::<Vec<f32>>(),
+        ))
+    };
+    let baskets = vec![
+        Basket { history: vec![], targets: vec![12, 13] },
+        Basket { history: vec![5], targets: vec![3] }, // one item: nothing to complete
+    ];
+    let m = evaluate_completion(&baskets, 14, 0, score).unwrap();
+    assert_eq!(m.users, 2, "two trials");
+    assert_eq!(m.hit_rate, 0.5);
+    assert!((m.ndcg - 0.5).abs() < 1e-12);
 }
 
 #[test]
