@@ -39,6 +39,7 @@ export class EdgeRec extends EventTarget {
   #waitingForEncoder = new Set(); // clients started with the core build
   #encoderError = null; // why the full build could not be compiled
   #preview = null; // a first version's engine on its core files while the rest downloads
+  #previewed = null; // the version a preview served, until the lifecycle's first event
   #serving = deferred(); // settles once the lifecycle serves a version (or, after a preview, never will)
   #startFailure = null; // why the version behind a preview never came to serve
   #stock = null; // the channel's live stock (lib/stock.js), sent to every Worker
@@ -108,7 +109,12 @@ export class EdgeRec extends EventTarget {
     this.#lifecycle = new VersionLifecycle({
       store: channelStore(channel),
       startWorker: (version, hooks) => this.#startWorker(version, hooks),
-      emit: (type, detail) => this.dispatchEvent(new CustomEvent(type, { detail })),
+      emit: (type, detail) => {
+        // The version a preview served, now served whole: nothing changed for the page.
+        const takeover = type === 'modelchange' && detail.from === null && detail.to === this.#previewed;
+        if (type === 'modelchange') this.#previewed = null;
+        if (!takeover) this.dispatchEvent(new CustomEvent(type, { detail }));
+      },
       fusionMs,
       onPromoted: ({ resources }) => {
         this.#serving.resolve();
@@ -161,6 +167,7 @@ export class EdgeRec extends EventTarget {
       onTerminated: () => { if (this.#preview?.client === client) this.#preview = null; },
     });
     this.#preview = { client, version };
+    this.#previewed = version;
     if (this.#stock) client.sendStock(this.#stock);
     await client.load();
   }

@@ -396,6 +396,7 @@ test('first visit: similar answers from the core files while next up\'s still do
   check(answer.version === '1' && answer.items.length === 10, 'next up answers once next up\'s files are in');
   await page.waitForFunction(() => window.liveWorkers.length === 1, null, { timeout: 30_000 });
   check((await similar(page)).version === '1', 'the preview Worker is gone; the version serves from its own Worker');
+  check((await eventsOf(page, 'modelchange')).length === 0, 'no modelchange: the page served version 1 throughout');
   const state = (await cacheContents(page)).state;
   check(state.ready.includes('1'), 'version 1 is ready in the cache');
 });
