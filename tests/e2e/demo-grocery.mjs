@@ -33,6 +33,8 @@ async function readCsv(path) {
 const aisles = new Map((await readCsv(join(data, 'instacart/aisles.csv'))).map((r) => [r.aisle_id, r.aisle]));
 const products = new Map((await readCsv(join(data, 'instacart/products.csv'))).map((r) => [r.product_id, r]));
 const aisleOf = (id) => aisles.get(products.get(id)?.aisle_id)?.toLowerCase();
+const departmentNames = new Map((await readCsv(join(data, 'instacart/departments.csv'))).map((r) => [r.department_id, r.department]));
+const departmentOf = (id) => departmentNames.get(products.get(id)?.department_id)?.toLowerCase();
 const yogurts = [...products.values()].filter((p) => aisles.get(p.aisle_id) === 'yogurt').length;
 
 const dir = await mkdtemp(join(tmpdir(), 'edgerec-grocery-'));
@@ -75,6 +77,10 @@ try {
   await page.waitForSelector('#browse:not([hidden]) #aisles a');
   const aisleLinks = await page.$$eval('#aisles a', (links) => links.map((a) => a.textContent));
   check(aisleLinks.includes(`Yogurt (${yogurts.toLocaleString('en')})`), `Dairy Eggs lists its aisles with counts (${aisleLinks.slice(0, 3).join(', ')}, …)`);
+  await page.waitForSelector('#browse-trending:not([hidden]) #browse-trending-items li[data-id]');
+  const trending = await cardIds(page, 'browse-trending-items');
+  check(trending.length > 0 && trending.every((id) => departmentOf(id) === 'dairy eggs'),
+    `"Trending in Dairy Eggs": ${trending.length} products of the department (${products.get(trending[0]).product_name}, …)`);
   await page.click('#aisles a:text-matches("^Yogurt")');
   await page.waitForFunction(() => document.getElementById('browse-title').textContent === 'Yogurt');
   let listed = await cardIds(page, 'browse-items');
@@ -93,6 +99,16 @@ try {
   check(crumbs.join() === 'Dairy Eggs,Yogurt', `its department and aisle are links (${crumbs.join(' › ')})`);
   const similar = await cardIds(page, 'similar');
   check(similar.length === 12 && !similar.includes(product), '12 similar products, not itself');
+  check(!(await page.textContent('#similar')).includes('score'), 'no scores on the cards unless asked for');
+  const popularProduct = starters[0];
+  await page.goto(`${server.url}demo/?shop=instacart#/item/${popularProduct}`);
+  await page.waitForSelector('#together-shelf:not([hidden]) #together li[data-id]');
+  const together = await cardIds(page, 'together');
+  check(together.length > 0 && !together.includes(popularProduct),
+    `"Frequently bought together" with ${products.get(popularProduct).product_name}: ${together.slice(0, 3).map((id) => products.get(id).product_name).join(', ')}, …`);
+  await page.screenshot({ path: `${artifacts}demo-grocery-product.png` });
+  await page.goto(`${server.url}demo/?shop=instacart#/item/${product}`);
+  await page.waitForSelector('#product:not([hidden]) #similar li[data-id]');
 
   // Back in the aisle: "like your last item" is filtered to the aisle inside the scan.
   await page.click('#product-categories a:text-is("Yogurt")');

@@ -53,6 +53,12 @@ rec.addEventListener('modelrejected', ({ detail }) => {
 });
 rec.history.addEventListener('change', () => { renderHistory(); if (route().page === 'home') renderHome(); });
 
+// Scores are for the curious, not for shoppers: off unless asked for.
+$('show-scores').checked = localStorage.getItem('edgerec-demo-scores') === '1';
+$('show-scores').addEventListener('change', () => {
+  localStorage.setItem('edgerec-demo-scores', $('show-scores').checked ? '1' : '0');
+  render();
+});
 $('category-filter').append(...(await rec.categories()).categories.map((name) => new Option(name, name)));
 $('category-filter').addEventListener('change', () => renderProduct(route().id));
 $('search-form').addEventListener('submit', (event) => {
@@ -187,6 +193,20 @@ function renderProduct(id) {
   paintPoster($('product-poster'), item);
   const category = $('category-filter').value || undefined;
   show($('similar'), rec.similar(id, { k: K, category }), `No similar ${shop.things} in this category.`);
+  optionalShelf($('together-shelf'), $('together'), rec.boughtTogether({ items: [id], k: K }),
+    `Nothing was bought with this often enough yet.`);
+}
+
+// A shelf the bundle may not have a model for (trending, bought together):
+// hidden when the answer is model_missing.
+async function optionalShelf(section, list, pending, emptyText) {
+  try {
+    await pending;
+    section.hidden = false;
+  } catch (error) {
+    section.hidden = error.code === 'model_missing';
+  }
+  show(list, pending, emptyText);
 }
 
 function renderSearch(text) {
@@ -207,6 +227,9 @@ function renderBrowse(department, aisle) {
     return link;
   }));
   const ids = aisle ? aisles.get(aisle) : [...aisles.values()].flat();
+  $('browse-trending-title').textContent = `Trending in ${aisle ?? department}`;
+  optionalShelf($('browse-trending'), $('browse-trending-items'), rec.trending({ k: K, category: aisle ?? department }),
+    `Nothing trends in ${aisle ?? department} yet.`);
   const last = rec.history.list().at(-1);
   $('browse-like').hidden = !last;
   if (last) {
@@ -281,7 +304,7 @@ function fillCards(list, items, emptyText) {
     meta.className = 'meta';
     meta.textContent = [year, item?.attributes?.aisle ?? item?.categories.slice(0, 2).join(' · ')].filter(Boolean).join(' · ');
     link.append(poster, name, meta);
-    if (score !== null && score !== undefined) {
+    if (score !== null && score !== undefined && $('show-scores').checked) {
       const match = document.createElement('span');
       match.className = 'score';
       match.textContent = `score ${score.toFixed(3)}`;
