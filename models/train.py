@@ -206,7 +206,10 @@ def together_scores(together, cart: list[int], n_items: int) -> np.ndarray:
     return total
 
 
-def together_parity_cases(catalog: data.Catalog, together, popular: list[int], seed: int) -> list[dict]:
+def together_parity_cases(catalog: data.Catalog, together, popular: list[int], seed: int,
+                          trending: np.ndarray | None = None) -> list[dict]:
+    """What the engine answers for a few carts: partners by summed score, then,
+    with trending scores, the rest of the k by trending (score 0)."""
     ids = catalog.ids
     offsets = together[0]
     with_partners = [i for i in popular if offsets[i + 1] > offsets[i]]
@@ -218,6 +221,10 @@ def together_parity_cases(catalog: data.Catalog, together, popular: list[int], s
         allowed = ~np.isnan(total)
         allowed[cart] = False
         ranked = factors.top_k(np.nan_to_num(total, nan=0.0), PARITY_K, allowed=allowed)
+        if trending is not None and len(ranked) < PARITY_K:
+            rest = np.isnan(total)
+            rest[cart] = False
+            ranked += [(i, 0.0) for i, _ in factors.top_k(trending[:, 0], PARITY_K - len(ranked), allowed=rest)]
         cases.append({"kind": "together", "items": [ids[i] for i in cart],
                       "expected": [{"id": ids[i], "score": s} for i, s in ranked]})
     return cases
@@ -271,7 +278,8 @@ def write_bundle(out: Path, *, catalog: data.Catalog, item_factors: np.ndarray, 
         models["popularity"] = {"scores": bundle.matrix_spec("popularity.f32", trending),
                                 "half_life_days": trending_half_life_days}
         cases += trending_parity_cases(catalog, trending)
-    together_cases = together_parity_cases(catalog, together, popular, seed) if together is not None else []
+    together_cases = (together_parity_cases(catalog, together, popular, seed, trending)
+                      if together is not None else [])
     if together_cases:
         # Co-occurrence counts over all transactions, no one's baskets.
         offsets, partners, scores = together

@@ -413,8 +413,9 @@ impl Engine {
     }
 
     /// "Frequently bought together" with a cart (or one product): each cart
-    /// item's partners, their scores summed, cart items left out; only
-    /// items bought with one of them qualify. Unknown ids are skipped.
+    /// item's partners, their scores summed, cart items left out; with fewer
+    /// partners than `k`, the rest is what trends (score 0) when the bundle
+    /// has popularity scores. Unknown ids are skipped.
     pub fn together<S: AsRef<str>>(
         &self,
         cart: &[S],
@@ -442,9 +443,21 @@ impl Engine {
         if let Some(bonus) = &compiled.bonus {
             scores.iter_mut().zip(bonus).for_each(|(score, b)| *score += b);
         }
-        let hits = top_k(&scores, k, |row| paired(row) && compiled.allows(row));
+        let mut hits = top_k(&scores, k, |row| paired(row) && compiled.allows(row));
+        // Fewer partners than asked: the rest from what trends, with score 0,
+        // so a cart of rarely bought products still gets a full shelf.
+        if hits.len() < k {
+            if let Some(popularity) = &self.popularity {
+                let listed: Vec<usize> = hits.iter().map(|h| h.index).collect();
+                let fill = |row: usize| !paired(row) && !in_cart.contains(row) && !listed.contains(&row);
+                let more = self.scan(popularity, &TRENDING, k - hits.len(), fill, rules)?;
+                hits.extend(more.into_iter().map(|hit| Hit { index: hit.index, score: 0.0 }));
+            }
+        }
         Ok(self.answer(
-            pinned(hits, &compiled, k, |row| paired(row).then_some(scores[row])),
+            pinned(hits, &compiled, k, |row| {
+                (!in_cart.contains(row)).then(|| if paired(row) { scores[row] } else { 0.0 })
+            }),
             skipped,
             "together",
         ))
@@ -519,14 +532,24 @@ impl Engine {
         Ok(self.sequence_model()?.scores(history)?)
     }
 
-    /// The "bought together" score of every catalog item with a cart of
-    /// catalog rows (0 for items bought with none of them). Used by evaluation.
+    /// The "bought together" order of every catalog item with a cart of
+    /// catalog rows, as scores: partners first by their summed score, then
+    /// the rest by trending when the bundle has it (what `together` ranks).
+    /// Used by evaluation.
     pub fn together_scores(&self, cart: &[usize]) -> Result<Vec<f32>, EngineError> {
         let together = self.together.as_ref().ok_or(EngineError::ModelMissing { model: "together" })?;
-        let mut scores = vec![0f32; self.catalog.len()];
+        let trending = self.popularity.as_ref().map(|p| p.scores(&TRENDING));
+        // Trending scaled into [0, 1), below every partner's (partners get 1 + score).
+        let top = trending.as_ref().map_or(0.0, |t| t.iter().fold(0f32, |m, &v| m.max(v)));
+        let mut scores: Vec<f32> = match &trending {
+            Some(t) if top > 0.0 => t.iter().map(|&v| 0.999 * v / top).collect(),
+            _ => vec![0.0; self.catalog.len()],
+        };
+        let mut paired = vec![false; self.catalog.len()];
         for &item in cart {
             for (partner, score) in together.partners(item) {
-                scores[partner] += score;
+                scores[partner] = if paired[partner] { scores[partner] + score } else { 1.0 + score };
+                paired[partner] = true;
             }
         }
         Ok(scores)
