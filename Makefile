@@ -35,7 +35,7 @@ publish-demo: ## train a new version and publish it to the running demo's channe
 package:   ## the npm package tarball in dist/
 	scripts/build-package.sh
 
-bench:     ## per-call latency, native vs wasm in Chromium (needs `make wasm` first)
+bench:     ## per-call latency, native vs wasm in Chromium (needs `make wasm` first) [BUNDLE=channels/instacart/versions/<v>/: in Chromium only]
 	node tests/e2e/bench.mjs
 
 bench-scan: ## the kernel's scan + top-10 at 1M and 100k × 64 in Chromium: int8 vs f32 vs plain JS (needs `make wasm` first) [ROUNDS=15]
