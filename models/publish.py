@@ -36,6 +36,7 @@ from models.bundle import FORMAT
 from models.keys import SIGNATURE_NAME, SigningError, load_private_key, sign_manifest, verify_manifest
 
 POINTER = "latest.json"
+STOCK = "stock.json"
 VERSION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 # Bundle files sit directly in the version folder.
 FILE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
@@ -101,6 +102,8 @@ def point(channel: Path, version: str) -> None:
     if not (channel / "versions" / version / "manifest.json").is_file():
         raise PublishError(f"{channel}/versions/{version} is not a published version")
     pointer = {"version": version, "manifest": f"versions/{version}/manifest.json"}
+    if (channel / STOCK).is_file():
+        pointer["stock"] = STOCK  # pages read a stock file only when the pointer names it
     write_atomically(channel / POINTER, (json.dumps(pointer, indent=1) + "\n").encode())
 
 
@@ -131,9 +134,6 @@ def publish(channel: Path, bundle_dir: Path, *, move_pointer: bool = True, sign_
     return version
 
 
-STOCK = "stock.json"
-
-
 def publish_stock(channel: Path, stock_file: Path, *, sign_key: Path | None = None) -> dict:
     """Checks a live stock file ({"out_of_stock": [ids], "overrides": {id: {attribute: value}}})
     and writes it to the channel as stock.json (signed as stock.sig with sign_key), atomically.
@@ -162,6 +162,9 @@ def publish_stock(channel: Path, stock_file: Path, *, sign_key: Path | None = No
             raise PublishError(f"--sign-key: {error}") from None
         write_atomically(channel / "stock.sig", signature)
     write_atomically(channel / STOCK, data)
+    live = current(channel)
+    if live:
+        point(channel, live)  # names the stock file, so pages start reading it
     return {"out_of_stock": len(out), "overrides": len(overrides)}
 
 

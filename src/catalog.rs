@@ -131,3 +131,10 @@ impl Members<'_> {
         self.0.is_empty()
     }
 }
+
+impl<'a> Members<'a> {
+    /// The rows, in increasing order.
+    pub fn rows(self) -> impl Iterator<Item = usize> + 'a {
+        self.0.iter().map(|&row| row as usize)
+    }
+}

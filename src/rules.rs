@@ -9,7 +9,7 @@
 //! any of a list, or is a number within `{ min, max }` (both inclusive, either
 //! may be left out). An item without the field fails the test.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde::Deserialize;
 use serde_json::Value;
@@ -105,10 +105,14 @@ impl Rules {
     pub fn compile(&self, catalog: &Catalog) -> Result<Compiled, RulesError> {
         self.check(catalog)?;
         let rows = catalog.len();
+        // Overrides by row, once: every test of every row reads them.
+        let overridden: HashMap<usize, &BTreeMap<String, Value>> =
+            self.overrides.iter().filter_map(|(id, fields)| Some((catalog.index_of(id)?, fields))).collect();
         let mut compiled = Compiled::default();
         if !self.filter.is_empty() || !self.exclude.is_empty() {
+            let checks = resolve(&self.filter, catalog);
             let mut allowed: Vec<bool> =
-                (0..rows).map(|row| self.holds(&self.filter, catalog, row)).collect();
+                (0..rows).map(|row| holds(&checks, &overridden, catalog, row)).collect();
             for id in &self.exclude {
                 if let Some(row) = catalog.index_of(id) {
                     allowed[row] = false;
@@ -117,9 +121,15 @@ impl Rules {
             compiled.allowed = Some(allowed);
         }
         if !self.boost.is_empty() {
+            let boosts: Vec<(Vec<Check>, f32)> =
+                self.boost.iter().map(|b| (resolve(&b.when, catalog), b.weight)).collect();
             let bonus = (0..rows)
                 .map(|row| {
-                    self.boost.iter().filter(|b| self.holds(&b.when, catalog, row)).map(|b| b.weight).sum()
+                    boosts
+                        .iter()
+                        .filter(|(checks, _)| holds(checks, &overridden, catalog, row))
+                        .map(|(_, w)| w)
+                        .sum()
                 })
                 .collect();
             compiled.bonus = Some(bonus);
@@ -217,22 +227,52 @@ fn test_values(test: &Test) -> &[Value] {
     }
 }
 
-impl Rules {
-    /// Whether every test holds for catalog row `row` (with its overrides).
-    fn holds(&self, tests: &BTreeMap<String, Test>, catalog: &Catalog, row: usize) -> bool {
-        let item = catalog.item(row);
-        let overridden = self.overrides.get(&item.id);
-        tests.iter().all(|(field, test)| match field.as_str() {
-            "id" => test_values(test).iter().any(|v| v.as_str() == Some(item.id.as_str())),
-            "category" => test_values(test)
-                .iter()
-                .any(|v| v.as_str().is_some_and(|name| item.categories.iter().any(|c| c == name))),
-            name => overridden
-                .and_then(|fields| fields.get(name))
-                .or_else(|| item.attributes.get(name))
-                .is_some_and(|value| matches(test, value)),
+/// A test resolved against one catalog: `id` and `category` tests become a
+/// row mask once, so rows are not compared as text.
+enum Check<'a> {
+    Rows(Vec<bool>),
+    Attribute { name: &'a str, test: &'a Test },
+}
+
+fn resolve<'a>(tests: &'a BTreeMap<String, Test>, catalog: &Catalog) -> Vec<Check<'a>> {
+    tests
+        .iter()
+        .map(|(field, test)| {
+            let mut mask = vec![false; catalog.len()];
+            match field.as_str() {
+                "id" => {
+                    for row in test_values(test).iter().filter_map(|v| catalog.index_of(v.as_str()?)) {
+                        mask[row] = true;
+                    }
+                }
+                "category" => {
+                    let members = test_values(test).iter().filter_map(|v| catalog.members_of(v.as_str()?));
+                    for row in members.flat_map(|m| m.rows()) {
+                        mask[row] = true;
+                    }
+                }
+                name => return Check::Attribute { name, test },
+            }
+            Check::Rows(mask)
         })
-    }
+        .collect()
+}
+
+/// Whether every check holds for catalog row `row`, attributes read through its overrides.
+fn holds(
+    checks: &[Check],
+    overridden: &HashMap<usize, &BTreeMap<String, Value>>,
+    catalog: &Catalog,
+    row: usize,
+) -> bool {
+    checks.iter().all(|check| match check {
+        Check::Rows(mask) => mask[row],
+        Check::Attribute { name, test } => overridden
+            .get(&row)
+            .and_then(|fields| fields.get(*name))
+            .or_else(|| catalog.item(row).attributes.get(*name))
+            .is_some_and(|value| matches(test, value)),
+    })
 }
 
 fn matches(test: &Test, value: &Value) -> bool {

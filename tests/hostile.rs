@@ -136,9 +136,9 @@ fn newer_minor_format_with_unknown_fields_loads() {
         m["published_by"] = json!({ "team": "search" });
         m["models"]["similar"]["embeddings"]["quantisation"] = json!(null);
         m["models"]["similar"]["normalised"] = json!(true);
-        m["models"]["trending"] = json!({ "file": "trending.f32" });
+        m["models"]["seasonal"] = json!({ "file": "seasonal.f32" });
         m["parity"]["cases"][0]["note"] = json!("a field from the future");
-        m["parity"]["cases"].as_array_mut().unwrap().push(json!({ "kind": "trending", "expected": [] }));
+        m["parity"]["cases"].as_array_mut().unwrap().push(json!({ "kind": "seasonal", "expected": [] }));
     });
     let engine = Engine::load(&files).expect("same major version loads");
     assert_eq!(engine.version(), "1");

@@ -54,7 +54,15 @@ class PublishTest(unittest.TestCase):
         private_path, public_path = keys.generate(self.dir / "keys")
         source = self.dir / "stock-input.json"
         source.write_text(json.dumps({"out_of_stock": ["a", "b"], "overrides": {"c": {"price": 1.5}}}))
+        publish.publish(self.channel, self.bundle("1"))
+        self.assertNotIn("stock", json.loads((self.channel / "latest.json").read_text()))
         counts = publish.publish_stock(self.channel, source, sign_key=private_path)
+        pointer = json.loads((self.channel / "latest.json").read_text())
+        self.assertEqual(pointer, {"version": "1", "manifest": "versions/1/manifest.json", "stock": "stock.json"},
+                         "the pointer names the stock file, so pages read it")
+        publish.publish(self.channel, self.bundle("2"))
+        self.assertEqual(json.loads((self.channel / "latest.json").read_text())["stock"], "stock.json",
+                         "a new version keeps it named")
         self.assertEqual(counts, {"out_of_stock": 2, "overrides": 1})
         data = (self.channel / "stock.json").read_bytes()
         self.assertEqual(json.loads(data), {"out_of_stock": ["a", "b"], "overrides": {"c": {"price": 1.5}}})

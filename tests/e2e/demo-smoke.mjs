@@ -110,11 +110,9 @@ try {
   check((await cardIds(page, 'for-you')).join() === starters.join(), 'after clearing, home shows the starting picks again');
 
   // Nothing about the shopper left the device: every request the server saw was a
-  // plain GET of a file that exists, with no query string (or of the channel's
-  // optional live stock file, which this channel does not have).
-  const optional = (r) => r.status === 404 && /\/stock\.json$/.test(r.path);
+  // plain GET of a file that exists, with no query string.
   const served = server.requests.filter((r) => !(r.method === 'GET' && !r.url.includes('?')
-    && (r.status === 200 || existsSync(join(root, r.path)) || optional(r))));
+    && (r.status === 200 || existsSync(join(root, r.path)))));
   check(served.length === 0, `all ${server.requests.length} requests were plain GETs of static files ${JSON.stringify(served.slice(0, 3))}`);
   check(errors.length === 0, `no page errors ${errors.join(' | ')}`);
   await context.close();

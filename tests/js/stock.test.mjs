@@ -1,5 +1,5 @@
 // The live stock file (www/lib/stock.js): its checks, how it joins a call's
-// rules, and reading it: the shared copy, 404, signatures.
+// rules, and reading it: announced by the pointer, the shared copy, signatures.
 // Run: node --test tests/js/
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -40,9 +40,13 @@ test('readStock: one fetch while the copy is young, null without a file, signatu
     const body = files[String(url).slice(CHANNEL.length)];
     return body === undefined ? new Response('no', { status: 404 }) : new Response(body);
   };
-  assert.equal(await readStock(CHANNEL, { fetch }), null, 'no stock file: no stock');
+  files['latest.json'] = '{"version":"1","manifest":"versions/1/manifest.json"}';
+  assert.equal(await readStock(CHANNEL, { fetch }), null, 'a pointer naming no stock file: no stock');
+  assert.deepEqual(requests, ['latest.json'], 'and no request for one (no 404 in the console)');
   files['stock.json'] = '{"out_of_stock":["a"]}';
-  assert.deepEqual(await readStock(CHANNEL, { fetch, maxAgeMs: 60_000 }), null, 'the young copy is used');
+  assert.equal(await readStock(CHANNEL, { fetch }), null, 'a stock file the pointer does not name is not read');
+  files['latest.json'] = '{"version":"1","manifest":"versions/1/manifest.json","stock":"stock.json"}';
+  assert.equal(await readStock(CHANNEL, { fetch, maxAgeMs: 60_000 }), null, 'the young copy is used');
   assert.deepEqual(await readStock(CHANNEL, { fetch }), { outOfStock: ['a'], overrides: {} });
   const fetched = requests.length;
   await readStock(CHANNEL, { fetch, maxAgeMs: 60_000 });

@@ -5,11 +5,13 @@
 // replace catalog attributes for the merchandising rules' tests. With public
 // keys, `stock.sig` (base64 Ed25519 over the exact bytes) must verify.
 //
+// A channel announces the file in its pointer (latest.json: "stock":
+// "stock.json"), so a channel without one costs one small read, never a 404.
 // One fetch serves every tab of the origin: the copy in the Cache API is
 // shared, and a Web Lock lets one context fetch while the others wait for it
 // and read the copy.
 import {
-  CACHE_NAME, UpdateFailure, parsePublicKeys, parseSignature, readBounded, verifyManifest,
+  CACHE_NAME, POINTER_MAX_BYTES, UpdateFailure, parsePublicKeys, parseSignature, readBounded, verifyManifest,
 } from './channel.js';
 
 export const STOCK_FILE = 'stock.json';
@@ -18,8 +20,8 @@ const SIGNATURE_MAX_BYTES = 1024;
 const cacheKey = (channel) => `${channel}.edgerec/stock`;
 
 /**
- * The channel's stock as `{ outOfStock, overrides }`, or null when the channel
- * has none (404). A copy younger than `maxAgeMs` (fetched by any tab) is used
+ * The channel's stock as `{ outOfStock, overrides }`, or null when its pointer
+ * names none. A copy younger than `maxAgeMs` (fetched by any tab) is used
  * as is. Throws UpdateFailure `bad_stock` (not JSON, wrong shape, too large),
  * `bundle_bad_signature`, or `network_error`.
  */
@@ -34,7 +36,14 @@ async function freshStock(channel, maxAgeMs, keys, fetch) {
   const cache = await caches.open(CACHE_NAME);
   const cached = await cache.match(cacheKey(channel)).then((r) => r?.json()).catch(() => null);
   if (cached && Date.now() - cached.fetchedAt < maxAgeMs && cached.signed === keys.length > 0) return cached.stock;
-  const bytes = await fetchBytes(fetch, new URL(STOCK_FILE, channel), STOCK_MAX_BYTES, 'bad_stock');
+  const pointer = await fetchBytes(fetch, new URL('latest.json', channel), POINTER_MAX_BYTES, 'bad_pointer');
+  let announced = false;
+  try {
+    announced = JSON.parse(new TextDecoder().decode(pointer ?? new Uint8Array())).stock === STOCK_FILE;
+  } catch {
+    // An unreadable pointer is the updater's to report; here it names no stock.
+  }
+  const bytes = announced ? await fetchBytes(fetch, new URL(STOCK_FILE, channel), STOCK_MAX_BYTES, 'bad_stock') : null;
   let stock = null;
   if (bytes) {
     if (keys.length) {
