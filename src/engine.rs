@@ -258,7 +258,7 @@ impl Engine {
             ),
         };
         let keep = |i: usize| i != item && members.is_none_or(|m| m.contains(i));
-        let hits = self.scan(model.items(), &model.query(item), k, keep, rules)?;
+        let hits = self.scan(model.items(), &model.query(item), k, &keep, rules)?;
         Ok(self.answer(hits, Vec::new(), "similar"))
     }
 
@@ -284,7 +284,7 @@ impl Engine {
             .ok_or_else(|| EngineError::UnknownUser { id: user_id.to_owned() })?;
         let seen = &users.seen[user];
         let factor = users.factors.row(user).to_vec();
-        let hits = self.scan(factors.model.items(), &factor, k, |i| !seen.contains(i), rules)?;
+        let hits = self.scan(factors.model.items(), &factor, k, &|i| !seen.contains(i), rules)?;
         Ok(self.answer(hits, Vec::new(), "for_user"))
     }
 
@@ -305,6 +305,17 @@ impl Engine {
         k: usize,
         rules: &Rules,
     ) -> Result<Recommendations, EngineError> {
+        // One copy of the body, whatever the id type.
+        let ids: Vec<&str> = history.iter().map(AsRef::as_ref).collect();
+        self.for_history_with_ids(&ids, k, rules)
+    }
+
+    fn for_history_with_ids(
+        &self,
+        history: &[&str],
+        k: usize,
+        rules: &Rules,
+    ) -> Result<Recommendations, EngineError> {
         check_k(k)?;
         let factors = self.factors.as_ref().ok_or(EngineError::ModelMissing { model: "factors" })?;
         let (known, skipped) = match self.resolve_history(history) {
@@ -315,7 +326,7 @@ impl Engine {
         };
         let seen = RowSet::new(known);
         let query = factors.model.fold_in(&seen);
-        let hits = self.scan(factors.model.items(), &query, k, |i| !seen.contains(i), rules)?;
+        let hits = self.scan(factors.model.items(), &query, k, &|i| !seen.contains(i), rules)?;
         Ok(self.answer(hits, skipped, "for_you"))
     }
 
@@ -339,6 +350,18 @@ impl Engine {
         exclude_history: bool,
         rules: &Rules,
     ) -> Result<Recommendations, EngineError> {
+        // One copy of the body, whatever the id type.
+        let ids: Vec<&str> = history.iter().map(AsRef::as_ref).collect();
+        self.next_up_with_ids(&ids, k, exclude_history, rules)
+    }
+
+    fn next_up_with_ids(
+        &self,
+        history: &[&str],
+        k: usize,
+        exclude_history: bool,
+        rules: &Rules,
+    ) -> Result<Recommendations, EngineError> {
         check_k(k)?;
         let model = self.sequence_model()?;
         let (known, skipped) = match self.resolve_history(history) {
@@ -349,7 +372,7 @@ impl Engine {
         };
         let seen = RowSet::new(known.iter().copied());
         let query = model.checked_query(&known)?;
-        let hits = self.scan(model.items(), &query, k, |i| !exclude_history || !seen.contains(i), rules)?;
+        let hits = self.scan(model.items(), &query, k, &|i| !exclude_history || !seen.contains(i), rules)?;
         Ok(self.answer(hits, skipped, "next_up"))
     }
 
@@ -373,6 +396,18 @@ impl Engine {
         text: &str,
         k: usize,
         history: &[S],
+        rules: &Rules,
+    ) -> Result<Recommendations, EngineError> {
+        // One copy of the body, whatever the id type.
+        let ids: Vec<&str> = history.iter().map(AsRef::as_ref).collect();
+        self.search_with_ids(text, k, &ids, rules)
+    }
+
+    fn search_with_ids(
+        &self,
+        text: &str,
+        k: usize,
+        history: &[&str],
         rules: &Rules,
     ) -> Result<Recommendations, EngineError> {
         check_k(k)?;
@@ -406,7 +441,7 @@ impl Engine {
         let matched = |row: usize| scores[row] > f32::NEG_INFINITY;
         let hits = top_k(&scores, k, |row| matched(row) && compiled.allows(row));
         Ok(self.answer(
-            pinned(hits, &compiled, k, |row| matched(row).then_some(scores[row])),
+            pinned(hits, &compiled, k, &|row| matched(row).then_some(scores[row])),
             skipped,
             "search",
         ))
@@ -422,6 +457,12 @@ impl Engine {
         k: usize,
         rules: &Rules,
     ) -> Result<Recommendations, EngineError> {
+        // One copy of the body, whatever the id type.
+        let ids: Vec<&str> = cart.iter().map(AsRef::as_ref).collect();
+        self.together_ids(&ids, k, rules)
+    }
+
+    fn together_ids(&self, cart: &[&str], k: usize, rules: &Rules) -> Result<Recommendations, EngineError> {
         check_k(k)?;
         let together = self.together.as_ref().ok_or(EngineError::ModelMissing { model: "together" })?;
         let compiled = rules.compile(&self.catalog)?;
@@ -450,12 +491,12 @@ impl Engine {
             if let Some(popularity) = &self.popularity {
                 let listed: Vec<usize> = hits.iter().map(|h| h.index).collect();
                 let fill = |row: usize| !paired(row) && !in_cart.contains(row) && !listed.contains(&row);
-                let more = self.scan(popularity, &TRENDING, k - hits.len(), fill, rules)?;
+                let more = self.scan(popularity, &TRENDING, k - hits.len(), &fill, rules)?;
                 hits.extend(more.into_iter().map(|hit| Hit { index: hit.index, score: 0.0 }));
             }
         }
         Ok(self.answer(
-            pinned(hits, &compiled, k, |row| {
+            pinned(hits, &compiled, k, &|row| {
                 (!in_cart.contains(row)).then(|| if paired(row) { scores[row] } else { 0.0 })
             }),
             skipped,
@@ -482,7 +523,7 @@ impl Engine {
                     .ok_or_else(|| EngineError::UnknownCategory { name: name.to_owned() })?,
             ),
         };
-        let hits = self.scan(scores, &TRENDING, k, |i| members.is_none_or(|m| m.contains(i)), rules)?;
+        let hits = self.scan(scores, &TRENDING, k, &|i| members.is_none_or(|m| m.contains(i)), rules)?;
         Ok(self.answer(hits, Vec::new(), "trending"))
     }
 
@@ -496,11 +537,11 @@ impl Engine {
         rules: &Rules,
     ) -> Result<Recommendations, EngineError> {
         let scores = self.popularity.as_ref().ok_or(EngineError::ModelMissing { model: "popularity" })?;
-        let trending = self.scan(scores, &TRENDING, k, |_| true, rules)?;
+        let trending = self.scan(scores, &TRENDING, k, &|_| true, rules)?;
         if trending.iter().any(|hit| hit.score > 0.0) {
             return Ok(self.answer(trending, skipped, "trending"));
         }
-        let popular = self.scan(scores, &POPULAR, k, |_| true, rules)?;
+        let popular = self.scan(scores, &POPULAR, k, &|_| true, rules)?;
         Ok(self.answer(popular, skipped, "popular"))
     }
 
@@ -512,7 +553,7 @@ impl Engine {
         items: &ItemMatrix,
         query: &[f32],
         k: usize,
-        keep: impl Fn(usize) -> bool,
+        keep: &dyn Fn(usize) -> bool,
         rules: &Rules,
     ) -> Result<Vec<Hit>, EngineError> {
         if rules.is_empty() {
@@ -521,9 +562,9 @@ impl Engine {
         let compiled = rules.compile(&self.catalog)?;
         let pinned_rows: Vec<usize> = compiled.pins.iter().map(|&(row, _)| row).collect();
         let accept = |i: usize| keep(i) && compiled.allows(i) && !pinned_rows.contains(&i);
-        let hits = search_with(items, query, k, accept, compiled.bonus.as_deref());
+        let hits = search_with(items, query, k, &accept, compiled.bonus.as_deref());
         let bonus = |row: usize| compiled.bonus.as_ref().map_or(0.0, |b| b[row]);
-        Ok(pinned(hits, &compiled, k, |row| keep(row).then(|| dot(&items.row(row), query) + bonus(row))))
+        Ok(pinned(hits, &compiled, k, &|row| keep(row).then(|| dot(&items.row(row), query) + bonus(row))))
     }
 
     /// The next-up score of every catalog item after a history of catalog
@@ -648,7 +689,7 @@ fn pinned(
     mut hits: Vec<Hit>,
     compiled: &Compiled,
     k: usize,
-    score: impl Fn(usize) -> Option<f32>,
+    score: &dyn Fn(usize) -> Option<f32>,
 ) -> Vec<Hit> {
     if compiled.pins.is_empty() {
         return hits;

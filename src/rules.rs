@@ -40,12 +40,40 @@ pub struct Rules {
     pub overrides: BTreeMap<String, BTreeMap<String, Value>>,
 }
 
-#[derive(Debug, Clone, Deserialize, PartialEq)]
-#[serde(untagged)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Test {
     Range { min: Option<f64>, max: Option<f64> },
     AnyOf(Vec<Value>),
     Is(Value),
+}
+
+// By hand from a JSON value: serde's untagged enums cost far more wasm.
+impl<'de> Deserialize<'de> for Test {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let number = |value: Value, name: &str| match value.as_f64() {
+            Some(number) => Ok(number),
+            None => Err(serde::de::Error::custom(format!("{name} of a range must be a number, not {value}"))),
+        };
+        match Value::deserialize(deserializer)? {
+            Value::Object(fields) => {
+                let (mut min, mut max) = (None, None);
+                for (name, value) in fields {
+                    match name.as_str() {
+                        "min" => min = Some(number(value, "min")?),
+                        "max" => max = Some(number(value, "max")?),
+                        _ => {
+                            return Err(serde::de::Error::custom(format!(
+                                "a range has min and max, not {name}"
+                            )))
+                        }
+                    }
+                }
+                Ok(Test::Range { min, max })
+            }
+            Value::Array(list) => Ok(Test::AnyOf(list)),
+            value => Ok(Test::Is(value)),
+        }
+    }
 }
 
 /// `weight` is added to the model's score of every item matching all of `when`.

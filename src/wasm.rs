@@ -323,11 +323,13 @@ fn rules_arg(rules: &JsValue) -> Result<Rules, JsValue> {
     if rules.is_undefined() || rules.is_null() {
         return Ok(Rules::default());
     }
-    // Through JSON values: serde_wasm_bindgen reads only the fields a struct
-    // names, so a misspelt rule would otherwise be ignored, not refused.
-    let value: serde_json::Value = serde_wasm_bindgen::from_value(rules.clone())
-        .map_err(|e| invalid_argument(&format!("rules: {e}")))?;
-    serde_json::from_value(value).map_err(|e| invalid_argument(&format!("rules: {e}")))
+    // As JSON text: serde_wasm_bindgen reads only the fields a struct names,
+    // so a misspelt rule would be ignored, not refused.
+    let text = js_sys::JSON::stringify(rules)
+        .ok()
+        .and_then(|text| text.as_string())
+        .ok_or_else(|| invalid_argument("rules could not be read as JSON"))?;
+    serde_json::from_slice(text.as_bytes()).map_err(|e| invalid_argument(&format!("rules: {e}")))
 }
 
 fn history_arg(item_ids: &JsValue) -> Result<Vec<String>, JsValue> {

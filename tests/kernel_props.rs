@@ -103,7 +103,7 @@ proptest! {
         // With a merchandising bonus on every third row, in both passes.
         let bonus: Vec<f32> = (0..rows).map(|row| if row % 3 == 0 { 0.5 } else { 0.0 }).collect();
         let boosted: Vec<f32> = exact.iter().zip(&bonus).map(|(s, b)| s + b).collect();
-        let hits = search_with(&matrix, &query, k, |i| keep[i], Some(&bonus));
+        let hits = search_with(&matrix, &query, k, &|i| keep[i], Some(&bonus));
         prop_assert!(same(&hits, &oracle(&boosted, k, &keep)), "boosted: got {:?}", hits);
         // And the int8 values are within half a step of the f32 ones.
         for (row, chunk) in values.chunks(cols).enumerate() {

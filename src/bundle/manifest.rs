@@ -8,6 +8,7 @@
 //! instead of failing to parse (or wrapping) on a 32-bit target.
 
 use serde::Deserialize;
+use serde_json::Value;
 
 /// The format this engine writes, and the major version it reads.
 pub const FORMAT: &str = "edgerec-bundle/1";
@@ -119,8 +120,7 @@ pub struct Parity {
 }
 
 /// A real input and the ranking the training side produced for it.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[derive(Debug, Clone)]
 pub enum ParityCase {
     Similar {
         item: String,
@@ -148,11 +148,65 @@ pub enum ParityCase {
         expected: Vec<Expected>,
     },
     /// A kind from a newer minor format: skipped.
-    #[serde(other)]
     Unknown,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+// By hand from a JSON value: serde's internally tagged enums buffer every
+// case and cost the wasm build about 30 KB.
+impl<'de> Deserialize<'de> for ParityCase {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        ParityCase::from_value(&Value::deserialize(deserializer)?).map_err(serde::de::Error::custom)
+    }
+}
+
+impl ParityCase {
+    fn from_value(value: &Value) -> Result<Self, String> {
+        let case = value.as_object().ok_or("a parity case must be an object")?;
+        let kind = case.get("kind").and_then(Value::as_str).ok_or("a parity case needs a kind")?;
+        let bad = |name: &str, what: &str| format!("{kind} parity case: {name} must be {what}");
+        let text = |name: &str| {
+            case.get(name).and_then(Value::as_str).map(str::to_owned).ok_or_else(|| bad(name, "a string"))
+        };
+        let optional = |name: &str| match case.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(text)) => Ok(Some(text.clone())),
+            Some(_) => Err(bad(name, "a string or null")),
+        };
+        let ids = |name: &str| -> Result<Vec<String>, String> {
+            let list = case.get(name).and_then(Value::as_array).ok_or_else(|| bad(name, "a list of ids"))?;
+            list.iter()
+                .map(|id| id.as_str().map(str::to_owned).ok_or_else(|| bad(name, "a list of ids")))
+                .collect()
+        };
+        let expected = || -> Result<Vec<Expected>, String> {
+            let list =
+                case.get("expected").and_then(Value::as_array).ok_or_else(|| bad("expected", "a list"))?;
+            list.iter()
+                .map(|entry| {
+                    let id = entry.get("id").and_then(Value::as_str);
+                    let score = entry.get("score").and_then(Value::as_f64);
+                    match (id, score) {
+                        (Some(id), Some(score)) => Ok(Expected { id: id.to_owned(), score: score as f32 }),
+                        _ => Err(bad("expected", "a list of { id, score }")),
+                    }
+                })
+                .collect()
+        };
+        Ok(match kind {
+            "similar" => {
+                Self::Similar { item: text("item")?, category: optional("category")?, expected: expected()? }
+            }
+            "for_user" => Self::ForUser { user: text("user")?, expected: expected()? },
+            "for_history" => Self::ForHistory { history: ids("history")?, expected: expected()? },
+            "next_up" => Self::NextUp { history: ids("history")?, expected: expected()? },
+            "trending" => Self::Trending { category: optional("category")?, expected: expected()? },
+            "together" => Self::Together { items: ids("items")?, expected: expected()? },
+            _ => Self::Unknown,
+        })
+    }
+}
+
+#[derive(Debug, Clone)]
 pub struct Expected {
     pub id: String,
     pub score: f32,

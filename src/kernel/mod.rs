@@ -89,10 +89,12 @@ pub fn synthetic(rows: usize, cols: usize, int8: bool, seed: u64) -> ItemMatrix 
 /// Scores all rows against `query` and returns the best `k` rows accepted by
 /// `keep`, highest score first, lower row index first on ties.
 pub fn search(matrix: &ItemMatrix, query: &[f32], k: usize, keep: impl Fn(usize) -> bool) -> Vec<Hit> {
-    search_with(matrix, query, k, keep, None)
+    search_with(matrix, query, k, &keep, None)
 }
 
 /// [`search`], with `bonus[row]` added to every row's score before ranking.
+/// `keep` is dynamic: one copy of the scan serves every caller (it is asked
+/// only about rows that would enter the top k).
 ///
 /// # Panics
 /// If `bonus` has another length than the matrix has rows.
@@ -100,7 +102,7 @@ pub fn search_with(
     matrix: &ItemMatrix,
     query: &[f32],
     k: usize,
-    keep: impl Fn(usize) -> bool,
+    keep: &dyn Fn(usize) -> bool,
     bonus: Option<&[f32]>,
 ) -> Vec<Hit> {
     if let Some(bonus) = bonus {
