@@ -12,8 +12,11 @@
 //! neighbouring letters as one edit (optimal string alignment), and is
 //! computed only for catalog words of a close length, stopping as soon as
 //! the distance is passed. (An FST with Levenshtein automata, the `fst`
-//! crate, was measured too: it added 81 KB to the gzipped core wasm, 46 %,
-//! and was not faster at 50,000 products: docs/api.md.)
+//! crate, was measured too, back to back under the same load at 49,688
+//! products: a query with a swapped pair of letters took 432 µs against this
+//! scan's 570 µs, though its Levenshtein distance, counting a swap as two
+//! edits, matched fewer words; and it added 32 KB to the gzipped core wasm,
+//! which would put that past its 200 KB budget.)
 
 use std::collections::HashMap;
 
