@@ -490,8 +490,12 @@ impl Engine {
         if hits.len() < k {
             if let Some(popularity) = &self.popularity {
                 let listed: Vec<usize> = hits.iter().map(|h| h.index).collect();
-                let fill = |row: usize| !paired(row) && !in_cart.contains(row) && !listed.contains(&row);
-                let more = self.scan(popularity, &TRENDING, k - hits.len(), &fill, rules)?;
+                // The rules are compiled already: filter and boost with them, pin once below.
+                let fill = |row: usize| {
+                    !paired(row) && !in_cart.contains(row) && !listed.contains(&row) && compiled.allows(row)
+                };
+                let more =
+                    search_with(popularity, &TRENDING, k - hits.len(), &fill, compiled.bonus.as_deref());
                 hits.extend(more.into_iter().map(|hit| Hit { index: hit.index, score: 0.0 }));
             }
         }
