@@ -60,9 +60,18 @@ def normalise_rows(matrix: np.ndarray) -> np.ndarray:
     return (matrix / np.where(norms == 0, 1.0, norms)).astype(np.float32)
 
 
-def similar(embeddings: np.ndarray, item: int, k: int, allowed=None):
+def similar(embeddings: np.ndarray, item: int, k: int, allowed=None, content_columns: int = 0,
+            unbought: np.ndarray | None = None):
+    """Cosine neighbours; an `unbought` item queries with its last `content_columns` alone
+    (models/content.py)."""
     unit = normalise_rows(embeddings)
-    return top_k(unit @ unit[item], k, exclude=[item], allowed=allowed)
+    query = unit[item].astype(np.float64)
+    if content_columns and unbought is not None and unbought[item]:
+        norm = np.linalg.norm(query[-content_columns:])
+        if norm > 0:
+            query[:-content_columns] = 0.0
+            query = query / norm
+    return top_k(unit @ query.astype(np.float32), k, exclude=[item], allowed=allowed)
 
 
 def for_user(item_factors, user_factors, user: int, seen: list[int], k: int):

@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import bundle, data, factors, factors_sparse, next_up
+from . import bundle, content, data, factors, factors_sparse, next_up
 
 PARITY_K = 10
 PARITY_TOLERANCE = 1e-4
@@ -98,7 +98,8 @@ def synthetic_histories(popular: list[int], lengths: list[int], seed: int) -> li
 
 def factor_parity_cases(catalog: data.Catalog, popular: list[int], item_factors: np.ndarray,
                         item_embeddings: np.ndarray, fold_in_lambda: float, seed: int,
-                        known_users: KnownUsers | None = None) -> list[dict]:
+                        known_users: KnownUsers | None = None, content_columns: int = 0,
+                        unbought: np.ndarray | None = None) -> list[dict]:
     rng = random.Random(seed)
     ids = catalog.ids
 
@@ -113,6 +114,12 @@ def factor_parity_cases(catalog: data.Catalog, popular: list[int], item_factors:
         allowed = np.array([category in it.categories for it in catalog.items])
         cases.append({"kind": "similar", "item": ids[item], "category": category,
                       "expected": ranked(factors.similar(item_embeddings, item, PARITY_K, allowed))})
+    if content_columns and unbought is not None and unbought.any():
+        # Products no one has bought query with their content columns alone.
+        for item in rng.sample(sorted(np.flatnonzero(unbought).tolist()), min(3, int(unbought.sum()))):
+            cases.append({"kind": "similar", "item": ids[item], "category": None,
+                          "expected": ranked(factors.similar(item_embeddings, item, PARITY_K,
+                                                             content_columns=content_columns, unbought=unbought))})
     histories = synthetic_histories(popular[:200], [1, 3, 5, 10, 20], seed)
     for history in histories:
         cases.append({"kind": "for_history", "history": [ids[i] for i in history],
@@ -247,7 +254,8 @@ def write_bundle(out: Path, *, catalog: data.Catalog, item_factors: np.ndarray, 
                  sequences: list | None = None, next_up_options: dict | None = None,
                  known_users: KnownUsers | None = None, seed: int = 0, extra: dict | None = None,
                  matrix_dtype: str = bundle.DEFAULT_MATRIX_DTYPE, trending: np.ndarray | None = None,
-                 trending_half_life_days: float = TRENDING_HALF_LIFE_DAYS, together=None) -> Path:
+                 trending_half_life_days: float = TRENDING_HALF_LIFE_DAYS, together=None,
+                 similar_content: dict | None = None) -> Path:
     """Builds and writes (atomically) a bundle the engine loads: similar (cosine over
     item_embeddings), for-you (fold-in over item_factors), next up (the LSTM trained
     here on `sequences`, unless next_up_options is None), the catalog for search,
@@ -270,8 +278,11 @@ def write_bundle(out: Path, *, catalog: data.Catalog, item_factors: np.ndarray, 
         files["user_factors.f32"] = bundle.matrix_bytes(known_users.factors)
         factor_spec.update(users=bundle.matrix_spec("user_factors.f32", known_users.factors),
                            users_file="users.json", known_users_notice=known_users.notice)
-    models = {"similar": {"embeddings": embeddings_spec}, "factors": factor_spec}
-    cases = factor_parity_cases(catalog, popular, item_factors, item_embeddings, fold_in_lambda, seed, known_users)
+    models = {"similar": {"embeddings": embeddings_spec, **(similar_content or {})}, "factors": factor_spec}
+    content_columns = (similar_content or {}).get("content_columns", 0)
+    unbought = trending[:, 1] <= 0 if trending is not None and content_columns else None
+    cases = factor_parity_cases(catalog, popular, item_factors, item_embeddings, fold_in_lambda, seed, known_users,
+                                content_columns, unbought)
     if trending is not None:
         # Trending and popularity: aggregates over every shopper, no one's events.
         files["popularity.f32"] = bundle.matrix_bytes(trending)
@@ -365,6 +376,12 @@ def arguments(argv=None):
     parser.add_argument("--no-next-up", action="store_true", help="leave the LSTM out")
     parser.add_argument("--trending-half-life-days", type=float, default=TRENDING_HALF_LIFE_DAYS,
                         help="trending: an event's weight halves every this many days before the newest event")
+    parser.add_argument("--content-dim", type=int, default=content.CONTENT_DIM,
+                        help="similar items: columns of content (title, categories, attributes) appended to "
+                             "the collaborative embedding, so products no one bought have neighbours; 0: none")
+    parser.add_argument("--content-blend", default="auto",
+                        help="similar items: the collaborative share w of the cosine, 'auto' (chosen on "
+                             "held-out transactions) or a number in [0, 1]")
     parser.add_argument("--matrix-dtype", choices=bundle.MATRIX_DTYPES, default=bundle.DEFAULT_MATRIX_DTYPE,
                         help="how item matrices are stored: i8 (int8 + a scale per row, a quarter of the "
                              "bytes; the default) or f32")
@@ -389,6 +406,15 @@ def arguments(argv=None):
             parser.error("--fold-in-lambda must be 'auto' or a number")
         if not args.fold_in_lambda > 0:
             parser.error("--fold-in-lambda must be > 0")
+    if args.content_blend != "auto":
+        try:
+            args.content_blend = float(args.content_blend)
+        except ValueError:
+            parser.error("--content-blend must be 'auto' or a number")
+        if not 0.0 <= args.content_blend <= 1.0:
+            parser.error("--content-blend must be in [0, 1]")
+    if args.content_dim < 0:
+        parser.error("--content-dim must be >= 0")
     if not args.trending_half_life_days > 0:
         parser.error("--trending-half-life-days must be > 0")
     for name in ("factor_dim", "embedding_dim", "next_up_dim", "next_up_max_len", "next_up_epochs"):
@@ -469,6 +495,11 @@ def run(args) -> Path:
                                                                    **fit_options)
         log(f"   item factors {item_factors.shape[0]:,} x {item_factors.shape[1]}, "
             f"similar-item embeddings {item_embeddings.shape[0]:,} x {item_embeddings.shape[1]}")
+    similar_content = None
+    if args.content_dim:
+        with step(f"similar items: content columns (dim {args.content_dim}) and the blend", timings):
+            item_embeddings, similar_content = content_blend(args, catalog, events, fit_options, factor_dim,
+                                                             embedding_dim, item_embeddings)
     known_users = None
     if args.include_known_users:
         seen = [sorted({int(i) for i in matrix[row].indices}) for row in range(matrix.shape[0])]
@@ -495,13 +526,44 @@ def run(args) -> Path:
                                 sequences=sequences, next_up_options=next_up_options, known_users=known_users,
                                 seed=args.seed, matrix_dtype=args.matrix_dtype, trending=trending,
                                 trending_half_life_days=args.trending_half_life_days,
-                                together=bought_together(events, n_items))
+                                together=bought_together(events, n_items), similar_content=similar_content)
     size = sum(p.stat().st_size for p in args.out.iterdir())
     log(f"wrote {manifest}: bundle {name} version {version}, {size / 1e6:.2f} MB, "
         f"{'WITH known users (research data)' if known_users else 'no shopper data'}; "
         f"{time.perf_counter() - started:.1f} s in all, peak RSS {factors_sparse.peak_rss_mb():,.0f} MB")
     log("check it: cargo run --bin edgerec -- verify " + str(args.out))
     return manifest
+
+
+DEFAULT_CONTENT_BLEND = 0.9  # w where no held-out transactions can choose it (the Instacart choice)
+
+
+def content_blend(args, catalog: data.Catalog, events: data.Events, fit_options: dict, factor_dim: int,
+                  embedding_dim: int, item_embeddings: np.ndarray) -> tuple[np.ndarray, dict]:
+    """The similar-items matrix with content columns (models/content.py) and its manifest
+    entry. With --content-blend auto, w is chosen on held-out transactions, refitting the
+    factors without them."""
+    vectors = content.content_vectors(catalog, args.content_dim, seed=args.seed)
+    log(f"   content vectors: {vectors.shape[0]:,} x {vectors.shape[1]} from titles, categories and attributes")
+    weight, chosen_by = args.content_blend, "given"
+    if weight == "auto":
+        codes = transactions(events)
+        if len(np.unique(codes[codes >= 0])) < 50:
+            weight, chosen_by = DEFAULT_CONTENT_BLEND, "default (fewer than 50 transactions to choose on)"
+        else:
+            def fit(mask):
+                matrix = factors_sparse.events_matrix(events, len(catalog), mask, args.weights)
+                return factors_sparse.fit_factors(matrix, factor_dim, embedding_dim=embedding_dim,
+                                                  **{**fit_options, "log": factors_sparse.quiet})[1]
+            weight, table = content.choose_blend(events, codes, vectors, fit, seed=args.seed, log=log)
+            chosen_by = "best HR@10 on held-out transactions"
+            for w, split, hr, ndcg in table:
+                label = "popular" if w == "popular" else f"w {w:.1f}"
+                log(f"   {split:<34} {label:<8} HR@10 {hr:.4f}  NDCG@10 {ndcg:.4f}")
+    warm = np.bincount(events.item, minlength=len(catalog)) > 0
+    log(f"   w {weight:g} ({chosen_by}); {int((~warm).sum()):,} items without events query by content")
+    return content.blended(item_embeddings, warm, vectors, weight), {
+        "content_columns": int(vectors.shape[1]), "content_blend": float(weight)}
 
 
 def main(argv=None) -> None:

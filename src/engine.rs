@@ -140,7 +140,16 @@ impl Engine {
     /// runs its parity cases.
     pub fn load_with(files: &BundleFiles, options: &LoadOptions) -> Result<Self, EngineError> {
         let bundle = Bundle::from_files_with(files, options)?;
-        let similar = bundle.similar.as_ref().map(SimilarItems::new);
+        let content_columns =
+            bundle.manifest.models.similar.as_ref().map_or(0, |spec| spec.content_columns as usize);
+        let similar = bundle.similar.as_ref().map(|embeddings| match &bundle.popularity {
+            Some(popularity) if content_columns > 0 => SimilarItems::with_content(
+                embeddings,
+                content_columns,
+                RowSet::new((0..popularity.rows()).filter(|&i| popularity.row(i)[1] <= 0.0)),
+            ),
+            _ => SimilarItems::new(embeddings),
+        });
         let factors = match bundle.factors {
             Some(f) => Some(Factors {
                 model: FactorModel::new(f.items, f.fold_in_lambda)?,

@@ -86,6 +86,12 @@ fn wrong_dimensions_are_refused() {
     assert!(matches!(&e, BundleError::WrongDimensions { path, .. } if path == "item_embeddings.f32"), "{e}");
 
     let mut files = common::default_bundle();
+    common::edit_manifest(&mut files, |m| m["models"]["similar"]["content_columns"] = json!(65));
+    let e = load_error(&files);
+    assert!(matches!(&e, BundleError::WrongDimensions { path, .. } if path == "item_embeddings.f32"), "{e}");
+    assert!(e.to_string().contains("content_columns is 65"), "{e}");
+
+    let mut files = common::default_bundle();
     common::edit_manifest(&mut files, |m| m["models"]["factors"]["items"]["rows"] = json!(1681));
     assert_eq!(load_error(&files).code(), "bundle_wrong_dimensions");
 }

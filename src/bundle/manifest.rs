@@ -79,9 +79,15 @@ pub struct PopularitySpec {
     pub half_life_days: Option<f64>,
 }
 
+/// Cosine over `embeddings`. When the last `content_columns` of each row are
+/// the item's content vector (title, categories, attributes), an item no one
+/// has bought (all-time popularity 0) queries with those columns alone: the
+/// rest of its row is a guess made from its content (docs/training.md).
 #[derive(Debug, Clone, Deserialize)]
 pub struct SimilarSpec {
     pub embeddings: MatrixSpec,
+    #[serde(default)]
+    pub content_columns: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

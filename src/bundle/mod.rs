@@ -231,6 +231,15 @@ impl Bundle {
             });
         }
         let similar = match &manifest.models.similar {
+            Some(spec) if spec.content_columns > spec.embeddings.cols => {
+                return Err(BundleError::WrongDimensions {
+                    path: spec.embeddings.file.clone(),
+                    reason: format!(
+                        "content_columns is {}, the matrix has {} columns",
+                        spec.content_columns, spec.embeddings.cols
+                    ),
+                })
+            }
             Some(spec) => Some(verified.item_matrix(&spec.embeddings, Some(item_count))?),
             None => None,
         };

@@ -1,16 +1,35 @@
 //! "Similar items": cosine similarity over item embeddings. Rows are
-//! L2-normalised once at load, so the query is just the item's own row.
+//! L2-normalised once at load, so the query is usually the item's own row.
 
-use crate::kernel::{search, Hit, ItemMatrix};
+use crate::kernel::{search, Hit, ItemMatrix, RowSet};
 
 #[derive(Debug, Clone)]
 pub struct SimilarItems {
     unit_rows: ItemMatrix,
+    content_queries: Option<ContentQueries>,
+}
+
+/// Items whose rows end in content columns and that no one has bought: their
+/// collaborative columns are only predicted from their content, so they query
+/// with the content columns alone.
+#[derive(Debug, Clone)]
+struct ContentQueries {
+    first_column: usize,
+    items: RowSet,
 }
 
 impl SimilarItems {
     pub fn new(embeddings: &ItemMatrix) -> Self {
-        Self { unit_rows: embeddings.normalised_rows() }
+        Self { unit_rows: embeddings.normalised_rows(), content_queries: None }
+    }
+
+    /// As [`Self::new`], where the last `content_columns` of each row describe
+    /// the item's content and `unbought` lists the items with no events.
+    pub fn with_content(embeddings: &ItemMatrix, content_columns: usize, unbought: RowSet) -> Self {
+        let cols = embeddings.cols();
+        let content_queries = (content_columns > 0 && content_columns < cols)
+            .then(|| ContentQueries { first_column: cols - content_columns, items: unbought });
+        Self { unit_rows: embeddings.normalised_rows(), content_queries }
     }
 
     /// The `k` items most similar to `item`, never `item` itself, restricted
@@ -19,13 +38,60 @@ impl SimilarItems {
         search(&self.unit_rows, &self.query(item), k, |i| i != item && keep(i))
     }
 
-    /// The query for items like `item`: its own unit row.
+    /// The query for items like `item`: its own unit row, or for an item no
+    /// one has bought, the content part of it, unit length (kept whole if that
+    /// part is empty).
     pub fn query(&self, item: usize) -> Vec<f32> {
-        self.unit_rows.row(item)
+        let mut row = self.unit_rows.row(item);
+        if let Some(content) = self.content_queries.as_ref().filter(|c| c.items.contains(item)) {
+            let norm = row[content.first_column..].iter().map(|v| v * v).sum::<f32>().sqrt();
+            if norm > 0.0 {
+                row[..content.first_column].fill(0.0);
+                row.iter_mut().for_each(|v| *v /= norm);
+            }
+        }
+        row
     }
 
     /// The unit rows the query is scored against.
     pub fn items(&self) -> &ItemMatrix {
         &self.unit_rows
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernel::Matrix;
+
+    /// Two collaborative columns, then two content columns.
+    fn shop() -> ItemMatrix {
+        let rows = [
+            [1.0, 0.0, 0.0, 1.0], // 0: bought, content like 3
+            [0.9, 0.1, 1.0, 0.0], // 1: bought, content like 2
+            [0.0, 1.0, 1.0, 0.0], // 2: bought
+            [1.0, 0.0, 0.1, 1.0], // 3: no one bought it; its predicted cf points at item 0's
+        ];
+        Matrix::new(4, 4, rows.concat()).unwrap().into()
+    }
+
+    #[test]
+    fn an_unbought_item_queries_with_its_content_columns_alone() {
+        let model = SimilarItems::with_content(&shop(), 2, RowSet::new([3]));
+        let query = model.query(3);
+        assert_eq!(&query[..2], &[0.0, 0.0]);
+        let norm: f32 = query.iter().map(|v| v * v).sum::<f32>().sqrt();
+        assert!((norm - 1.0).abs() < 1e-6);
+        let rows: Vec<usize> = model.similar(3, 3, |_| true).iter().map(|h| h.index).collect();
+        assert_eq!(rows[0], 0, "item 0 shares its content");
+        // A bought item keeps its whole row.
+        assert_eq!(model.query(0), SimilarItems::new(&shop()).query(0));
+    }
+
+    #[test]
+    fn without_content_columns_every_item_queries_with_its_row() {
+        let plain = SimilarItems::new(&shop());
+        let none = SimilarItems::with_content(&shop(), 0, RowSet::new([3]));
+        assert_eq!(none.query(3), plain.query(3));
     }
 }
