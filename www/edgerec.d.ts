@@ -123,6 +123,12 @@ export interface EdgeRecOptions {
    * first answer.
    */
   loading?: 'staged' | 'full';
+  /**
+   * ms between reads of the channel's live stock file (stock.json: out-of-stock
+   * ids and attribute overrides, applied to every answer without a new model
+   * version; default 60 000; 0: never). One read serves every tab of the origin.
+   */
+  stockEvery?: number;
 }
 
 /** Bundle limits (lib/limits.js); every value a whole number >= 1. */
@@ -281,9 +287,14 @@ export interface ModelRejectedDetail {
   reason: string;
 }
 
+/** Counts of the live stock now applied; null when the channel has no stock file. */
+export type StockCounts = { outOfStock: number; overrides: number } | null;
+
 export interface EdgeRecEventMap {
   modelchange: CustomEvent<ModelChangeDetail>;
   modelrejected: CustomEvent<ModelRejectedDetail>;
+  /** The live stock changed: answers from now on apply it. */
+  stockchange: CustomEvent<StockCounts>;
 }
 
 /**
@@ -389,6 +400,20 @@ export declare class EdgeRec extends TypedEventTarget<EdgeRec, EdgeRecEventMap> 
 
   /** Follows the channel's newest version again; resolves to the version serving. */
   unpin(): Promise<string | null>;
+
+  /**
+   * Reads the channel's live stock file now (the timer does every `stockEvery`)
+   * and applies it to every answer from here on.
+   * @throws {BundleError} `bad_stock`, `bundle_bad_signature`, `network_error` (the stock it had stays)
+   */
+  refreshStock(): Promise<StockCounts>;
+
+  /**
+   * Item `id` under the live stock this instance applies: `inStock` false when
+   * the stock file lists it out of stock; `overrides`, its attribute overrides.
+   * Synchronous: the stock is held on the page.
+   */
+  stockOf(id: string): { inStock: boolean; overrides: Record<string, RuleValue> };
 
   /** How many engine Workers exist and their total wasm memory, for monitoring. */
   memory(): Promise<{ workers: number; wasmBytes: number }>;

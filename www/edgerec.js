@@ -341,6 +341,15 @@ export class EdgeRec extends EventTarget {
     return stockCounts(stock);
   }
 
+  /** Item `id` under the live stock applied now: `{ inStock, overrides }`. */
+  stockOf(id) {
+    const stock = this.#stock;
+    return {
+      inStock: !stock?.outOfStock.includes(String(id)),
+      overrides: { ...(stock?.overrides[String(id)] ?? {}) },
+    };
+  }
+
   /** Goes back to the version served before this one (kept in the cache) and stays there until unpin(). */
   async rollback() {
     return coded(() => this.#lifecycle.rollback(), 'storage_failed');

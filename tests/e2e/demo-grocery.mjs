@@ -1,13 +1,16 @@
 // The grocery demo shop in Chromium: `scripts/instacart.sh channel` builds a
 // channel from the Instacart sample (a throwaway one here, one LSTM epoch to
 // keep CI short), and the demo serves it with ?shop=instacart: departments,
-// aisles, a product, similar items inside the aisle, "for you" and search.
+// aisles, a product, similar items inside the aisle, "for you", search, the
+// cart and its "complete your basket", an out-of-stock flip from the live
+// stock file, and the same pages at a phone's 390 px (screenshots of each in
+// test-artifacts/).
 // Product facts are checked against the sample's own products.csv.
 // Skipped, saying so, when ../shared/data/instacart is not there.
 // Usage: node tests/e2e/demo-grocery.mjs
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { serve } from './static-server.mjs';
@@ -131,8 +134,75 @@ try {
   check(found.length >= 10 && found.slice(0, 5).every((id) => /greek/i.test(products.get(id).product_name)),
     `search "greek yogurt": ${found.slice(0, 3).map((id) => products.get(id).product_name).join(', ')}, …`);
   await page.screenshot({ path: `${artifacts}demo-grocery-search.png` });
+
+  // The cart drives "complete your basket".
+  await page.goto(`${server.url}demo/?shop=instacart#/item/${popularProduct}`);
+  await page.waitForSelector('#product:not([hidden]) #add-to-cart:not([disabled])');
+  check((await page.textContent('#product-stock')) === 'In stock', `${products.get(popularProduct).product_name}: in stock`);
+  await page.click('#add-to-cart');
+  await page.waitForFunction(() => document.getElementById('cart-count').textContent === '1');
+  check(await page.$eval('#add-to-cart', (b) => b.disabled && b.textContent.startsWith('In your cart')), 'add to cart: the cart has 1 product');
+  const second = together[0];
+  await page.goto(`${server.url}demo/?shop=instacart#/item/${second}`);
+  await page.waitForSelector('#product:not([hidden]) #add-to-cart:not([disabled])');
+  await page.click('#add-to-cart');
+  await page.waitForFunction(() => document.getElementById('cart-count').textContent === '2');
+  await page.click('#cart-link');
+  await page.waitForSelector('#cart:not([hidden]) #cart-together-shelf:not([hidden]) #cart-together li[data-id]');
+  const lines = await page.$$eval('#cart-items li[data-id]', (els) => els.map((e) => e.dataset.id));
+  const basket = await cardIds(page, 'cart-together');
+  check(lines.join() === [popularProduct, second].join() && basket.length === 12
+    && !basket.includes(popularProduct) && !basket.includes(second) && basket.join() !== together.join(),
+  `the cart page: 2 lines and "complete your basket" for both (${basket.slice(0, 3).map((id) => products.get(id).product_name).join(', ')}, …)`);
+  await page.screenshot({ path: `${artifacts}demo-grocery-cart.png`, fullPage: true });
+
+  // The live stock flips a product to "out of stock" with no new model version.
+  const soldOut = basket[0];
+  const version = await page.textContent('#status');
+  await page.goto(`${server.url}demo/?shop=instacart#/item/${soldOut}`);
+  await page.waitForSelector('#product:not([hidden]) #add-to-cart:not([disabled])');
+  const stockFile = join(dir, 'stock-input.json');
+  await writeFile(stockFile, JSON.stringify({ out_of_stock: [soldOut] }));
+  const published = Date.now();
+  const stock = spawnSync('.venv/bin/python', ['-m', 'models.publish', '--channel', join(dir, 'channel'), '--stock', stockFile],
+    { cwd: root, encoding: 'utf8' });
+  check(stock.status === 0, `published a stock file with ${products.get(soldOut).product_name} out of stock ${stock.stderr}`);
+  await page.waitForFunction(() => document.getElementById('product-stock').textContent === 'Out of stock', null, { timeout: 20_000 });
+  check(await page.$eval('#add-to-cart', (b) => b.disabled), `within ${((Date.now() - published) / 1000).toFixed(1)} s the product page says "Out of stock" and cannot be added`);
+  await page.screenshot({ path: `${artifacts}demo-grocery-out-of-stock.png` });
+  await page.goto(`${server.url}demo/?shop=instacart#/cart`);
+  await page.waitForSelector('#cart:not([hidden]) #cart-together li[data-id]');
+  await page.waitForFunction((id) => !document.querySelector(`#cart-together li[data-id="${id}"]`), soldOut);
+  check(!(await cardIds(page, 'cart-together')).includes(soldOut) && (await page.textContent('#status')) === version,
+    `it left "complete your basket"; the model is still ${version}`);
   check(errors.length === 0, `no page errors ${errors.join(' | ')}`);
   await context.close();
+
+  // A phone: 390 px wide.
+  const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true });
+  const small = await phone.newPage();
+  small.on('pageerror', (error) => errors.push(error.message));
+  await small.goto(`${server.url}demo/?shop=instacart`);
+  await small.waitForSelector('#for-you li[data-id]', { timeout: 90_000 });
+  const fits = () => small.evaluate(() => document.documentElement.scrollWidth <= innerWidth);
+  const searchWidth = await small.$eval('#search', (input) => input.getBoundingClientRect().width);
+  check(searchWidth >= 300 && await fits(), `at 390 px the search box is ${searchWidth.toFixed(0)} px wide and nothing overflows sideways`);
+  await small.screenshot({ path: `${artifacts}demo-grocery-phone-home.png` });
+  await small.goto(`${server.url}demo/?shop=instacart#/item/${popularProduct}`);
+  await small.waitForSelector('#product:not([hidden]) #similar li[data-id]');
+  check(await fits(), 'the product page fits');
+  await small.screenshot({ path: `${artifacts}demo-grocery-phone-product.png` });
+  await small.click('#history-toggle');
+  const panel = await small.$eval('#history-panel', (el) => { const r = el.getBoundingClientRect(); return { top: r.top, bottom: r.bottom, left: r.left, right: r.right }; });
+  check(panel.top >= 0 && panel.bottom <= 844 && panel.left >= 0 && panel.right <= 390 && await small.isVisible('#history li a'),
+    `the history panel opens on screen (${panel.left.toFixed(0)}–${panel.right.toFixed(0)} × ${panel.top.toFixed(0)}–${panel.bottom.toFixed(0)})`);
+  await small.screenshot({ path: `${artifacts}demo-grocery-phone-history.png` });
+  await small.click('#history-toggle');
+  await small.goto(`${server.url}demo/?shop=instacart#/search/${encodeURIComponent('greek yogurt')}`);
+  await small.waitForSelector('#results:not([hidden]) #search-results li[data-id]');
+  await small.screenshot({ path: `${artifacts}demo-grocery-phone-search.png` });
+  check(errors.length === 0, `no page errors at 390 px ${errors.join(' | ')}`);
+  await phone.close();
 } catch (error) {
   failed = true;
   console.log(`  FAILED: ${error.message.split('\n')[0]}`);

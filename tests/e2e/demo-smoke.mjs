@@ -116,6 +116,24 @@ try {
   check(served.length === 0, `all ${server.requests.length} requests were plain GETs of static files ${JSON.stringify(served.slice(0, 3))}`);
   check(errors.length === 0, `no page errors ${errors.join(' | ')}`);
   await context.close();
+
+  // A phone, 390 px wide: the search box has a row of its own, the history opens on screen.
+  const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true });
+  const small = await phone.newPage();
+  small.on('pageerror', (error) => errors.push(error.message));
+  await small.goto(`${server.url}demo/#/item/50`);
+  await small.waitForSelector('#product:not([hidden]) #similar li[data-id]');
+  const searchWidth = await small.$eval('#search', (input) => input.getBoundingClientRect().width);
+  const fits = await small.evaluate(() => document.documentElement.scrollWidth <= innerWidth);
+  check(searchWidth >= 300 && fits, `at 390 px the search box is ${searchWidth.toFixed(0)} px wide and nothing overflows sideways`);
+  await small.screenshot({ path: `${artifacts}demo-phone-product.png` });
+  await small.click('#history-toggle');
+  const panel = await small.$eval('#history-panel', (el) => el.getBoundingClientRect().toJSON());
+  check(panel.top >= 0 && panel.bottom <= 844 && panel.left >= 0 && panel.right <= 390 && await small.isVisible('#history li a'),
+    `the history panel opens on screen (x ${panel.left.toFixed(0)}–${panel.right.toFixed(0)}, y ${panel.top.toFixed(0)}–${panel.bottom.toFixed(0)})`);
+  await small.screenshot({ path: `${artifacts}demo-phone-history.png` });
+  check(errors.length === 0, `no page errors at 390 px ${errors.join(' | ')}`);
+  await phone.close();
 } catch (error) {
   failed = true;
   console.log(`  FAILED: ${error.message.split('\n')[0]}`);

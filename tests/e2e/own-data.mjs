@@ -143,12 +143,16 @@ try {
   const after = await everyList();
   check(after.every((list) => !list.ids.includes(soldOut) && list.version === '1'),
     `within one refresh (${((Date.now() - published) / 1000).toFixed(1)} s) ${soldOut} left every list; still version 1, no model swap`);
+  const status = await page.evaluate((id) => [window.rec.stockOf(id), window.rec.stockOf('TEA-004')], soldOut);
+  check(status[0].inStock === false && status[1].inStock === true && status[1].overrides.price === 99,
+    `stockOf(): ${soldOut} out of stock, TEA-004 in stock at the overridden price`);
   const pricey = await page.evaluate(() => window.rec.similar('TEA-001', { k: 10, rules: { filter: { price: { max: 10 } } } }));
   check(!ids(pricey).includes('TEA-004'), 'a price override from the stock file is what price filters see');
   await writeFile(stockFile, JSON.stringify({ out_of_stock: [] }));
   run(['-m', 'models.publish', '--channel', join(dir, 'channel'), '--stock', stockFile]);
   check((await page.evaluate(() => window.rec.refreshStock())).outOfStock === 0
-    && (await everyList())[0].ids.includes(soldOut), `back in stock: ${soldOut} is recommended again`);
+    && (await everyList())[0].ids.includes(soldOut) && await page.evaluate((id) => window.rec.stockOf(id).inStock, soldOut),
+  `back in stock: ${soldOut} is recommended again`);
 
   const categories = await page.evaluate(() => window.rec.categories());
   check(categories.categories.includes('Pour-over') && categories.categories.includes('Herbal tea'),

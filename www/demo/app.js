@@ -32,7 +32,7 @@ $('hero-title').textContent = shop.hero;
 let rec;
 try {
   rec = await EdgeRec.open({ channel: shop.channel, serviceWorker: '../sw.js', serviceWorkerScope: '../',
-    historyName: shop.historyName, checkEvery: 5_000 });
+    historyName: shop.historyName, checkEvery: 5_000, stockEvery: 5_000 });
 } catch (error) {
   setStatus('error', `could not load a model: ${error.message}`);
   throw error;
@@ -51,7 +51,28 @@ rec.addEventListener('modelchange', async ({ detail }) => {
 rec.addEventListener('modelrejected', ({ detail }) => {
   toast(`Model v${detail.version} was not applied: ${detail.reason}. Still serving v${rec.version}.`, 'warn');
 });
+rec.addEventListener('stockchange', ({ detail }) => {
+  render();
+  const count = detail?.outOfStock ?? 0;
+  toast(count ? `Stock updated: ${count.toLocaleString('en')} ${count === 1 ? 'product' : 'products'} out of stock; lists no longer show them.`
+    : 'Stock updated: everything is available again.');
+});
 rec.history.addEventListener('change', () => { renderHistory(); if (route().page === 'home') renderHome(); });
+
+// The cart, like the history, stays in this browser (localStorage).
+const cartKey = `edgerec-demo-cart:${shopName}`;
+const cart = {
+  list: () => { try { return JSON.parse(localStorage.getItem(cartKey)) ?? []; } catch { return []; } },
+  save(ids) { localStorage.setItem(cartKey, JSON.stringify(ids)); renderCartCount(); },
+  add(id) { if (!this.list().includes(id)) this.save([...this.list(), id]); },
+  remove(id) { this.save(this.list().filter((other) => other !== id)); },
+};
+addEventListener('storage', (event) => { if (event.key === cartKey) render(); });
+$('add-to-cart').addEventListener('click', () => {
+  const { id } = route();
+  if (id) cart.add(id);
+  renderProduct(id);
+});
 
 // Scores are for the curious, not for shoppers: off unless asked for.
 $('show-scores').checked = localStorage.getItem('edgerec-demo-scores') === '1';
@@ -67,8 +88,14 @@ $('search-form').addEventListener('submit', (event) => {
   location.hash = text ? `#/search/${encodeURIComponent(text)}` : '#/';
 });
 $('clear-history').addEventListener('click', () => rec.history.clear());
-$('history-toggle').addEventListener('click', () => document.body.classList.toggle('show-history'));
+$('history-toggle').addEventListener('click', () => {
+  $('history-toggle').setAttribute('aria-expanded', document.body.classList.toggle('show-history'));
+});
 addEventListener('hashchange', () => { render(); scrollTo(0, 0); });
+// The history panel opens just under the bar, whose height depends on the width.
+new ResizeObserver(([entry]) => {
+  document.documentElement.style.setProperty('--bar-height', `${Math.ceil(entry.target.getBoundingClientRect().height)}px`);
+}).observe(document.querySelector('.topbar'));
 render();
 
 async function loadCatalog() {
@@ -114,6 +141,7 @@ function route() {
   const [first, second] = [decodeURIComponent(arg), decodeURIComponent(more)];
   if (page === 'item' && catalog.has(first)) return { page: 'item', id: first };
   if (page === 'search' && arg) return { page: 'search', text: first };
+  if (page === 'cart') return { page: 'cart' };
   if (page === 'dept' && departments.has(first)) {
     const aisle = departments.get(first).has(second) ? second : null;
     return { page: 'browse', department: first, aisle };
@@ -127,6 +155,8 @@ function render() {
   $('product').hidden = page !== 'item';
   $('results').hidden = page !== 'search';
   $('browse').hidden = page !== 'browse';
+  $('cart').hidden = page !== 'cart';
+  renderCartCount();
   for (const link of $('departments').children) {
     link.classList.toggle('current', link.hash === `#/dept/${encodeURIComponent(department ?? '')}`);
   }
@@ -136,6 +166,8 @@ function render() {
   } else if (page === 'item') {
     renderProduct(id);
     if (rec.history.list().at(-1) !== id) rec.history.add(id);
+  } else if (page === 'cart') {
+    renderCart();
   } else if (page === 'search') {
     $('search').value = text;
     renderSearch(text);
@@ -191,6 +223,13 @@ function renderProduct(id) {
       tag(aisle, `#/dept/${encodeURIComponent(department)}/${encodeURIComponent(aisle)}`)]
     : item.categories.map((name) => tag(name))));
   paintPoster($('product-poster'), item);
+  // The live stock flips this without a new model version.
+  const { inStock } = rec.stockOf(id);
+  const inCart = cart.list().includes(id);
+  $('product-stock').textContent = inStock ? 'In stock' : 'Out of stock';
+  $('product-stock').dataset.state = inStock ? 'in' : 'out';
+  $('add-to-cart').disabled = !inStock || inCart;
+  $('add-to-cart').textContent = inCart ? 'In your cart ✓' : 'Add to cart';
   const category = $('category-filter').value || undefined;
   show($('similar'), rec.similar(id, { k: K, category }), `No similar ${shop.things} in this category.`);
   optionalShelf($('together-shelf'), $('together'), rec.boughtTogether({ items: [id], k: K }),
@@ -207,6 +246,36 @@ async function optionalShelf(section, list, pending, emptyText) {
     section.hidden = error.code === 'model_missing';
   }
   show(list, pending, emptyText);
+}
+
+function renderCartCount() {
+  $('cart-count').textContent = cart.list().length;
+}
+
+// The cart's lines, then what is bought with all of them: the cart items'
+// partners, scores summed, the cart itself left out.
+function renderCart() {
+  const ids = cart.list().filter((id) => catalog.has(id));
+  $('cart-summary').textContent = ids.length ? `${ids.length} ${ids.length === 1 ? 'product' : 'products'}` : '';
+  $('cart-items').replaceChildren(...ids.map((id) => {
+    const li = document.createElement('li');
+    li.dataset.id = id;
+    const link = tag(catalog.get(id).title, `#/item/${encodeURIComponent(id)}`);
+    const remove = Object.assign(document.createElement('button'), { className: 'ghost', textContent: 'Remove' });
+    remove.addEventListener('click', () => { cart.remove(id); renderCart(); });
+    const note = rec.stockOf(id).inStock ? [] : [Object.assign(document.createElement('span'),
+      { className: 'stock', textContent: 'Out of stock' })];
+    note.forEach((span) => { span.dataset.state = 'out'; });
+    li.append(link, ...note, remove);
+    return li;
+  }));
+  if (!ids.length) {
+    $('cart-items').replaceChildren(empty(`Your cart is empty: open a product and add it.`));
+    $('cart-together-shelf').hidden = true;
+    return;
+  }
+  optionalShelf($('cart-together-shelf'), $('cart-together'), rec.boughtTogether({ items: ids, k: K }),
+    'Nothing was bought with these often enough yet.');
 }
 
 function renderSearch(text) {
