@@ -20,12 +20,17 @@ bindgen=(--target web)
 # What ships carries no function names (1.5 MB of the full build) or tool versions:
 # a panic's message comes from the panic hook, not from names.
 [ "$profile" = release ] && flags+=(--release) && bindgen+=(--remove-name-section --remove-producers-section)
-wasm=${CARGO_TARGET_DIR:-target}/wasm32-unknown-unknown/$profile/edgerec.wasm
-# Both builds write the same artifact path, so each is bound right after it is built.
+out=${CARGO_TARGET_DIR:-target}/wasm32-unknown-unknown
 cargo build "${flags[@]}"
-wasm-bindgen "${bindgen[@]}" --out-dir www/pkg "$wasm"
-cargo build "${flags[@]}" --no-default-features
-wasm-bindgen "${bindgen[@]}" --out-dir www/pkg-core "$wasm"
+wasm-bindgen "${bindgen[@]}" --out-dir www/pkg "$out/$profile/edgerec.wasm"
+# The release core build has a profile of its own (Cargo.toml: dependencies
+# optimised for size); the dev one shares the full build's path, so each is
+# bound right after it is built.
+core_flags=("${flags[@]/--release/--profile=core}")
+core_profile=$profile
+[ "$profile" = release ] && core_profile=core
+cargo build "${core_flags[@]}" --no-default-features
+wasm-bindgen "${bindgen[@]}" --out-dir www/pkg-core "$out/$core_profile/edgerec.wasm"
 
 # Versions are immutable, so existing ones are kept as they are, and so is a
 # pointer the demo's publish command moved.

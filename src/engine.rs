@@ -19,10 +19,11 @@ use crate::models::{
 };
 use crate::rules::{Compiled, Rules, RulesError};
 
-/// How search ranks: items containing more of the query's distinct terms
-/// come first (so an exact title beats partial matches); among those, by
-/// BM25 / best BM25 + SEARCH_PERSONAL_WEIGHT × (rank of the item's fold-in
-/// score among the matches, scaled to 0..1). Taste reorders matches of
+/// How search ranks: items containing more of the query's distinct words
+/// come first (so an exact title beats partial matches); then those with
+/// fewer typos (a word matched by a misspelling or by running two words
+/// together); among those, by BM25 / best BM25 + SEARCH_PERSONAL_WEIGHT ×
+/// (rank of the item's fold-in score among the matches, scaled to 0..1). Taste reorders matches of
 /// similar relevance; it never lifts a partial match above a fuller one.
 pub const SEARCH_PERSONAL_WEIGHT: f32 = 0.5;
 
@@ -424,10 +425,13 @@ impl Engine {
         let matches = self.text.matches(text);
         let best = matches.iter().map(|m| m.bm25).fold(0.0f32, f32::max);
         let mut scores = vec![f32::NEG_INFINITY; self.catalog.len()];
+        // Relevance is at most 1 and the taste bonus at most the weight, so
+        // one typo fewer always outweighs both, and one more matched word
+        // outweighs any number of typos.
+        let step = (1.0 + SEARCH_PERSONAL_WEIGHT).ceil();
+        let per_term = (TextIndex::max_typos(text) + 1) as f32;
         for m in &matches {
-            // Relevance is at most 1 and the taste bonus at most the weight,
-            // so one more matched term always outweighs both.
-            let tier = (1.0 + SEARCH_PERSONAL_WEIGHT).ceil() * m.terms as f32;
+            let tier = step * (per_term * m.terms as f32 - m.typos as f32);
             scores[m.row] = tier + m.bm25 / best;
         }
         // An empty or unknown history is fine here: the search is then unpersonalised.

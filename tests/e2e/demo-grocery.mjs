@@ -40,6 +40,22 @@ const departmentNames = new Map((await readCsv(join(data, 'instacart/departments
 const departmentOf = (id) => departmentNames.get(products.get(id)?.department_id)?.toLowerCase();
 const yogurts = [...products.values()].filter((p) => aisles.get(p.aisle_id) === 'yogurt').length;
 
+// Misspelled and half-typed grocery queries, and the words a right answer's
+// title holds. A trailing space marks a finished word; without it the last
+// word is still being typed (prefix).
+const MISSPELLED = [
+  ['bannana ', ['banana']], ['organc strawberies ', ['organic', 'strawberr']], ['avocadoe ', ['avocado']],
+  ['spinnach ', ['spinach']], ['brocoli ', ['broccoli']], ['yoghurt ', ['yogurt']], ['parmesian ', ['parmesan']],
+  ['tomatoe ', ['tomato']], ['cucumbr ', ['cucumber']], ['lettuse ', ['lettuce']], ['sparkling watter ', ['sparkling', 'water']],
+  ['almond milc ', ['almond', 'milk']], ['pinaple ', ['pineapple']], ['cheddar chese ', ['cheddar', 'cheese']],
+  ['garlick ', ['garlic']], ['cilantroo ', ['cilantro']], ['blueberies ', ['blueberr']], ['raspbery ', ['raspberr']],
+  ['humus ', ['hummus']], ['peanut buter ', ['peanut', 'butter']], ['tortila chips ', ['tortilla', 'chips']],
+  ['chocolat ', ['chocolate']], ['coffe ', ['coffee']], ['oatmeel ', ['oatmeal']], ['celary ', ['celery']],
+  ['zuchini ', ['zucchini']], ['mozarella ', ['mozzarella']], ['lemonaid ', ['lemonade']], ['saurkraut ', ['sauerkraut']],
+  ['cinamon ', ['cinnamon']], ['strawb', ['strawberr']], ['avoca', ['avocado']], ['parmes', ['parmesan']],
+  ['blueb', ['blueberr']], ['sourdou', ['sourdough']], ['greek yog', ['greek', 'yogurt']],
+];
+
 const dir = await mkdtemp(join(tmpdir(), 'edgerec-grocery-'));
 const started = Date.now();
 const built = spawnSync('scripts/instacart.sh', ['channel'], {
@@ -134,6 +150,23 @@ try {
   check(found.length >= 10 && found.slice(0, 5).every((id) => /greek/i.test(products.get(id).product_name)),
     `search "greek yogurt": ${found.slice(0, 3).map((id) => products.get(id).product_name).join(', ')}, …`);
   await page.screenshot({ path: `${artifacts}demo-grocery-search.png` });
+
+  // Typo tolerance on 49,688 products: precision of the top 1 and top 5.
+  const typos = await page.evaluate(async (queries) => {
+    const { EdgeRec } = await import('../edgerec.js');
+    const rec = await EdgeRec.open({ channel: '../channels/instacart/', historyName: 'typo-test', stockEvery: 0, checkEvery: 0 });
+    const answers = [];
+    for (const [query] of queries) answers.push((await rec.search(query, { k: 5, history: [] })).items.map((item) => item.title));
+    rec.close();
+    return answers;
+  }, MISSPELLED);
+  const right = (title, words) => words.every((word) => title.toLowerCase().includes(word));
+  const atOne = MISSPELLED.filter(([, words], i) => typos[i][0] && right(typos[i][0], words)).length / MISSPELLED.length;
+  const atFive = MISSPELLED.reduce((sum, [, words], i) => sum + typos[i].filter((title) => right(title, words)).length / 5, 0) / MISSPELLED.length;
+  const misses = MISSPELLED.filter(([, words], i) => !(typos[i][0] && right(typos[i][0], words))).map(([query], i) => `"${query.trim()}"`);
+  console.log(`  misspelled grocery queries: precision@1 ${atOne.toFixed(2)}, precision@5 ${atFive.toFixed(2)} (${MISSPELLED.length} queries; first result wrong: ${misses.join(', ') || 'none'})`);
+  // Some misses are the catalog's own spelling (its "Humus", "Zuchini", "Mozarella" products match exactly).
+  check(atOne >= 0.7, `most misspelled grocery queries find what they mean (precision@1 ${atOne.toFixed(2)})`);
 
   // The cart drives "complete your basket".
   await page.goto(`${server.url}demo/?shop=instacart#/item/${popularProduct}`);
