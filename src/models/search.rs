@@ -30,6 +30,9 @@ const JOINED_WEIGHT: f32 = 0.8;
 const PREFIX_WEIGHT: f32 = 0.8;
 /// At most this many catalog words stand in for one query word.
 const MAX_EXPANSIONS: usize = 24;
+/// A query's first this many distinct words count: each costs a pass over
+/// the catalog's words, and no shopper types more.
+pub const MAX_QUERY_WORDS: usize = 32;
 
 /// BM25 parameters (the usual defaults for short documents).
 const K1: f32 = 1.2;
@@ -149,12 +152,17 @@ impl TextIndex {
     pub fn matches(&self, query: &str) -> Vec<Match> {
         let mut scores: HashMap<usize, Match> = HashMap::new();
         let mut words: Vec<String> = Vec::new();
-        for word in tokens(query) {
+        let mut all = tokens(query);
+        for word in all.by_ref() {
             if !words.contains(&word) {
                 words.push(word);
+                if words.len() == MAX_QUERY_WORDS {
+                    break;
+                }
             }
         }
-        let typing = !query.ends_with(char::is_whitespace);
+        // A word cut off by the limit is not the one being typed.
+        let typing = !query.ends_with(char::is_whitespace) && all.next().is_none();
         for (index, word) in words.iter().enumerate() {
             // Per item: this word's best stand-in (terms 1).
             let mut best: HashMap<usize, Match> = HashMap::new();
@@ -205,7 +213,7 @@ impl TextIndex {
 
     /// The most typos a match of `query` can have: a ranking bound.
     pub fn max_typos(query: &str) -> usize {
-        2 * tokens(query).count()
+        2 * tokens(query).count().min(MAX_QUERY_WORDS)
     }
 }
 
@@ -314,6 +322,15 @@ mod tests {
         assert!(rows.contains(&1) && rows.contains(&3), "{rows:?}");
         // "tomatoe" is no join of "toma" and a word of the same item.
         assert!(best_first(&index, "tomatoe ").is_empty());
+    }
+
+    #[test]
+    fn only_the_first_words_of_a_long_query_count() {
+        let index = index(&[("Green Tea", &[]), ("Black Tea", &[])]);
+        let filler: String = (0..100_000).map(|i| format!("w{i} ")).collect();
+        assert!(index.matches(&filler).is_empty());
+        assert!(index.matches(&format!("{filler}tea ")).is_empty(), "word 100,001 is past the limit");
+        assert_eq!(index.matches(&format!("green {filler}")).len(), 1);
     }
 
     #[test]
