@@ -539,11 +539,14 @@ DEFAULT_CONTENT_BLEND = 0.9  # w where no held-out transactions can choose it (t
 
 
 def content_blend(args, catalog: data.Catalog, events: data.Events, fit_options: dict, factor_dim: int,
-                  embedding_dim: int, item_embeddings: np.ndarray) -> tuple[np.ndarray, dict]:
+                  embedding_dim: int, item_embeddings: np.ndarray) -> tuple[np.ndarray, dict | None]:
     """The similar-items matrix with content columns (models/content.py) and its manifest
     entry. With --content-blend auto, w is chosen on held-out transactions, refitting the
     factors without them."""
     vectors = content.content_vectors(catalog, args.content_dim, seed=args.seed)
+    if vectors.shape[1] == 0:
+        log("   no two products share a word, category or attribute: similar items stay collaborative")
+        return item_embeddings, None
     log(f"   content vectors: {vectors.shape[0]:,} x {vectors.shape[1]} from titles, categories and attributes")
     weight, chosen_by = args.content_blend, "given"
     if weight == "auto":

@@ -5,6 +5,7 @@ Run: python -m unittest discover -s models/tests -t .
 
 from __future__ import annotations
 
+import argparse
 import csv
 import json
 import tempfile
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from models import content, data
+from models import content, data, train
 from models.tests.test_train import EXAMPLES, FAST, run_train, verify
 
 
@@ -62,6 +63,21 @@ class BlendTest(unittest.TestCase):
         pairs = content.Pairs(np.array([0]), np.array([2]))
         self.assertEqual(content.hit_rates(rows, rows, pairs, k=1), (0.0, 0.0), "item 1 ties and comes first")
         self.assertEqual(content.hit_rates(rows, rows, pairs, k=2)[0], 1.0)
+
+
+class NothingSharedTest(unittest.TestCase):
+    def test_a_catalog_whose_products_share_no_term_keeps_the_collaborative_embedding(self) -> None:
+        shop = catalog(*[(str(i), f"unique{i}", [], {}) for i in range(4)])
+        self.assertEqual(content.content_vectors(shop).shape, (4, 0))
+        events = data.Events(
+            shopper=np.zeros(2, np.int32), item=np.array([0, 1], np.int32), time=np.zeros(2),
+            kind=np.zeros(2, np.int8), basket=np.full(2, -1, np.int32), shopper_ids=["u"], users=1, sessions=0,
+            baskets=0, report=None, unknown_items=None, unknown_ids=0)
+        cf = np.arange(8, dtype=np.float32).reshape(4, 2)
+        args = argparse.Namespace(content_dim=32, content_blend=0.9, seed=0, weights=None)
+        rows, spec = train.content_blend(args, shop, events, {}, 2, 2, cf)
+        self.assertIs(rows, cf)
+        self.assertIsNone(spec)
 
 
 class UnboughtProductTest(unittest.TestCase):
