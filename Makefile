@@ -1,6 +1,9 @@
 # The two commands the README promises, plus the pieces they are made of.
 .PHONY: demo test setup wasm bundle train instacart instacart-channel instacart-report publish-demo package bench bench-cold bench-peers bench-scan
 
+# The training pipeline's Python, installed first where it is missing (seconds once it is there).
+PYTHON = scripts/setup.sh python >/dev/null && .venv/bin/python
+
 demo:      ## build the wasm and serve the demo shop on http://127.0.0.1:8080/demo/ [SHOP=instacart: the grocery shop]
 	SHOP=$(or $(SHOP),ml-100k) scripts/demo.sh
 
@@ -14,14 +17,14 @@ wasm:      ## release wasm + JS bindings into www/pkg
 	scripts/build-wasm.sh
 
 bundle:    ## build a bundle from MovieLens-100K into build/bundles/ml-100k (publish it with models/publish.py)
-	.venv/bin/python -m models.build_bundle --out build/bundles/ml-100k --version $(or $(VERSION),dev) --include-known-users
+	$(PYTHON) -m models.build_bundle --out build/bundles/ml-100k --version $(or $(VERSION),dev) --include-known-users
 
 train:     ## a bundle from your own data: make train CATALOG=c.csv EVENTS=e.csv OUT=build/bundles/shop [VERSION=v] [ARGS=...]
 	@test -n "$(CATALOG)" -a -n "$(EVENTS)" -a -n "$(OUT)" || { echo "usage: make train CATALOG=catalog.csv EVENTS=events.csv OUT=build/bundles/shop [VERSION=v] [ARGS='--next-up-epochs 5']" >&2; exit 2; }
-	.venv/bin/python -m models.train --catalog "$(CATALOG)" --events "$(EVENTS)" --out "$(OUT)" $(if $(VERSION),--version "$(VERSION)") $(ARGS)
+	$(PYTHON) -m models.train --catalog "$(CATALOG)" --events "$(EVENTS)" --out "$(OUT)" $(if $(VERSION),--version "$(VERSION)") $(ARGS)
 
 instacart: ## the Instacart sample (../shared/data) in the input format, into build/instacart [REPLICATE=N]
-	.venv/bin/python -m models.instacart --out build/instacart$(if $(REPLICATE),-$(REPLICATE)x) --replicate $(or $(REPLICATE),1)
+	$(PYTHON) -m models.instacart --out build/instacart$(if $(REPLICATE),-$(REPLICATE)x) --replicate $(or $(REPLICATE),1)
 
 instacart-channel: ## the grocery channel from the Instacart sample into www/channels/instacart [DATA=../shared/data]
 	scripts/instacart.sh channel

@@ -8,6 +8,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 channel=www/channels/ml-100k
 [ -f "$channel/latest.json" ] || { echo "no demo channel at $channel: run 'make demo' first" >&2; exit 1; }
+# The training pipeline's Python environment: installed on the first run (a few minutes), then seconds.
+scripts/setup.sh python >/dev/null
 
 if [ "${1:-}" = --point ]; then
   exec .venv/bin/python -m models.publish --channel "$channel" --point "${2:?--point needs a version}"
