@@ -584,6 +584,14 @@ impl Engine {
         Ok(pinned(hits, &compiled, k, &|row| keep(row).then(|| dot(&items.row(row), query) + bonus(row))))
     }
 
+    /// The "similar items" score of every catalog item for the history's last
+    /// item (catalog rows): what `similar` ranks for it. Used by evaluation.
+    pub fn similar_scores(&self, history: &[usize]) -> Result<Vec<f32>, EngineError> {
+        let model = self.similar.as_ref().ok_or(EngineError::ModelMissing { model: "similar" })?;
+        let &last = history.last().ok_or(EngineError::EmptyHistory { skipped: Vec::new() })?;
+        Ok(model.items().scores(&model.query(last)))
+    }
+
     /// The next-up score of every catalog item after a history of catalog
     /// rows: what `next_up` ranks, before exclusions. Used by evaluation.
     pub fn next_up_scores(&self, history: &[usize]) -> Result<Vec<f32>, EngineError> {

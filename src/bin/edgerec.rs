@@ -4,7 +4,8 @@
 //!         verify the signature (when keys are given: base64, or a .pub file),
 //!         the limits, files and hashes, run the parity cases
 //!     edgerec eval <bundle-dir> <data-file> [--protocol sampled|full|both] [--seed N] [--users N]
-//!         HR@10 / NDCG@10 of next_up, for_you (fold-in) and PopRec: leave-one-out
+//!         HR@10 / NDCG@10 of next_up, for_you (fold-in), similar (to the last
+//!         item) and PopRec: leave-one-out
 //!         on `user item ...` sequences, or full ranking of held-out baskets on
 //!         `user item ... | item ...` lines (python -m models.holdout writes them)
 //!     edgerec bench <bundle-dir>
@@ -215,6 +216,12 @@ fn scorers<'a>(engine: &'a Engine, popularity: &'a [f32]) -> Vec<(&'static str, 
         scorers.push((
             "for_you (fold-in)",
             Box::new(|history| engine.for_history_scores(history).map(Cow::Owned).map_err(|e| e.to_string())),
+        ));
+    }
+    if models.contains(&"similar") {
+        scorers.push((
+            "similar (to the last item)",
+            Box::new(|history| engine.similar_scores(history).map(Cow::Owned).map_err(|e| e.to_string())),
         ));
     }
     scorers.push(("PopRec", Box::new(move |_| Ok(Cow::Borrowed(popularity)))));
