@@ -129,6 +129,13 @@ export interface EdgeRecOptions {
    * version; default 60 000; 0: never). One read serves every tab of the origin.
    */
   stockEvery?: number;
+  /**
+   * The folder holding edgerec's own files (pkg/, pkg-core/, lib/) when they
+   * are not beside the module as loaded: a CDN copy, say. Files on another
+   * origin must be served with CORS (CDNs do); the Worker then starts from a
+   * one-line same-origin module that imports the engine's. Relative to the page.
+   */
+  assets?: string | URL;
 }
 
 /** Bundle limits (lib/limits.js); every value a whole number >= 1. */
@@ -319,7 +326,8 @@ export declare class EdgeRec extends TypedEventTarget<EdgeRec, EdgeRecEventMap> 
    * @throws {InputError} `invalid_argument`: no `channel`, an unknown option,
    *   or a bad value (limits, publicKeys, timeouts…)
    * @throws {UnavailableError} `no_cache_storage` (no Cache API: not https or localhost),
-   *   `no_model` (no version could be downloaded or loaded), `wasm_unavailable`, `storage_failed`
+   *   `no_model` (no version could be downloaded or loaded), `wasm_unavailable`, `worker_unavailable`,
+   *   `storage_failed`
    */
   static open(options: EdgeRecOptions): Promise<EdgeRec>;
 
@@ -542,6 +550,7 @@ export type UnavailableErrorCode =
   | 'no_cache_storage'
   | 'no_model'
   | 'wasm_unavailable'
+  | 'worker_unavailable'
   | 'storage_failed'
   | 'closed'
   | 'worker_failed'

@@ -68,6 +68,9 @@ export class EdgeRec extends EventTarget {
    * @param {number} [options.callTimeoutMs] how long one call may take (default 30 s)
    * @param {number} [options.stockEvery] ms between reads of the channel's live stock file
    *   (stock.json: out-of-stock ids and attribute overrides, applied to every answer; default 60 s; 0: never)
+   * @param {string|URL} [options.assets] the folder holding edgerec's own files (pkg/,
+   *   pkg-core/, lib/) when they are not beside this module as loaded, e.g. a CDN copy;
+   *   from another origin they need CORS, and the Worker starts through a same-origin bootstrap
    * @param {'staged'|'full'} [options.loading] 'staged' (default): the first answers come from
    *   the small core build and next up once the full build is compiled in the background;
    *   'full': one stage, every model (next up included) ready before the first answer
@@ -99,10 +102,10 @@ export class EdgeRec extends EventTarget {
 
   async #start({ channel, serviceWorker, serviceWorkerScope, historyName, historyLimit, fusionMs, loading }) {
     // The first Worker boots (fetches and evaluates its modules) while the page downloads.
-    this.#spareWorker = newEngineWorker();
+    this.#spareWorker = newEngineWorker(this.#settings.assets);
     const build = loading === 'staged' ? 'core' : 'full';
     const [module, history] = await Promise.all([
-      compileWasm(build === 'core' ? CORE_WASM_URL : WASM_URL), ShopperHistory.open(historyName, { limit: historyLimit }),
+      compileWasm(build === 'core' ? this.#settings.assets.coreWasm : this.#settings.assets.wasm), ShopperHistory.open(historyName, { limit: historyLimit }),
     ]);
     this.#wasm = { module, build };
     this.history = history;
@@ -160,7 +163,7 @@ export class EdgeRec extends EventTarget {
   // whole version serves (docs/loading.md). Resolves once it has loaded.
   async #startPreview(version, files) {
     const { channel, limits, publicKeys, loadTimeoutMs, callTimeoutMs } = this.#settings;
-    const worker = this.#spareWorker ?? newEngineWorker();
+    const worker = this.#spareWorker ?? newEngineWorker(this.#settings.assets);
     this.#spareWorker = null;
     const client = new EngineClient(worker, {
       version, load: { wasm: this.#wasm.module, build: 'core', channel, limits, publicKeys, files }, loadTimeoutMs, callTimeoutMs,
@@ -188,7 +191,7 @@ export class EdgeRec extends EventTarget {
   // Compiles the full build in the background and hands it to the Workers
   // started with the core one; later Workers start with it directly.
   #compileFullBuild() {
-    compileWasm(WASM_URL).then((module) => {
+    compileWasm(this.#settings.assets.wasm).then((module) => {
       this.#wasm = { module, build: 'full' };
       for (const client of this.#waitingForEncoder) client.sendEncoder({ wasm: module });
     }, (error) => {
@@ -203,7 +206,7 @@ export class EdgeRec extends EventTarget {
     // Only the first version answers before next up's parity cases have run; a
     // swap made while the full build still compiles waits for it (docs/loading.md).
     const waitForFull = build === 'core' && this.#lifecycle.version !== null;
-    const worker = this.#spareWorker ?? newEngineWorker();
+    const worker = this.#spareWorker ?? newEngineWorker(this.#settings.assets);
     this.#spareWorker = null;
     const client = new EngineClient(worker, {
       version, load: { wasm: module, build, waitForFull, channel, limits, publicKeys }, loadTimeoutMs, callTimeoutMs,
@@ -427,7 +430,7 @@ export class EdgeRec extends EventTarget {
 }
 
 const OPEN_OPTIONS = ['channel', 'serviceWorker', 'serviceWorkerScope', 'historyName', 'historyLimit', 'checkEvery',
-  'fusionMs', 'limits', 'publicKeys', 'loadTimeoutMs', 'callTimeoutMs', 'loading', 'stockEvery'];
+  'fusionMs', 'limits', 'publicKeys', 'loadTimeoutMs', 'callTimeoutMs', 'loading', 'stockEvery', 'assets'];
 const LOADING = ['staged', 'full'];
 
 // EdgeRec.open's options, checked and copied into plain values (they cross to Workers).
@@ -448,7 +451,7 @@ function openOptions(options) {
   const {
     channel, serviceWorker, serviceWorkerScope, historyName = 'default', historyLimit = 50, checkEvery = 60_000,
     fusionMs = 0, limits, publicKeys, loadTimeoutMs = DEFAULT_LOAD_TIMEOUT_MS, callTimeoutMs = DEFAULT_CALL_TIMEOUT_MS,
-    loading = 'staged', stockEvery = 60_000,
+    loading = 'staged', stockEvery = 60_000, assets,
   } = readOptions(options, OPEN_OPTIONS, 'EdgeRec.open options');
   if (!LOADING.includes(loading)) {
     throw new InputError('invalid_argument', `loading must be "staged" or "full", got ${describe(loading)}`);
@@ -470,6 +473,7 @@ function openOptions(options) {
     loadTimeoutMs: milliseconds(loadTimeoutMs, 'loadTimeoutMs'),
     callTimeoutMs: milliseconds(callTimeoutMs, 'callTimeoutMs'),
     loading,
+    assets: assetUrls(assets === undefined ? undefined : urlOption(assets, 'assets', channelUrl)),
   };
 }
 
@@ -526,8 +530,32 @@ function deferred() {
   return { promise, ...settle };
 }
 
-function newEngineWorker() {
-  return new Worker(new URL('./lib/engine-worker.js', import.meta.url), { type: 'module' });
+// Where the engine's files are: beside this module (the literal URLs are what
+// bundlers find and emit), or under the `assets` folder.
+function assetUrls(assets) {
+  if (!assets) return { wasm: WASM_URL, coreWasm: CORE_WASM_URL, worker: null };
+  return {
+    wasm: new URL('pkg/edgerec_bg.wasm', assets).href,
+    coreWasm: new URL('pkg-core/edgerec_bg.wasm', assets).href,
+    worker: new URL('lib/engine-worker.js', assets).href,
+  };
+}
+
+function newEngineWorker({ worker }) {
+  const script = new URL(worker ?? new URL('./lib/engine-worker.js', import.meta.url));
+  try {
+    if (script.origin === globalThis.location?.origin) {
+      return worker ? new Worker(script, { type: 'module' })
+        : new Worker(new URL('./lib/engine-worker.js', import.meta.url), { type: 'module' });
+    }
+    // A Worker starts only from the page's origin: a one-line module of the
+    // page's own that imports the engine's (which must be served with CORS).
+    const bootstrap = new Blob([`import ${JSON.stringify(script.href)};\n`], { type: 'text/javascript' });
+    return new Worker(URL.createObjectURL(bootstrap), { type: 'module' });
+  } catch (error) {
+    throw new UnavailableError('worker_unavailable',
+      `the engine Worker (${script}) could not start: ${error?.name ?? 'Error'}: ${error?.message ?? error}`);
+  }
 }
 
 async function compileWasm(url) {

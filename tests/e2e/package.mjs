@@ -121,6 +121,39 @@ try {
     && fromNodeModules.some((r) => r.path.endsWith('/lib/engine-worker.js') && r.status === 200),
   `the plain page loaded edgerec from node_modules (${fromNodeModules.length} files)`);
 
+  // --- from another origin, as from a CDN --------------------------------------
+  // The package is served by a second server (CORS, as CDNs send); the page's
+  // own origin has only the page and the channel.
+  const cdn = await serve(join(scratch, 'node_modules/edgerec'), { cors: true });
+  servers.push(cdn);
+  await writeFile(join(scratch, 'cdn.html'), page('edgerec from another origin',
+    `<script type="module">\n${app(JSON.stringify(`${cdn.url}edgerec.js`), { channel: './public/channel/' })}</script>`));
+  const before = plainServer.requests.length;
+  await run(`${plainServer.url}cdn.html`, 'cdn');
+  check(cdn.requests.some((r) => r.path === '/lib/engine-worker.js' && r.status === 200)
+    && cdn.requests.some((r) => r.path === '/pkg-core/edgerec_bg.wasm' && r.status === 200)
+    && !plainServer.requests.slice(before).some((r) => r.path.startsWith('/node_modules/')),
+  `from another origin: the Worker and the wasm came from ${cdn.url} (a same-origin bootstrap started the Worker)`);
+  // Files on an origin that sends no CORS headers: a coded error, not a raw SecurityError.
+  const noCors = await serve(join(scratch, 'node_modules/edgerec'));
+  servers.push(noCors);
+  await writeFile(join(scratch, 'cdn-no-cors.html'), `<!doctype html><script type="module">
+import { EdgeRec, EdgeRecError } from ${JSON.stringify(`${cdn.url}edgerec.js`)};
+try {
+  await EdgeRec.open({ channel: './public/channel/', checkEvery: 0, assets: ${JSON.stringify(noCors.url)} });
+  window.outcome = { opened: true };
+} catch (error) {
+  window.outcome = { edgerec: error instanceof EdgeRecError, code: error.code, message: error.message };
+}
+</script>`);
+  const noCorsContext = await browser.newContext();
+  const noCorsPage = await noCorsContext.newPage();
+  await noCorsPage.goto(`${plainServer.url}cdn-no-cors.html`);
+  const outcome = await noCorsPage.waitForFunction(() => window.outcome, null, { timeout: 60_000 }).then((h) => h.jsonValue());
+  check(outcome.edgerec && outcome.code === 'wasm_unavailable',
+    `assets on an origin without CORS: open() rejects with EdgeRecError ${outcome.code} (${outcome.message})`);
+  await noCorsContext.close();
+
   console.log(`package: OK (screenshots ${join(artifacts, 'package-vite.png')}, ${join(artifacts, 'package-plain.png')})`);
 } finally {
   await browser?.close();

@@ -18,9 +18,10 @@ const TYPES = {
  * response)` to answer a request yourself (return true when you did).
  * `gzip: true` compresses what a browser accepts gzipped, as a CDN does;
  * `isolated: true` sends the COOP/COEP headers of a cross-origin isolated
- * page (whose timers are precise to a few microseconds).
+ * page (whose timers are precise to a few microseconds); `cors: true` lets
+ * pages of any origin read the files, as a CDN does.
  */
-export function serve(root, { mounts = {}, gzip = false, isolated = false } = {}) {
+export function serve(root, { mounts = {}, gzip = false, isolated = false, cors = false } = {}) {
   const requests = [];
   const compressed = new Map(); // file -> gzipped body
   const control = { fault: null };
@@ -43,6 +44,7 @@ export function serve(root, { mounts = {}, gzip = false, isolated = false } = {}
         headers['content-encoding'] = 'gzip';
       }
       entry.bytes = body.length;
+      if (cors) headers['access-control-allow-origin'] = '*';
       if (isolated) {
         headers['cross-origin-opener-policy'] = 'same-origin';
         headers['cross-origin-embedder-policy'] = 'require-corp';

@@ -78,6 +78,7 @@ const table = [
   ['no_cache_storage', UNAVAILABLE, 'page', 'no Cache API: the page is not served over https or from localhost'],
   ['no_model', UNAVAILABLE, 'page', 'no version could be downloaded or loaded; the message says why for each'],
   ['wasm_unavailable', UNAVAILABLE, 'page', 'the engine\'s .wasm file could not be fetched or compiled'],
+  ['worker_unavailable', UNAVAILABLE, 'page', 'the engine\'s Worker could not be started (a Content-Security-Policy forbids it, or no Workers)'],
   ['storage_failed', UNAVAILABLE, 'page', 'IndexedDB or the Cache API refused a read or write (quota, private mode)'],
   ['closed', UNAVAILABLE, 'page', 'the instance (or history) is closed'],
   ['worker_failed', UNAVAILABLE, 'page', 'the engine Worker stopped; it is being replaced'],
