@@ -1,7 +1,8 @@
 // The npm package as a user gets it: a scratch project installs the packed
-// tarball, (1) builds a page with Vite and (2) imports the installed files
-// from a plain <script type="module"> with no bundler; both pages show real
-// recommendations in Chromium. The Vite build also emits the site's own
+// tarball, (1) builds a page with Vite, (2) imports the installed files from
+// a plain <script type="module"> with no bundler, (3) builds the app with
+// webpack 5 and with esbuild, and (4) imports the package from a second
+// origin, as from a CDN; every page shows real recommendations in Chromium. The Vite build also emits the site's own
 // service worker (sw.js at the root, calling installEdgeRecServiceWorker from
 // 'edgerec/sw'), which must end up controlling the page.
 //
@@ -12,6 +13,8 @@ import { execFileSync } from 'node:child_process';
 import { cp, mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import esbuild from 'esbuild';
+import webpack from 'webpack';
 import { serve } from './static-server.mjs';
 import { launch, check } from './browser.mjs';
 
@@ -120,6 +123,35 @@ try {
   check(fromNodeModules.some((r) => r.path.endsWith('/pkg/edgerec_bg.wasm') && r.status === 200)
     && fromNodeModules.some((r) => r.path.endsWith('/lib/engine-worker.js') && r.status === 200),
   `the plain page loaded edgerec from node_modules (${fromNodeModules.length} files)`);
+
+  // --- webpack 5 and esbuild: the same app, no service worker -------------------
+  await writeFile(join(scratch, 'app.js'), app("'edgerec'", { channel: './channel/' }));
+  const bundled = async (name, build) => {
+    const out = join(scratch, `dist-${name}`);
+    const started = Date.now();
+    await build(out);
+    await cp(channelDir, join(out, 'channel'), { recursive: true });
+    await writeFile(join(out, 'index.html'), page(`edgerec + ${name}`, '<script type="module" src="./app.js"></script>'));
+    const server = await serve(out);
+    servers.push(server);
+    console.log(`  ${name} built the app in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    await run(server.url, name);
+  };
+  // webpack: no configuration beyond the entry; it emits the Worker and both wasm files itself.
+  await bundled('webpack', (out) => new Promise((done, fail) => {
+    const compiler = webpack({
+      mode: 'production', context: scratch, entry: './app.js', output: { path: out, filename: 'app.js' },
+      resolve: { modules: [join(scratch, 'node_modules')] }, performance: { hints: false },
+    });
+    compiler.run((error, stats) => compiler.close(() => (error || stats.hasErrors() ? fail(error ?? new Error(stats.toString('errors-only'))) : done())));
+  }));
+  // esbuild leaves new URL(…, import.meta.url) alone: edgerec's lib/, pkg/ and pkg-core/ are copied beside the bundle.
+  await bundled('esbuild', async (out) => {
+    await esbuild.build({ entryPoints: [join(scratch, 'app.js')], bundle: true, format: 'esm', minify: true, outdir: out, logLevel: 'warning' });
+    for (const folder of ['lib', 'pkg', 'pkg-core']) {
+      await cp(join(scratch, 'node_modules/edgerec', folder), join(out, folder), { recursive: true });
+    }
+  });
 
   // --- from another origin, as from a CDN --------------------------------------
   // The package is served by a second server (CORS, as CDNs send); the page's
