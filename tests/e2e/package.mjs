@@ -9,7 +9,7 @@
 // Usage: node tests/e2e/package.mjs [path/to/edgerec-x.y.z.tgz]
 //        (default: the newest dist/edgerec-*.tgz; scripts/build-package.sh makes it)
 // KEEP_SCRATCH=1 keeps the scratch project and prints where it is.
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { cp, mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -77,6 +77,39 @@ try {
     `every "exports" target is in the package (${targets.join(', ')})`);
   check(!shipped.some((f) => /^(demo|bench|channels|bundles)\/|^index\.html$/.test(f)),
     `the package holds only the library (${shipped.length} files: ${shipped.join(', ')})`);
+
+  // --- the channel command: copy a channel into a site, verify it --------------
+  // Asynchronous: `verify <url>` asks a server running in this process.
+  const cli = (...args) => new Promise((done) => execFile(join(scratch, 'node_modules/.bin/edgerec'), args, { cwd: scratch },
+    (error, stdout, stderr) => done({ status: error ? error.code : 0, stdout, stderr })));
+  const site = join(scratch, 'site');
+  let ran = await cli('channel', 'copy', channelDir, join(site, 'channel'));
+  check(ran.status === 0 && /2 version\(s\) copied/.test(ran.stdout), `npx edgerec channel copy: ${ran.stdout.trim()}${ran.stderr}`);
+  ran = await cli('channel', 'copy', channelDir, join(site, 'channel'));
+  check(ran.status === 0 && /0 version\(s\) copied, 2 already there/.test(ran.stdout), 'copying again changes nothing');
+  ran = await cli('channel', 'verify', join(site, 'channel'));
+  check(ran.status === 0 && ran.stdout.includes(`version ${latest.version} OK`) && ran.stdout.includes('parity cases checked'),
+    `npx edgerec channel verify <dir>: ${ran.stdout.trim()}`);
+  const siteServer = await serve(site);
+  servers.push(siteServer);
+  siteServer.fault = (path, request, response) => {
+    if (path !== '/channel/latest.json') return false;
+    response.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'public, max-age=3600' });
+    readFile(join(site, 'channel/latest.json')).then((body) => response.end(body));
+    return true;
+  };
+  ran = await cli('channel', 'verify', `${siteServer.url}channel/`);
+  check(ran.status === 0 && ran.stdout.includes(`version ${latest.version} OK`) && /warning: latest\.json .*max-age=3600/.test(ran.stdout),
+    `npx edgerec channel verify <url> checks what the site serves and warns of a cached pointer (${ran.stdout.split('\n').find((l) => l.startsWith('warning'))?.slice(0, 80)}…)`);
+  const catalogFile = join(site, 'channel/versions', latest.version, 'catalog.json');
+  const original = await readFile(catalogFile);
+  await writeFile(catalogFile, Buffer.concat([original.subarray(0, 100), Buffer.from('x'), original.subarray(101)]));
+  ran = await cli('channel', 'verify', join(site, 'channel'));
+  check(ran.status === 1 && ran.stderr.includes('bundle_hash_mismatch') && ran.stderr.includes('catalog.json'),
+    `a corrupted file fails verify, named: ${ran.stderr.trim().slice(0, 100)}…`);
+  ran = await cli('channel', 'copy', channelDir, join(site, 'channel'));
+  check(ran.status === 1 && ran.stderr.includes('never changes'), 'copy refuses to overwrite a published version that differs');
+  await writeFile(catalogFile, original);
 
   // --- Vite build -------------------------------------------------------------
   const started = Date.now();
