@@ -18,6 +18,9 @@ mkdir -p dist
 version=$(node -p "require('./www/package.json').version")
 tarball=dist/edgerec-$version.tgz
 rm -f "$tarball"
+# The docs ship in the package (www/docs is a copy made for packing, not kept).
+rm -rf www/docs && cp -r docs www/docs
+trap 'rm -rf www/docs' EXIT
 # --ignore-scripts: the package has no lifecycle scripts, and packing must not run any.
 (cd www && npm pack --silent --ignore-scripts --pack-destination ../dist >/dev/null)
 [ -f "$tarball" ] || { echo "build-package: npm pack did not write $tarball" >&2; exit 1; }
@@ -26,7 +29,7 @@ rm -f "$tarball"
 listing=$(tar -tzf "$tarball")
 for needed in edgerec.js edgerec.d.ts edgerec-sw.js edgerec-sw.d.ts lib/engine-worker.js \
   pkg/edgerec.js pkg/edgerec_bg.wasm pkg/edgerec.d.ts pkg-core/edgerec.js pkg-core/edgerec_bg.wasm \
-  README.md package.json; do
+  README.md CHANGELOG.md docs/api.md bin/edgerec.js package.json; do
   grep -qx "package/$needed" <<<"$listing" || { echo "build-package: $needed missing from $tarball" >&2; exit 1; }
 done
 if grep -E '^package/(demo|bench|channels|bundles)/|^package/index\.html$' <<<"$listing"; then
