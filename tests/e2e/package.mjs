@@ -1,8 +1,10 @@
 // The npm package as a user gets it: a scratch project installs the packed
 // tarball, (1) builds a page with Vite, (2) imports the installed files from
 // a plain <script type="module"> with no bundler, (3) builds the app with
-// webpack 5 and with esbuild, and (4) imports the package from a second
-// origin, as from a CDN; every page shows real recommendations in Chromium. The Vite build also emits the site's own
+// webpack 5 and with esbuild, (4) imports the package from a second origin,
+// as from a CDN, and (5) builds the React and Vue examples (www/examples);
+// every page shows real recommendations in Chromium. It also runs the
+// package's `edgerec channel` command. The Vite build also emits the site's own
 // service worker (sw.js at the root, calling installEdgeRecServiceWorker from
 // 'edgerec/sw'), which must end up controlling the page.
 //
@@ -28,6 +30,9 @@ const latest = JSON.parse(await readFile(join(channelDir, 'latest.json'), 'utf8'
 const catalog = JSON.parse(await readFile(join(channelDir, 'versions', latest.version, 'catalog.json'), 'utf8'));
 const titleOf = new Map(catalog.items.map((item) => [item.id, item.title]));
 const HISTORY = ['1', '50', '181'];
+// The framework examples' dependencies, the versions the repository tests with (package.json).
+const devDependencies = JSON.parse(await readFile(join(repo, 'package.json'), 'utf8')).devDependencies;
+const FRAMEWORKS = ['react', 'react-dom', 'vue'].map((name) => `${name}@${devDependencies[name]}`);
 
 console.log(`package: ${tarball} (${mb((await stat(tarball)).size)})`);
 const scratch = await mkdtemp(join(tmpdir(), 'edgerec-package-'));
@@ -157,6 +162,25 @@ try {
     && fromNodeModules.some((r) => r.path.endsWith('/lib/engine-worker.js') && r.status === 200),
   `the plain page loaded edgerec from node_modules (${fromNodeModules.length} files)`);
 
+  // --- the React and Vue examples (www/examples), built with Vite --------------
+  try {
+    npm('install', '--no-audit', '--no-fund', '--offline', ...FRAMEWORKS);
+  } catch {
+    npm('install', '--no-audit', '--no-fund', ...FRAMEWORKS);
+  }
+  for (const framework of ['react', 'vue']) {
+    const root = join(scratch, framework);
+    await cp(join(repo, 'www/examples', framework), root, { recursive: true });
+    await cp(channelDir, join(root, 'public/channel'), { recursive: true });
+    // Vue's in-browser template compiler; React's JSX needs nothing.
+    const alias = framework === 'vue' ? "resolve: { alias: { vue: 'vue/dist/vue.esm-bundler.js' } }," : '';
+    await writeFile(join(root, 'vite.config.js'), `export default { base: './', ${alias} };\n`);
+    execFileSync(process.execPath, [vite, 'build', '--logLevel', 'warn'], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    const server = await serve(join(root, 'dist'));
+    servers.push(server);
+    await frameworkExample(`${server.url}`, framework);
+  }
+
   // --- webpack 5 and esbuild: the same app, no service worker -------------------
   await writeFile(join(scratch, 'app.js'), app("'edgerec'", { channel: './channel/' }));
   const bundled = async (name, build) => {
@@ -264,6 +288,31 @@ async function run(url, name) {
     && unknown.name === 'InputError', `${name}: an unknown id rejects with an InputError (imported class), code unknown_item`);
   check(errors.length === 0, `${name}: no page errors (${errors.join('; ')})`);
   return page;
+}
+
+/** A framework example: its shelf answers, and viewing another item asks again with the new history. */
+async function frameworkExample(url, name) {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (error) => errors.push(error.message));
+  await page.goto(url);
+  await page.waitForSelector('#for-you li[data-id]', { timeout: 120_000 });
+  const ids = () => page.$$eval('#for-you li', (items) => items.map((li) => li.dataset.id));
+  const before = await ids();
+  check(before.length === 10 && before.every((id) => titleOf.has(id)) && !before.includes('1') && !before.includes('50'),
+    `${name}: "for you" shows 10 catalog items for the history 1, 50`);
+  await page.click('#view-181');
+  await page.waitForFunction((old) => {
+    const now = [...document.querySelectorAll('#for-you li')].map((li) => li.dataset.id).join();
+    return now && now !== old;
+  }, before.join(), { timeout: 30_000 });
+  const after = await ids();
+  check(after.length === 10 && !after.includes('181') && (await page.textContent('#history')) === '1, 50, 181',
+    `${name}: viewing 181 changes the history and the shelf asks again (${after.slice(0, 3).map((id) => titleOf.get(id)).join(', ')}, …)`);
+  await page.screenshot({ path: join(artifacts, `package-${name}.png`) });
+  check(errors.length === 0, `${name}: no page errors (${errors.join('; ')})`);
+  await context.close();
 }
 
 /** The app, shared by both pages: `specifier` is what it imports edgerec as. */
