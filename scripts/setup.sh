@@ -69,6 +69,14 @@ if ! cmp -s models/requirements-spark.txt .venv/.installed-requirements-spark 2>
   cp models/requirements-spark.txt .venv/.installed-requirements-spark
 fi
 
+# wasm-pack runs the crate's browser tests (with Debian's chromedriver, named on
+# its command line, and the wasm-bindgen above: it downloads neither).
+wasm_pack_version=0.15.1
+step "wasm-pack $wasm_pack_version"
+if [ "$(wasm-pack --version 2>/dev/null | awk '{print $2}')" != "$wasm_pack_version" ]; then
+  cargo install wasm-pack --version "$wasm_pack_version" --locked --force
+fi
+
 step "npm packages for the end-to-end tests (playwright-core drives Debian's Chromium)"
 if ! cmp -s package-lock.json node_modules/.installed-lock 2>/dev/null; then
   npm ci --no-audit --no-fund

@@ -48,19 +48,32 @@ pipeline_rebuilds_a_valid_bundle() {
   return $status
 }
 
+# `wasm-pack build --target web` (the release build above, cached) gives a
+# package that loads the committed bundle and answers, in Node.
+wasm_pack_builds_a_working_package() {
+  local out status
+  out=$(mktemp -d)
+  wasm-pack build --target web --out-dir "$out/pkg" && node tests/e2e/wasm-pack-package.mjs "$out/pkg"
+  status=$?
+  rm -rf "$out"
+  return $status
+}
+
 run "rustfmt" cargo fmt --check
 run "clippy (native)" cargo clippy --all-targets -- -D warnings
 run "clippy (wasm32)" cargo clippy --all-targets --target wasm32-unknown-unknown -- -D warnings
 run "clippy (core build, wasm32)" cargo clippy --lib --no-default-features --target wasm32-unknown-unknown -- -D warnings
 run "native tests" cargo test
 run "native tests: core build (no tract)" cargo test --no-default-features --test core_build
-run "wasm tests: page + worker (Chromium)" cargo test --target wasm32-unknown-unknown --test web --test worker
+run "wasm tests: page + worker (wasm-pack, Chromium)" \
+  wasm-pack test --headless --chrome --chromedriver /usr/bin/chromedriver -- --test web --test worker
 run "JS unit tests (node --test)" node --test tests/js/
 run "Python unit tests" .venv/bin/python -m unittest discover -s models/tests -t .
 run "pipeline: rebuild + verify bundle" pipeline_rebuilds_a_valid_bundle
 # The end-to-end suites test what ships: one release (LTO) wasm build, packed
 # once, serves the demo, the update tests and the packed tarball.
 run "release wasm build + npm pack" scripts/build-package.sh
+run "wasm-pack build --target web: a working package" wasm_pack_builds_a_working_package
 run "demo shop in Chromium" node tests/e2e/demo-smoke.mjs
 run "grocery demo shop (Instacart channel) in Chromium" node tests/e2e/demo-grocery.mjs
 run "live updates in Chromium" node tests/e2e/updates.mjs
