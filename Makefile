@@ -3,6 +3,8 @@
 
 # The training pipeline's Python, installed first where it is missing (seconds once it is there).
 PYTHON = scripts/setup.sh python >/dev/null && .venv/bin/python
+# The benchmarks' Chromium and npm packages, and the release wasm, built or brought up to date first.
+BROWSER = scripts/setup.sh browser >/dev/null && scripts/build-wasm.sh >/dev/null &&
 
 demo:      ## build the wasm and serve the demo shop on http://127.0.0.1:8080/demo/ [SHOP=instacart: the grocery shop]
 	SHOP=$(or $(SHOP),ml-100k) scripts/demo.sh
@@ -38,16 +40,17 @@ publish-demo: ## train a new version and publish it to the running demo's channe
 package:   ## the npm package tarball in dist/
 	scripts/build-package.sh
 
-bench:     ## per-call latency, native vs wasm in Chromium (needs `make wasm` first) [BUNDLE=channels/instacart/versions/<v>/: in Chromium only]
-	node tests/e2e/bench.mjs
+bench:     ## per-call latency, native vs wasm in Chromium [BUNDLE=channels/instacart/versions/<v>/: in Chromium only]
+	$(BROWSER) node tests/e2e/bench.mjs
 
-bench-scan: ## the kernel's scan + top-10 at 1M and 100k × 64 in Chromium: int8 vs f32 vs plain JS (needs `make wasm` first) [ROUNDS=15]
-	node tests/e2e/bench-scan.mjs
+bench-scan: ## the kernel's scan + top-10 at 1M and 100k × 64 in Chromium: int8 vs f32 vs plain JS [ROUNDS=15]
+	$(BROWSER) node tests/e2e/bench-scan.mjs
 
-bench-cold: ## cold start to the first answers in Chromium: staged load vs one stage (needs `make wasm` first) [ROUNDS=7]
-	node tests/e2e/bench-cold.mjs
+bench-cold: ## cold start to the first answers in Chromium: staged load vs one stage [ROUNDS=7]
+	$(BROWSER) node tests/e2e/bench-cold.mjs
 
-bench-peers: ## next up: edgerec against onnxruntime-web 1.30 in one page (needs `make wasm`; installs the peer once) [ROUNDS=5] [CHANNEL=...]
+bench-peers: ## next up: edgerec against onnxruntime-web 1.30 in one page (installs the peer once) [ROUNDS=5] [CHANNEL=...]
+	$(BROWSER) true
 	cmp -s benches/peers/package-lock.json benches/peers/node_modules/.installed-lock 2>/dev/null || \
 	  { npm ci --prefix benches/peers --no-audit --no-fund && cp benches/peers/package-lock.json benches/peers/node_modules/.installed-lock; }
 	node tests/e2e/bench-peers.mjs

@@ -5,6 +5,7 @@
 #   scripts/setup.sh          everything (build, browser tests, training)
 #   scripts/setup.sh build    only what building the wasm needs (the demo)
 #   scripts/setup.sh python   that, and the Python environment (training without Spark)
+#   scripts/setup.sh browser  the build tools, Chromium and the npm packages (the benchmarks)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scope=${1:-all}
@@ -24,8 +25,32 @@ if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$bindgen_ver
   cargo install wasm-bindgen-cli --version "$bindgen_version" --force
 fi
 
+chromium_and_driver() {
+  step "chromium + chromedriver (Debian)"
+  if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+    export DEBIAN_FRONTEND=noninteractive
+    sudo=$([ "$(id -u)" = 0 ] || echo sudo)
+    $sudo apt-get update -q
+    $sudo apt-get install -y -q chromium chromium-driver
+  fi
+}
+
+npm_packages() {
+  step "npm packages for the end-to-end tests (playwright-core drives Debian's Chromium)"
+  if ! cmp -s package-lock.json node_modules/.installed-lock 2>/dev/null; then
+    npm ci --no-audit --no-fund
+    cp package-lock.json node_modules/.installed-lock
+  fi
+}
+
 if [ "$scope" = build ]; then
   echo "setup: build tools ready"
+  exit 0
+fi
+if [ "$scope" = browser ]; then
+  chromium_and_driver
+  npm_packages
+  echo "setup: build tools, Chromium and the npm packages ready"
   exit 0
 fi
 
@@ -43,13 +68,7 @@ if [ "$scope" = python ]; then
   exit 0
 fi
 
-step "chromium + chromedriver (Debian)"
-if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
-  export DEBIAN_FRONTEND=noninteractive
-  sudo=$([ "$(id -u)" = 0 ] || echo sudo)
-  $sudo apt-get update -q
-  $sudo apt-get install -y -q chromium chromium-driver
-fi
+chromium_and_driver
 
 # `--engine spark` (models/spark_factors.py): Spark 4 runs on Java 17, which
 # Debian 12 ships; pyspark is a ~450 MB package, installed once (the stamp
@@ -77,11 +96,7 @@ if [ "$(wasm-pack --version 2>/dev/null | awk '{print $2}')" != "$wasm_pack_vers
   cargo install wasm-pack --version "$wasm_pack_version" --locked --force
 fi
 
-step "npm packages for the end-to-end tests (playwright-core drives Debian's Chromium)"
-if ! cmp -s package-lock.json node_modules/.installed-lock 2>/dev/null; then
-  npm ci --no-audit --no-fund
-  cp package-lock.json node_modules/.installed-lock
-fi
+npm_packages
 
 echo
 echo "setup: done"
