@@ -310,7 +310,7 @@ export interface EdgeRecEventMap {
  * without interrupting calls. Create with `EdgeRec.open`.
  *
  * Every method reports problems as a rejected promise with an EdgeRecError
- * (never a synchronous throw). Besides the codes each method lists, any
+ * (never a synchronous throw, but for the synchronous `stockOf`). Besides the codes each method lists, any
  * question may reject with UnavailableError `worker_failed` (its Worker is
  * being replaced), `call_timeout` (no answer within `callTimeoutMs`) or
  * `closed`, or BundleError `engine_trap` (the version trapped: its Worker is
@@ -420,6 +420,7 @@ export declare class EdgeRec extends TypedEventTarget<EdgeRec, EdgeRecEventMap> 
    * Item `id` under the live stock this instance applies: `inStock` false when
    * the stock file lists it out of stock; `overrides`, its attribute overrides.
    * Synchronous: the stock is held on the page.
+   * @throws {InputError} `invalid_argument` unless `id` is a non-empty string (thrown, not rejected)
    */
   stockOf(id: string): { inStock: boolean; overrides: Record<string, RuleValue> };
 

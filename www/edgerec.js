@@ -104,8 +104,9 @@ export class EdgeRec extends EventTarget {
     // The first Worker boots (fetches and evaluates its modules) while the page downloads.
     this.#spareWorker = newEngineWorker(this.#settings.assets);
     const build = loading === 'staged' ? 'core' : 'full';
+    const { assets } = this.#settings;
     const [module, history] = await Promise.all([
-      compileWasm(build === 'core' ? this.#settings.assets.coreWasm : this.#settings.assets.wasm), ShopperHistory.open(historyName, { limit: historyLimit }),
+      compileWasm(build === 'core' ? assets.coreWasm : assets.wasm), ShopperHistory.open(historyName, { limit: historyLimit }),
     ]);
     this.#wasm = { module, build };
     this.history = history;
@@ -344,12 +345,16 @@ export class EdgeRec extends EventTarget {
     return stockCounts(stock);
   }
 
-  /** Item `id` under the live stock applied now: `{ inStock, overrides }`. */
+  /**
+   * Item `id` under the live stock applied now: `{ inStock, overrides }`.
+   * Synchronous, so a bad id throws (InputError `invalid_argument`).
+   */
   stockOf(id) {
+    nonEmptyString(id, 'id');
     const stock = this.#stock;
     return {
-      inStock: !stock?.outOfStock.includes(String(id)),
-      overrides: { ...(stock?.overrides[String(id)] ?? {}) },
+      inStock: !stock?.outOfStock.includes(id),
+      overrides: { ...(stock && Object.hasOwn(stock.overrides, id) ? stock.overrides[id] : {}) },
     };
   }
 
@@ -533,7 +538,7 @@ function deferred() {
 // Where the engine's files are: beside this module (the literal URLs are what
 // bundlers find and emit), or under the `assets` folder.
 function assetUrls(assets) {
-  if (!assets) return { wasm: WASM_URL, coreWasm: CORE_WASM_URL, worker: null };
+  if (!assets) return { wasm: WASM_URL.href, coreWasm: CORE_WASM_URL.href, worker: null };
   return {
     wasm: new URL('pkg/edgerec_bg.wasm', assets).href,
     coreWasm: new URL('pkg-core/edgerec_bg.wasm', assets).href,

@@ -257,6 +257,9 @@ test('every public method with bad arguments rejects with an InputError code, ne
       'EdgeRec.open({ channel, checkEvery: "often" })': () => EdgeRec.open({ channel: '/channel/', checkEvery: 'often' }),
       'EdgeRec.open({ channel, historyLimit: 0 })': () => EdgeRec.open({ channel: '/channel/', historyLimit: 0 }),
       'EdgeRec.open({ channel, fusionMs: NaN })': () => EdgeRec.open({ channel: '/channel/', fusionMs: NaN }),
+      'EdgeRec.open({ channel, assets: 42 })': () => EdgeRec.open({ channel: '/channel/', assets: 42 }),
+      'EdgeRec.open({ channel, assets: "http://[bad" })': () => EdgeRec.open({ channel: '/channel/', assets: 'http://[bad' }),
+      'rec.stockOf()': async () => window.rec.stockOf(),
       'openEngine()': () => openEngine(),
       'openEngine(url, { publicKeys: [1] })': () => openEngine('/channel/versions/1/', { publicKeys: [1] }),
     };
