@@ -75,12 +75,6 @@ def content_vectors(catalog: data.Catalog, dim: int = CONTENT_DIM, seed: int = 0
     return unit_rows(u * s)
 
 
-@dataclass
-class Blend:
-    weight: float            # w: the collaborative part's share of the cosine
-    content: np.ndarray      # unit content vectors, items x content dim
-
-
 def fit_ridge(content: np.ndarray, cf_unit: np.ndarray, warm: np.ndarray) -> np.ndarray:
     """The linear map from content to unit cf, least squares over items with events."""
     c = content[warm]

@@ -173,13 +173,15 @@ def transactions(events: data.Events) -> np.ndarray:
 
 
 def bought_together(events: data.Events, n_items: int, top_n: int = TOGETHER_TOP_N,
-                    shrinkage: float = TOGETHER_SHRINKAGE, min_count: int = TOGETHER_MIN_COUNT):
+                    shrinkage: float = TOGETHER_SHRINKAGE, min_count: int = TOGETHER_MIN_COUNT,
+                    codes: np.ndarray | None = None):
     """Per item, its top_n partners by c(i, j) / (sqrt(s(i) s(j)) + shrinkage), where
     c counts transactions holding both and s each one's transactions; pairs seen in
-    fewer than min_count transactions are left out. Returns CSR arrays (offsets
+    fewer than min_count transactions are left out (`codes`: transactions(events), when
+    already computed). Returns CSR arrays (offsets
     [n_items + 1], partner rows, float32 scores), partners best first."""
     import scipy.sparse as sp
-    codes = transactions(events)
+    codes = transactions(events) if codes is None else codes
     keep = codes >= 0
     rows, codes_kept = events.item[keep], codes[keep]
     _, group = np.unique(codes_kept, return_inverse=True)
@@ -495,11 +497,12 @@ def run(args) -> Path:
                                                                    **fit_options)
         log(f"   item factors {item_factors.shape[0]:,} x {item_factors.shape[1]}, "
             f"similar-item embeddings {item_embeddings.shape[0]:,} x {item_embeddings.shape[1]}")
+    codes = transactions(events)  # baskets or sessions: the content blend and bought together
     similar_content = None
     if args.content_dim:
         with step(f"similar items: content columns (dim {args.content_dim}) and the blend", timings):
-            item_embeddings, similar_content = content_blend(args, catalog, events, fit_options, factor_dim,
-                                                             embedding_dim, item_embeddings)
+            item_embeddings, similar_content = content_blend(args, catalog, events, codes, fit_options,
+                                                             factor_dim, embedding_dim, item_embeddings)
     known_users = None
     if args.include_known_users:
         seen = [sorted({int(i) for i in matrix[row].indices}) for row in range(matrix.shape[0])]
@@ -526,7 +529,8 @@ def run(args) -> Path:
                                 sequences=sequences, next_up_options=next_up_options, known_users=known_users,
                                 seed=args.seed, matrix_dtype=args.matrix_dtype, trending=trending,
                                 trending_half_life_days=args.trending_half_life_days,
-                                together=bought_together(events, n_items), similar_content=similar_content)
+                                together=bought_together(events, n_items, codes=codes),
+                                similar_content=similar_content)
     size = sum(p.stat().st_size for p in args.out.iterdir())
     log(f"wrote {manifest}: bundle {name} version {version}, {size / 1e6:.2f} MB, "
         f"{'WITH known users (research data)' if known_users else 'no shopper data'}; "
@@ -538,8 +542,9 @@ def run(args) -> Path:
 DEFAULT_CONTENT_BLEND = 0.9  # w where no held-out transactions can choose it (the Instacart choice)
 
 
-def content_blend(args, catalog: data.Catalog, events: data.Events, fit_options: dict, factor_dim: int,
-                  embedding_dim: int, item_embeddings: np.ndarray) -> tuple[np.ndarray, dict | None]:
+def content_blend(args, catalog: data.Catalog, events: data.Events, codes: np.ndarray, fit_options: dict,
+                  factor_dim: int, embedding_dim: int,
+                  item_embeddings: np.ndarray) -> tuple[np.ndarray, dict | None]:
     """The similar-items matrix with content columns (models/content.py) and its manifest
     entry. With --content-blend auto, w is chosen on held-out transactions, refitting the
     factors without them."""
@@ -550,7 +555,6 @@ def content_blend(args, catalog: data.Catalog, events: data.Events, fit_options:
     log(f"   content vectors: {vectors.shape[0]:,} x {vectors.shape[1]} from titles, categories and attributes")
     weight, chosen_by = args.content_blend, "given"
     if weight == "auto":
-        codes = transactions(events)
         if len(np.unique(codes[codes >= 0])) < 50:
             weight, chosen_by = DEFAULT_CONTENT_BLEND, "default (fewer than 50 transactions to choose on)"
         else:

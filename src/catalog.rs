@@ -118,7 +118,7 @@ impl Catalog {
 #[derive(Debug, Clone, Copy)]
 pub struct Members<'a>(&'a [u32]);
 
-impl Members<'_> {
+impl<'a> Members<'a> {
     pub fn contains(&self, row: usize) -> bool {
         u32::try_from(row).is_ok_and(|row| self.0.binary_search(&row).is_ok())
     }
@@ -130,9 +130,7 @@ impl Members<'_> {
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
-}
 
-impl<'a> Members<'a> {
     /// The rows, in increasing order.
     pub fn rows(self) -> impl Iterator<Item = usize> + 'a {
         self.0.iter().map(|&row| row as usize)

@@ -147,7 +147,9 @@ impl Engine {
             Some(popularity) if content_columns > 0 => SimilarItems::with_content(
                 embeddings,
                 content_columns,
-                RowSet::new((0..popularity.rows()).filter(|&i| popularity.row(i)[1] <= 0.0)),
+                RowSet::new(
+                    popularity.scores(&POPULAR).iter().enumerate().filter(|(_, &p)| p <= 0.0).map(|(i, _)| i),
+                ),
             ),
             _ => SimilarItems::new(embeddings),
         });
@@ -429,7 +431,7 @@ impl Engine {
         // one typo fewer always outweighs both, and one more matched word
         // outweighs any number of typos.
         let step = (1.0 + SEARCH_PERSONAL_WEIGHT).ceil();
-        let per_term = (TextIndex::max_typos(text) + 1) as f32;
+        let per_term = matches.iter().map(|m| m.typos).max().unwrap_or(0) as f32 + 1.0;
         for m in &matches {
             let tier = step * (per_term * m.terms as f32 - m.typos as f32);
             scores[m.row] = tier + m.bm25 / best;

@@ -266,21 +266,16 @@ fn resolve<'a>(tests: &'a BTreeMap<String, Test>, catalog: &Catalog) -> Vec<Chec
     tests
         .iter()
         .map(|(field, test)| {
-            let mut mask = vec![false; catalog.len()];
-            match field.as_str() {
-                "id" => {
-                    for row in test_values(test).iter().filter_map(|v| catalog.index_of(v.as_str()?)) {
-                        mask[row] = true;
-                    }
-                }
+            let names = test_values(test).iter().filter_map(Value::as_str);
+            let rows: Vec<usize> = match field.as_str() {
+                "id" => names.filter_map(|id| catalog.index_of(id)).collect(),
                 "category" => {
-                    let members = test_values(test).iter().filter_map(|v| catalog.members_of(v.as_str()?));
-                    for row in members.flat_map(|m| m.rows()) {
-                        mask[row] = true;
-                    }
+                    names.filter_map(|name| catalog.members_of(name)).flat_map(|m| m.rows()).collect()
                 }
                 name => return Check::Attribute { name, test },
-            }
+            };
+            let mut mask = vec![false; catalog.len()];
+            rows.into_iter().for_each(|row| mask[row] = true);
             Check::Rows(mask)
         })
         .collect()

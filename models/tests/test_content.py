@@ -75,7 +75,7 @@ class NothingSharedTest(unittest.TestCase):
             baskets=0, report=None, unknown_items=None, unknown_ids=0)
         cf = np.arange(8, dtype=np.float32).reshape(4, 2)
         args = argparse.Namespace(content_dim=32, content_blend=0.9, seed=0, weights=None)
-        rows, spec = train.content_blend(args, shop, events, {}, 2, 2, cf)
+        rows, spec = train.content_blend(args, shop, events, train.transactions(events), {}, 2, 2, cf)
         self.assertIs(rows, cf)
         self.assertIsNone(spec)
 

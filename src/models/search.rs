@@ -32,7 +32,7 @@ const PREFIX_WEIGHT: f32 = 0.8;
 const MAX_EXPANSIONS: usize = 24;
 /// A query's first this many distinct words count: each costs a pass over
 /// the catalog's words, and no shopper types more.
-pub const MAX_QUERY_WORDS: usize = 32;
+const MAX_QUERY_WORDS: usize = 32;
 
 /// BM25 parameters (the usual defaults for short documents).
 const K1: f32 = 1.2;
@@ -209,11 +209,6 @@ impl TextIndex {
         let mut matches: Vec<Match> = scores.into_values().collect();
         matches.sort_by_key(|m| m.row);
         matches
-    }
-
-    /// The most typos a match of `query` can have: a ranking bound.
-    pub fn max_typos(query: &str) -> usize {
-        2 * tokens(query).count().min(MAX_QUERY_WORDS)
     }
 }
 

@@ -7,7 +7,7 @@
 //
 // Both load every version they touch in the engine itself (the same wasm the
 // page runs): sizes, hashes, signature, limits and parity cases.
-import { copyFile, mkdir, readFile, readdir, rename, stat, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, readdir, rename, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { pointerProblem } from '../lib/channel.js';
 import { Engine, initSync } from '../pkg/edgerec.js';
@@ -199,5 +199,4 @@ async function atomicWrite(path, bytes) {
   const temporary = `${path}.${process.pid}.tmp`;
   await writeFile(temporary, bytes);
   await rename(temporary, path);
-  await stat(path);
 }

@@ -70,8 +70,9 @@ const cart = {
 addEventListener('storage', (event) => { if (event.key === cartKey) render(); });
 $('add-to-cart').addEventListener('click', () => {
   const { id } = route();
-  if (id) cart.add(id);
-  renderProduct(id);
+  if (!id) return;
+  cart.add(id);
+  paintBuy(id);
 });
 
 // Scores are for the curious, not for shoppers: off unless asked for.
@@ -223,13 +224,7 @@ function renderProduct(id) {
       tag(aisle, `#/dept/${encodeURIComponent(department)}/${encodeURIComponent(aisle)}`)]
     : item.categories.map((name) => tag(name))));
   paintPoster($('product-poster'), item);
-  // The live stock flips this without a new model version.
-  const { inStock } = rec.stockOf(id);
-  const inCart = cart.list().includes(id);
-  $('product-stock').textContent = inStock ? 'In stock' : 'Out of stock';
-  $('product-stock').dataset.state = inStock ? 'in' : 'out';
-  $('add-to-cart').disabled = !inStock || inCart;
-  $('add-to-cart').textContent = inCart ? 'In your cart ✓' : 'Add to cart';
+  paintBuy(id);
   const category = $('category-filter').value || undefined;
   show($('similar'), rec.similar(id, { k: K, category }), `No similar ${shop.things} in this category.`);
   optionalShelf($('together-shelf'), $('together'), rec.boughtTogether({ items: [id], k: K }),
@@ -248,6 +243,22 @@ async function optionalShelf(section, list, pending, emptyText) {
   show(list, pending, emptyText);
 }
 
+// The product page's stock badge and cart button; the live stock flips them
+// without a new model version.
+function paintBuy(id) {
+  const { inStock } = rec.stockOf(id);
+  const inCart = cart.list().includes(id);
+  paintStock($('product-stock'), inStock);
+  $('add-to-cart').disabled = !inStock || inCart;
+  $('add-to-cart').textContent = inCart ? 'In your cart ✓' : 'Add to cart';
+}
+
+function paintStock(element, inStock) {
+  element.textContent = inStock ? 'In stock' : 'Out of stock';
+  element.dataset.state = inStock ? 'in' : 'out';
+  return element;
+}
+
 function renderCartCount() {
   $('cart-count').textContent = cart.list().length;
 }
@@ -263,9 +274,7 @@ function renderCart() {
     const link = tag(catalog.get(id).title, `#/item/${encodeURIComponent(id)}`);
     const remove = Object.assign(document.createElement('button'), { className: 'ghost', textContent: 'Remove' });
     remove.addEventListener('click', () => { cart.remove(id); renderCart(); });
-    const note = rec.stockOf(id).inStock ? [] : [Object.assign(document.createElement('span'),
-      { className: 'stock', textContent: 'Out of stock' })];
-    note.forEach((span) => { span.dataset.state = 'out'; });
+    const note = rec.stockOf(id).inStock ? [] : [paintStock(Object.assign(document.createElement('span'), { className: 'stock' }), false)];
     li.append(link, ...note, remove);
     return li;
   }));
