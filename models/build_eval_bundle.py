@@ -4,6 +4,14 @@
     cargo run --profile tools --bin edgerec -- eval build/bundles/amazon-games \\
         ../shared/data/amazon-games/interactions.txt
 
+    python -m models.build_eval_bundle --dataset amazon-beauty --shop-files build/amazon-beauty-split
+    python -m models.train --catalog build/amazon-beauty-split/catalog.csv \
+        --events build/amazon-beauty-split/events.csv --out build/bundles/amazon-beauty-shop --no-next-up
+
+The second form writes the same training split in the shop input format
+(docs/data-format.md) and trains nothing, so the shop pipeline's similar
+items and fold-in "for you" are measured on the split the LSTM is.
+
 Leave-one-out, as the published results do: each user's last item is the
 test item and is never seen in training; the second-last is the validation
 item for early stopping. Data files are read from --data-dir (default
@@ -13,15 +21,17 @@ item for early stopping. Data files are read from --data-dir (default
 from __future__ import annotations
 
 import argparse
+import csv
 import datetime as dt
 import time
 from pathlib import Path
 
-from . import bundle, next_up
+from . import bundle, movielens, next_up
 
 DATASETS = {
     "amazon-games": "amazon-games/interactions.txt",   # `user item` per line
     "amazon-beauty": "amazon-beauty/sequences.txt",    # `user item item ...` per line
+    "ml-100k": None,  # the demo's MovieLens-100K, from the recbole wheel (models/movielens.py)
 }
 
 
@@ -35,11 +45,53 @@ def read_sequences(path: Path) -> list[list[str]]:
     return list(by_user.values())
 
 
+def write_shop_files(out: Path, item_ids: list[str], raw: list[list[str]]) -> None:
+    """The training split (each user's last item held out) as shop input files: one
+    event an hour per user, in sequence order, so the order is what it was."""
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out / "catalog.csv", "w", newline="") as file:
+        writer = csv.writer(file)
+        writer.writerow(["id", "title", "categories"])
+        writer.writerows([item, f"item {item}", ""] for item in item_ids)
+    events = 0
+    with open(out / "events.csv", "w", newline="") as file:
+        writer = csv.writer(file)
+        writer.writerow(["user", "item", "timestamp"])
+        for user, seq in enumerate(raw, start=1):
+            for step, item in enumerate(seq[:-1]):
+                writer.writerow([user, item, SPLIT_EPOCH + 3600 * step])
+                events += 1
+    print(f"wrote {out}/catalog.csv and events.csv: {events} training events (each user's last item held out)")
+
+
+SPLIT_EPOCH = 1_600_000_000  # the synthetic events' first timestamp (2020-09-13)
+
+
+def movielens_sequences(cache: Path) -> list[list[str]]:
+    """Each MovieLens user's rated movies by time (ties by movie id), users by id."""
+    _, interactions = movielens.load(cache)
+    by_user: dict[str, list[movielens.Interaction]] = {}
+    for row in interactions:
+        by_user.setdefault(row.user, []).append(row)
+    return [[r.item for r in sorted(by_user[u], key=lambda r: (r.timestamp, int(r.item)))]
+            for u in sorted(by_user, key=int)]
+
+
+def write_sequences(path: Path, raw: list[list[str]]) -> None:
+    """`user item item ...` lines, the form `edgerec eval` reads."""
+    path.write_text("".join(f"{user} {' '.join(seq)}\n" for user, seq in enumerate(raw, start=1)))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", choices=sorted(DATASETS), required=True)
     parser.add_argument("--data-dir", type=Path, default=Path("../shared/data"))
-    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--cache", type=Path, default=Path("models/.cache"),
+                        help="ml-100k: where the recbole wheel is cached; its sequences.txt is written there")
+    parser.add_argument("--out", type=Path, help="the next-up bundle to write")
+    parser.add_argument("--shop-files", type=Path, metavar="DIR",
+                        help="write the training split as DIR/catalog.csv and DIR/events.csv (models.train's "
+                             "input) instead of training")
     parser.add_argument("--dim", type=int, default=64)
     parser.add_argument("--max-len", type=int, default=50)
     parser.add_argument("--epochs", type=int, default=40, help="upper bound; early stopping decides")
@@ -52,14 +104,24 @@ def main() -> None:
     args = parser.parse_args()
 
     started = time.time()
-    path = args.data_dir / DATASETS[args.dataset]
-    raw = read_sequences(path)
+    if DATASETS[args.dataset] is None:
+        path = args.cache / "sequences.txt"
+        raw = movielens_sequences(args.cache)
+        write_sequences(path, raw)  # what `edgerec eval` is given for this dataset
+    else:
+        path = args.data_dir / DATASETS[args.dataset]
+        raw = read_sequences(path)
     item_ids = sorted({item for seq in raw for item in seq}, key=lambda i: (len(i), i))
     row = {item: i for i, item in enumerate(item_ids)}
     # Hold out each user's test item: training never sees it.
     training = [[row[i] for i in seq[:-1]] for seq in raw if len(seq) >= 2]
     print(f"{args.dataset}: {len(raw)} users, {len(item_ids)} items, "
           f"{sum(len(s) for s in raw)} interactions from {path}")
+    if args.shop_files:
+        write_shop_files(args.shop_files, item_ids, raw)
+        return
+    if args.out is None:
+        parser.error("--out (a bundle to train) or --shop-files (the split, untrained) is needed")
 
     files, spec, cases, model = next_up.build(
         training, item_ids, max_len=args.max_len, dim=args.dim, epochs=args.epochs, seed=args.seed,

@@ -18,6 +18,8 @@
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 
+pub mod baselines;
+
 pub const CUTOFF: usize = 10;
 pub const SAMPLED_NEGATIVES: usize = 100;
 

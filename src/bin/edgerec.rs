@@ -3,9 +3,9 @@
 //!     edgerec verify <bundle-dir> [--public-key KEY]...
 //!         verify the signature (when keys are given: base64, or a .pub file),
 //!         the limits, files and hashes, run the parity cases
-//!     edgerec eval <bundle-dir> <data-file> [--protocol sampled|full|both] [--seed N] [--users N]
+//!     edgerec eval <bundle-dir> <data-file> [--protocol sampled|full|both] [--seed N] [--users N] [--ease-lambda L]
 //!         HR@10 / NDCG@10 of next_up, for_you (fold-in), similar (to the last
-//!         item) and PopRec: leave-one-out
+//!         item), and the baselines item-kNN, EASE and PopRec: leave-one-out
 //!         on `user item ...` sequences, or full ranking of held-out baskets on
 //!         `user item ... | item ...` lines (python -m models.holdout writes them)
 //!     edgerec bench <bundle-dir>
@@ -17,12 +17,13 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use edgerec::bundle::{LoadOptions, PublicKey};
+use edgerec::eval::baselines::{Ease, ItemKnn};
 use edgerec::eval::{self, Basket, Metrics, Protocol, Sequence};
 use edgerec::{BundleFiles, Engine};
 
 const USAGE: &str = "usage:
   edgerec verify <bundle-dir> [--public-key KEY]...   (KEY: base64 or a file holding it)
-  edgerec eval <bundle-dir> <data-file> [--protocol sampled|full|both] [--seed N] [--users N]
+  edgerec eval <bundle-dir> <data-file> [--protocol sampled|full|both] [--seed N] [--users N] [--ease-lambda L]
   edgerec bench <bundle-dir>";
 
 fn main() -> ExitCode {
@@ -94,6 +95,7 @@ struct EvalOptions {
     protocol_given: bool,
     seed: u64,
     users: Option<usize>,
+    ease_lambda: f32,
 }
 
 impl EvalOptions {
@@ -103,6 +105,7 @@ impl EvalOptions {
             protocol_given: false,
             seed: 42,
             users: None,
+            ease_lambda: Ease::DEFAULT_LAMBDA,
         };
         let mut args = args.iter();
         while let Some(flag) = args.next() {
@@ -120,6 +123,13 @@ impl EvalOptions {
                 "--seed" => options.seed = value.parse().map_err(|_| format!("bad --seed {value:?}"))?,
                 "--users" => {
                     options.users = Some(value.parse().map_err(|_| format!("bad --users {value:?}"))?)
+                }
+                "--ease-lambda" => {
+                    options.ease_lambda = value
+                        .parse()
+                        .ok()
+                        .filter(|l: &f32| l.is_finite() && *l > 0.0)
+                        .ok_or_else(|| format!("bad --ease-lambda {value:?}: a positive number"))?
                 }
                 other => return Err(format!("unknown option {other:?}\n{USAGE}")),
             }
@@ -140,8 +150,10 @@ fn evaluate(bundle_dir: &Path, data: &Path, options: &EvalOptions) -> Result<(),
             .collect::<Result<Vec<usize>, String>>()
     };
     let item_count = catalog.len();
-    println!("\n| model | protocol | HR@{0} | NDCG@{0} | users | seconds |", eval::CUTOFF);
-    println!("|---|---|---|---|---|---|");
+    let table_header = || {
+        println!("\n| model | protocol | HR@{0} | NDCG@{0} | users | seconds |", eval::CUTOFF);
+        println!("|---|---|---|---|---|---|");
+    };
     if eval::is_basket_file(&text) {
         if options.protocols.contains(&Protocol::Sampled) && options.protocol_given {
             return Err(format!(
@@ -160,7 +172,10 @@ fn evaluate(bundle_dir: &Path, data: &Path, options: &EvalOptions) -> Result<(),
             baskets.push(Basket { history, targets });
         }
         let popularity = eval::basket_popularity(&baskets, item_count);
-        for (model, mut score) in scorers(&engine, &popularity) {
+        let histories: Vec<&[usize]> = baskets.iter().map(|b| b.history.as_slice()).collect();
+        let baselines = Baselines::fit(&histories, item_count, options.ease_lambda);
+        table_header();
+        for (model, mut score) in scorers(&engine, &popularity, &baselines) {
             let started = Instant::now();
             let metrics = eval::evaluate_baskets(&baskets, item_count, options.seed, &mut score)?;
             report(model, "full ranking, last basket", metrics, started);
@@ -186,8 +201,12 @@ fn evaluate(bundle_dir: &Path, data: &Path, options: &EvalOptions) -> Result<(),
         sequences.truncate(limit);
     }
     let popularity = eval::popularity(&sequences, item_count);
+    // The baselines learn from what popularity counts: each sequence without its test item.
+    let inputs: Vec<&[usize]> = sequences.iter().map(|s| &s[..s.len().saturating_sub(1)]).collect();
+    let baselines = Baselines::fit(&inputs, item_count, options.ease_lambda);
+    table_header();
     for &protocol in &options.protocols {
-        for (model, mut score) in scorers(&engine, &popularity) {
+        for (model, mut score) in scorers(&engine, &popularity, &baselines) {
             let started = Instant::now();
             let metrics = eval::evaluate(&sequences, item_count, protocol, options.seed, &mut score)?;
             let name = match protocol {
@@ -202,8 +221,48 @@ fn evaluate(bundle_dir: &Path, data: &Path, options: &EvalOptions) -> Result<(),
 
 type Scorer<'a> = Box<dyn FnMut(&[usize]) -> Result<Cow<'a, [f32]>, String> + 'a>;
 
-/// Every model the bundle has, then the popularity baseline, as score functions over catalog rows.
-fn scorers<'a>(engine: &'a Engine, popularity: &'a [f32]) -> Vec<(&'static str, Scorer<'a>)> {
+/// The baselines fitted on the evaluation's inputs; EASE is left out (with
+/// the reason printed) when its dense matrices would be too big.
+struct Baselines {
+    knn: ItemKnn,
+    ease: Option<Ease>,
+}
+
+impl Baselines {
+    fn fit(histories: &[&[usize]], item_count: usize, ease_lambda: f32) -> Self {
+        let started = Instant::now();
+        let knn = ItemKnn::fit(histories, item_count);
+        println!(
+            "item-kNN ({} neighbours, shrinkage {}): fitted in {:.1} s",
+            ItemKnn::NEIGHBOURS,
+            ItemKnn::SHRINK,
+            started.elapsed().as_secs_f64()
+        );
+        let started = Instant::now();
+        let ease = match Ease::fit(histories, item_count, ease_lambda) {
+            Ok(ease) => {
+                println!(
+                    "EASE (λ = {ease_lambda}, {} items): fitted in {:.1} s",
+                    ease.items(),
+                    started.elapsed().as_secs_f64()
+                );
+                Some(ease)
+            }
+            Err(reason) => {
+                println!("{reason}: not evaluated");
+                None
+            }
+        };
+        Self { knn, ease }
+    }
+}
+
+/// Every model the bundle has, then the baselines, as score functions over catalog rows.
+fn scorers<'a>(
+    engine: &'a Engine,
+    popularity: &'a [f32],
+    baselines: &'a Baselines,
+) -> Vec<(&'static str, Scorer<'a>)> {
     let mut scorers: Vec<(&'static str, Scorer<'a>)> = Vec::new();
     let models = engine.models();
     if models.contains(&"next_up") {
@@ -223,6 +282,10 @@ fn scorers<'a>(engine: &'a Engine, popularity: &'a [f32]) -> Vec<(&'static str, 
             "similar (to the last item)",
             Box::new(|history| engine.similar_scores(history).map(Cow::Owned).map_err(|e| e.to_string())),
         ));
+    }
+    scorers.push(("item-kNN (baseline)", Box::new(|history| Ok(Cow::Owned(baselines.knn.scores(history))))));
+    if let Some(ease) = &baselines.ease {
+        scorers.push(("EASE (baseline)", Box::new(|history| Ok(Cow::Owned(ease.scores(history))))));
     }
     scorers.push(("PopRec", Box::new(move |_| Ok(Cow::Borrowed(popularity)))));
     scorers
@@ -273,6 +336,24 @@ fn bench(dir: &Path) -> Result<(), String> {
     }
     if models.contains(&"next_up") {
         run("next_up", &|i| engine.next_up(histories[i % histories.len()], 10, true).is_ok());
+        // The history without its newest item is asked first, untimed.
+        let mut per_click: Vec<f64> = (0..BATCHES * CALLS)
+            .map(|i| {
+                let history = histories[i % histories.len()];
+                let asked = engine.next_up(&history[..history.len() - 1], 10, true).is_ok();
+                let started = Instant::now();
+                let answered = engine.next_up(history, 10, true).is_ok();
+                assert!(asked && answered, "next_up failed during the benchmark");
+                started.elapsed().as_secs_f64() * 1e6
+            })
+            .collect();
+        per_click.sort_by(f64::total_cmp);
+        println!(
+            "| next_up, one more click | {:.1} | {:.1} | {} |",
+            per_click[per_click.len() / 2],
+            per_click[0],
+            per_click.len()
+        );
     }
     Ok(())
 }
