@@ -62,7 +62,8 @@ class NextUpModel:
     dim: int
     train_seconds: float
     best_epoch: int
-    valid_metric: float
+    valid_metric: float  # validation NDCG@10 at the best epoch
+    valid_hit_rate: float = float("nan")  # and HR@10
 
 
 # --------------------------------------------------------------------------
@@ -415,6 +416,7 @@ def train_next_up(
         return float(np.mean(hit)), float(np.mean(np.where(hit, 1.0 / np.log2(r + 2.0), 0.0)))
 
     best = (-1.0, 0, None)
+    best_hit_rate = float("nan")
     bad = 0
     step_i = 0
     for epoch in range(1, epochs + 1):
@@ -438,6 +440,7 @@ def train_next_up(
             msg += f" valid HR@10 {hr:.4f} NDCG@10 {ndcg:.4f}"
             if ndcg > best[0]:
                 best = (ndcg, epoch, jax.tree_util.tree_map(np.asarray, params))
+                best_hit_rate = hr
                 bad = 0
             else:
                 bad += 1
@@ -463,6 +466,7 @@ def train_next_up(
         train_seconds=time.time() - t0,
         best_epoch=best_epoch,
         valid_metric=valid_metric,
+        valid_hit_rate=best_hit_rate,
     )
 
 
