@@ -212,10 +212,13 @@ fn eval_command_scores_held_out_baskets() {
     for row in [
         "| next_up (LSTM) | full ranking, last basket |",
         "| for_you (fold-in) | full ranking, last basket |",
+        "| item-kNN (baseline) | full ranking, last basket |",
+        "| EASE (baseline) | full ranking, last basket |",
         "| PopRec | full ranking, last basket |",
     ] {
         assert_eq!(table_row(&stdout, row).2, 40);
     }
+    assert!(stdout.contains("EASE (λ = 500,"), "basket files have no validation item: {stdout}");
     let (ok, stderr) = eval_command(&data, &["--protocol", "sampled"]);
     assert!(!ok && stderr.contains("basket files are ranked in full only"), "{stderr}");
     let (ok, stderr) = eval_command("7 1 2 | no-such-item\n", &[]);
@@ -235,8 +238,16 @@ fn eval_command_runs_on_a_slice_of_real_histories() {
     for row in [
         "| next_up (LSTM) | 100 sampled negatives |",
         "| for_you (fold-in) | full ranking |",
+        "| item-kNN (baseline) | full ranking |",
+        "| EASE (baseline) | 100 sampled negatives |",
         "| PopRec | full ranking |",
     ] {
         assert_eq!(table_row(&stdout, row).2, 40);
     }
+    // EASE's λ is chosen on the validation item, one line per candidate.
+    assert_eq!(stdout.matches("validation NDCG@10").count(), 5, "{stdout}");
+    let (ok, stdout) = eval_command(&data, &["--ease-lambda", "50", "--protocol", "full"]);
+    assert!(ok && stdout.contains("EASE (λ = 50,") && !stdout.contains("validation NDCG@10"), "{stdout}");
+    let (ok, stderr) = eval_command(&data, &["--ease-lambda", "-1"]);
+    assert!(!ok && stderr.contains("bad --ease-lambda"), "{stderr}");
 }

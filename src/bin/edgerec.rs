@@ -5,7 +5,8 @@
 //!         the limits, files and hashes, run the parity cases
 //!     edgerec eval <bundle-dir> <data-file> [--protocol sampled|full|both] [--seed N] [--users N] [--ease-lambda L]
 //!         HR@10 / NDCG@10 of next_up, for_you (fold-in), similar (to the last
-//!         item), and the baselines item-kNN, EASE and PopRec: leave-one-out
+//!         item), and the baselines item-kNN, EASE (λ chosen on the validation
+//!         item unless given) and PopRec: leave-one-out
 //!         on `user item ...` sequences, or full ranking of held-out baskets on
 //!         `user item ... | item ...` lines (python -m models.holdout writes them)
 //!     edgerec bench <bundle-dir>
@@ -95,7 +96,8 @@ struct EvalOptions {
     protocol_given: bool,
     seed: u64,
     users: Option<usize>,
-    ease_lambda: f32,
+    /// None: chosen on the validation item (sequence files), else the default.
+    ease_lambda: Option<f32>,
 }
 
 impl EvalOptions {
@@ -105,7 +107,7 @@ impl EvalOptions {
             protocol_given: false,
             seed: 42,
             users: None,
-            ease_lambda: Ease::DEFAULT_LAMBDA,
+            ease_lambda: None,
         };
         let mut args = args.iter();
         while let Some(flag) = args.next() {
@@ -125,11 +127,13 @@ impl EvalOptions {
                     options.users = Some(value.parse().map_err(|_| format!("bad --users {value:?}"))?)
                 }
                 "--ease-lambda" => {
-                    options.ease_lambda = value
-                        .parse()
-                        .ok()
-                        .filter(|l: &f32| l.is_finite() && *l > 0.0)
-                        .ok_or_else(|| format!("bad --ease-lambda {value:?}: a positive number"))?
+                    options.ease_lambda = Some(
+                        value
+                            .parse()
+                            .ok()
+                            .filter(|l: &f32| l.is_finite() && *l > 0.0)
+                            .ok_or_else(|| format!("bad --ease-lambda {value:?}: a positive number"))?,
+                    )
                 }
                 other => return Err(format!("unknown option {other:?}\n{USAGE}")),
             }
@@ -173,7 +177,8 @@ fn evaluate(bundle_dir: &Path, data: &Path, options: &EvalOptions) -> Result<(),
         }
         let popularity = eval::basket_popularity(&baskets, item_count);
         let histories: Vec<&[usize]> = baskets.iter().map(|b| b.history.as_slice()).collect();
-        let baselines = Baselines::fit(&histories, item_count, options.ease_lambda);
+        let baselines =
+            Baselines::fit(&histories, item_count, options.ease_lambda.unwrap_or(Ease::DEFAULT_LAMBDA));
         table_header();
         for (model, mut score) in scorers(&engine, &popularity, &baselines) {
             let started = Instant::now();
@@ -203,7 +208,11 @@ fn evaluate(bundle_dir: &Path, data: &Path, options: &EvalOptions) -> Result<(),
     let popularity = eval::popularity(&sequences, item_count);
     // The baselines learn from what popularity counts: each sequence without its test item.
     let inputs: Vec<&[usize]> = sequences.iter().map(|s| &s[..s.len().saturating_sub(1)]).collect();
-    let baselines = Baselines::fit(&inputs, item_count, options.ease_lambda);
+    let ease_lambda = match options.ease_lambda {
+        Some(lambda) => lambda,
+        None => choose_ease_lambda(&sequences, item_count, options.seed)?,
+    };
+    let baselines = Baselines::fit(&inputs, item_count, ease_lambda);
     table_header();
     for &protocol in &options.protocols {
         for (model, mut score) in scorers(&engine, &popularity, &baselines) {
@@ -220,6 +229,31 @@ fn evaluate(bundle_dir: &Path, data: &Path, options: &EvalOptions) -> Result<(),
 }
 
 type Scorer<'a> = Box<dyn FnMut(&[usize]) -> Result<Cow<'a, [f32]>, String> + 'a>;
+
+/// EASE's λ with the best full-ranking NDCG@10 on the validation item (each
+/// sequence's second-last, the last never seen), as the models choose theirs.
+fn choose_ease_lambda(sequences: &[Sequence], item_count: usize, seed: u64) -> Result<f32, String> {
+    let validation: Vec<Sequence> =
+        sequences.iter().filter(|s| s.len() >= 3).map(|s| s[..s.len() - 1].to_vec()).collect();
+    let inputs: Vec<&[usize]> = validation.iter().map(|s| &s[..s.len() - 1]).collect();
+    let mut best: Option<(f32, f64)> = None;
+    for &lambda in &Ease::LAMBDAS {
+        let started = Instant::now();
+        let ease = Ease::fit(&inputs, item_count, lambda)?;
+        let metrics = eval::evaluate(&validation, item_count, Protocol::Full, seed, |h| {
+            Ok::<_, String>(Cow::Owned(ease.scores(h)))
+        })?;
+        println!(
+            "EASE λ = {lambda}: validation NDCG@10 {:.4} ({:.0} s)",
+            metrics.ndcg,
+            started.elapsed().as_secs_f64()
+        );
+        if best.is_none_or(|(_, ndcg)| metrics.ndcg > ndcg) {
+            best = Some((lambda, metrics.ndcg));
+        }
+    }
+    best.map(|(lambda, _)| lambda).ok_or_else(|| "EASE: no λ to try".to_owned())
+}
 
 /// The baselines fitted on the evaluation's inputs; EASE is left out (with
 /// the reason printed) when its dense matrices would be too big.

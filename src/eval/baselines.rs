@@ -103,8 +103,11 @@ impl Ease {
     /// Above this many items the dense matrices no longer fit comfortably
     /// (three of them, 4 bytes per entry: 10.8 GB at 30,000).
     pub const MAX_ITEMS: usize = 30_000;
-    /// Steck (2019) used λ = 500 on MovieLens-20M, Netflix and MSD.
+    /// Steck (2019) used λ = 500 on MovieLens-20M, Netflix and MSD; basket
+    /// files, which have no validation item, use it.
     pub const DEFAULT_LAMBDA: f32 = 500.0;
+    /// What `edgerec eval` tries on the validation item of sequence files.
+    pub const LAMBDAS: [f32; 5] = [20.0, 50.0, 200.0, 500.0, 1000.0];
 
     pub fn fit(histories: &[&[usize]], item_count: usize, lambda: f32) -> Result<Self, String> {
         let mut seen = vec![false; item_count];
