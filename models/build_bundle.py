@@ -51,6 +51,10 @@ def main() -> None:
     parser.add_argument("--next-up-max-len", type=int, default=50)
     parser.add_argument("--next-up-epochs", type=int, default=30,
                         help="upper bound; training stops early on the validation item")
+    parser.add_argument("--hold-out-last", action="store_true",
+                        help="for evaluation: train without each user's last movie, so that `edgerec eval "
+                             "BUNDLE models/.cache/sequences.txt` (python -m models.build_eval_bundle --dataset "
+                             "ml-100k writes it) scores this recipe on movies it never saw")
     parser.add_argument("--include-known-users", action=argparse.BooleanOptionalAction, default=True,
                         help="put MovieLens' users (ids, rated movies, factors) in the bundle: public research "
                              "data, so on by default for this demo only")
@@ -68,6 +72,8 @@ def main() -> None:
     # Chronological, so a user's history reads like a shopper's session.
     user_items = [[index_of[r.item] for r in sorted(by_user[u], key=lambda r: (r.timestamp, int(r.item)))]
                   for u in user_ids]
+    if args.hold_out_last:
+        user_items = [items_of_user[:-1] for items_of_user in user_items]
 
     fitted = factors.fit(factors.implicit_matrix(user_items, len(items)),
                          args.factor_dim, args.embedding_dim)

@@ -29,6 +29,7 @@ SETTINGS: dict[str, dict] = {
     "lr1e-3": {"lr": 1e-3},
     "out-dropout0.2": {"out_dropout": 0.2},
     "wd1e-5": {"weight_decay": 1e-5},
+    "full-softmax": {"negatives": None},  # the default samples 4,096 negatives above 16,384 items
 }
 
 

@@ -6,7 +6,7 @@
 #   scripts/instacart.sh channel   convert, train (about a minute on 2 cores) and publish to
 #                                  www/channels/instacart, which `make demo SHOP=instacart` serves
 #   scripts/instacart.sh report    hold out each shopper's last order, train on the rest, and score
-#                                  next up, for you and popularity on those orders with `edgerec eval`
+#                                  next up, for you, similar and the baselines on those orders (`edgerec eval`)
 #
 # TRAIN_ARGS adds options to the training command (e.g. TRAIN_ARGS='--next-up-epochs 1');
 # CHANNEL and BUNDLE move the channel and the bundle elsewhere (the tests use a throwaway one).
@@ -42,8 +42,8 @@ case "$what" in
     # shellcheck disable=SC2086
     $python -m models.train --catalog build/instacart/catalog.csv --events build/instacart-eval/train-events.csv \
       --out build/bundles/instacart-eval --name instacart-eval --version holdout ${TRAIN_ARGS:-}
-    cargo build --release --bin edgerec
-    target/release/edgerec eval build/bundles/instacart-eval build/instacart-eval/last-basket.txt \
+    cargo build --profile tools --bin edgerec
+    target/tools/edgerec eval build/bundles/instacart-eval build/instacart-eval/last-basket.txt \
       | tee build/instacart-eval/report.md
     echo "instacart: report in build/instacart-eval/report.md"
     ;;
