@@ -31,7 +31,7 @@ instacart: ## the Instacart sample (../shared/data) in the input format, into bu
 instacart-channel: ## the grocery channel from the Instacart sample into www/channels/instacart [DATA=../shared/data]
 	scripts/instacart.sh channel
 
-instacart-report: ## next up, for you and popularity on each Instacart shopper's held-out last order (edgerec eval)
+instacart-report: ## every model and the item-kNN, EASE and popularity baselines on each Instacart shopper's held-out last order (edgerec eval)
 	scripts/instacart.sh report
 
 publish-demo: ## train a new version and publish it to the running demo's channel; it swaps live
