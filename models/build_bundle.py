@@ -65,13 +65,9 @@ def main() -> None:
     started = time.time()
     items, interactions = movielens.load(args.cache)
     index_of = {item.id: i for i, item in enumerate(items)}
-    by_user: dict[str, list[movielens.Interaction]] = {}
-    for row in interactions:
-        by_user.setdefault(row.user, []).append(row)
-    user_ids = sorted(by_user, key=int)
     # Chronological, so a user's history reads like a shopper's session.
-    user_items = [[index_of[r.item] for r in sorted(by_user[u], key=lambda r: (r.timestamp, int(r.item)))]
-                  for u in user_ids]
+    user_ids, sequences = movielens.user_sequences(interactions)
+    user_items = [[index_of[item] for item in sequence] for sequence in sequences]
     if args.hold_out_last:
         user_items = [items_of_user[:-1] for items_of_user in user_items]
 

@@ -45,6 +45,9 @@ def read_sequences(path: Path) -> list[list[str]]:
     return list(by_user.values())
 
 
+SPLIT_EPOCH = 1_600_000_000  # the synthetic events' first timestamp (2020-09-13)
+
+
 def write_shop_files(out: Path, item_ids: list[str], raw: list[list[str]]) -> None:
     """The training split (each user's last item held out) as shop input files: one
     event an hour per user, in sequence order, so the order is what it was."""
@@ -64,17 +67,9 @@ def write_shop_files(out: Path, item_ids: list[str], raw: list[list[str]]) -> No
     print(f"wrote {out}/catalog.csv and events.csv: {events} training events (each user's last item held out)")
 
 
-SPLIT_EPOCH = 1_600_000_000  # the synthetic events' first timestamp (2020-09-13)
-
-
 def movielens_sequences(cache: Path) -> list[list[str]]:
-    """Each MovieLens user's rated movies by time (ties by movie id), users by id."""
-    _, interactions = movielens.load(cache)
-    by_user: dict[str, list[movielens.Interaction]] = {}
-    for row in interactions:
-        by_user.setdefault(row.user, []).append(row)
-    return [[r.item for r in sorted(by_user[u], key=lambda r: (r.timestamp, int(r.item)))]
-            for u in sorted(by_user, key=int)]
+    """Each MovieLens user's rated movies by time, users by id (as the demo bundle reads them)."""
+    return movielens.user_sequences(movielens.load(cache)[1])[1]
 
 
 def write_sequences(path: Path, raw: list[list[str]]) -> None:

@@ -53,6 +53,15 @@ def _rows(zf: zipfile.ZipFile, name: str) -> list[list[str]]:
     return [line.split("\t") for line in lines if line.strip()]
 
 
+def user_sequences(interactions: list[Interaction]) -> tuple[list[str], list[list[str]]]:
+    """User ids (by number) and each user's rated movie ids by time, ties by movie id."""
+    by_user: dict[str, list[Interaction]] = {}
+    for row in interactions:
+        by_user.setdefault(row.user, []).append(row)
+    users = sorted(by_user, key=int)
+    return users, [[r.item for r in sorted(by_user[u], key=lambda r: (r.timestamp, int(r.item)))] for u in users]
+
+
 def load(cache_dir: Path) -> tuple[list[Item], list[Interaction]]:
     """Items in id order and all 100,000 ratings."""
     with zipfile.ZipFile(fetch_wheel(cache_dir)) as zf:
