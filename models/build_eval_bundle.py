@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import datetime as dt
 import time
 from pathlib import Path
@@ -77,6 +78,32 @@ def write_sequences(path: Path, raw: list[list[str]]) -> None:
     path.write_text("".join(f"{user} {' '.join(seq)}\n" for user, seq in enumerate(raw, start=1)))
 
 
+@dataclasses.dataclass
+class Split:
+    """A dataset's users (raw ids, oldest first), its items, and the training
+    sequences (catalog rows, each user's test item held out)."""
+    path: Path
+    raw: list[list[str]]
+    item_ids: list[str]
+    training: list[list[int]]
+
+
+def load_split(dataset: str, data_dir: Path, cache: Path) -> Split:
+    """ml-100k's sequences are also written to cache/sequences.txt, what `edgerec eval` reads."""
+    if DATASETS[dataset] is None:
+        path = cache / "sequences.txt"
+        raw = movielens_sequences(cache)
+        write_sequences(path, raw)
+    else:
+        path = data_dir / DATASETS[dataset]
+        raw = read_sequences(path)
+    item_ids = sorted({item for seq in raw for item in seq}, key=lambda i: (len(i), i))
+    row = {item: i for i, item in enumerate(item_ids)}
+    # Hold out each user's test item: training never sees it.
+    training = [[row[i] for i in seq[:-1]] for seq in raw if len(seq) >= 2]
+    return Split(path, raw, item_ids, training)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", choices=sorted(DATASETS), required=True)
@@ -99,17 +126,8 @@ def main() -> None:
     args = parser.parse_args()
 
     started = time.time()
-    if DATASETS[args.dataset] is None:
-        path = args.cache / "sequences.txt"
-        raw = movielens_sequences(args.cache)
-        write_sequences(path, raw)  # what `edgerec eval` is given for this dataset
-    else:
-        path = args.data_dir / DATASETS[args.dataset]
-        raw = read_sequences(path)
-    item_ids = sorted({item for seq in raw for item in seq}, key=lambda i: (len(i), i))
-    row = {item: i for i, item in enumerate(item_ids)}
-    # Hold out each user's test item: training never sees it.
-    training = [[row[i] for i in seq[:-1]] for seq in raw if len(seq) >= 2]
+    split = load_split(args.dataset, args.data_dir, args.cache)
+    path, raw, item_ids, training = split.path, split.raw, split.item_ids, split.training
     print(f"{args.dataset}: {len(raw)} users, {len(item_ids)} items, "
           f"{sum(len(s) for s in raw)} interactions from {path}")
     if args.shop_files:

@@ -17,7 +17,7 @@ import argparse
 import time
 from pathlib import Path
 
-from .build_eval_bundle import DATASETS, movielens_sequences, read_sequences
+from .build_eval_bundle import DATASETS, load_split
 from .sequence import lstm
 
 SETTINGS: dict[str, dict] = {
@@ -49,13 +49,8 @@ def main() -> None:
     unknown = [n for n in names if n not in SETTINGS]
     if unknown:
         parser.error(f"unknown setting(s) {', '.join(unknown)}; known: {', '.join(SETTINGS)}")
-    if DATASETS[args.dataset] is None:
-        raw = movielens_sequences(args.cache)
-    else:
-        raw = read_sequences(args.data_dir / DATASETS[args.dataset])
-    item_ids = sorted({item for seq in raw for item in seq}, key=lambda i: (len(i), i))
-    row = {item: i for i, item in enumerate(item_ids)}
-    training = [[row[i] for i in seq[:-1]] for seq in raw if len(seq) >= 2]
+    split = load_split(args.dataset, args.data_dir, args.cache)
+    training, item_ids = split.training, split.item_ids
 
     header = "| setting | validation HR@10 | validation NDCG@10 | best epoch | seconds |\n|---|---|---|---|---|"
     print(f"\n{args.dataset}: {len(training)} users, {len(item_ids)} items\n\n{header}", flush=True)

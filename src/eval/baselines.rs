@@ -9,13 +9,11 @@
 //!   `B = I − P · diag(1 / diag(P))` with `P = (XᵀX + λI)⁻¹` and a zero
 //!   diagonal; a history scores items by `x · B`.
 
-/// Each history's distinct items, in first-seen order.
-fn distinct(history: &[usize], seen: &mut [bool]) -> Vec<usize> {
-    let items: Vec<usize> =
-        history.iter().copied().filter(|&item| !std::mem::replace(&mut seen[item], true)).collect();
-    for &item in &items {
-        seen[item] = false;
-    }
+/// A history's distinct items (a repeat counts once in both models).
+fn distinct(history: &[usize]) -> Vec<usize> {
+    let mut items = history.to_vec();
+    items.sort_unstable();
+    items.dedup();
     items
 }
 
@@ -31,8 +29,7 @@ impl ItemKnn {
     pub const SHRINK: f32 = 10.0;
 
     pub fn fit(histories: &[&[usize]], item_count: usize) -> Self {
-        let mut seen = vec![false; item_count];
-        let baskets: Vec<Vec<usize>> = histories.iter().map(|h| distinct(h, &mut seen)).collect();
+        let baskets: Vec<Vec<usize>> = histories.iter().map(|h| distinct(h)).collect();
         let mut holders: Vec<Vec<u32>> = vec![Vec::new(); item_count];
         for (index, basket) in baskets.iter().enumerate() {
             for &item in basket {
@@ -77,8 +74,7 @@ impl ItemKnn {
 
     pub fn scores(&self, history: &[usize]) -> Vec<f32> {
         let mut scores = vec![0f32; self.neighbours.len()];
-        let mut seen = vec![false; self.neighbours.len()];
-        for item in distinct(history, &mut seen) {
+        for item in distinct(history) {
             for &(other, similarity) in &self.neighbours[item] {
                 scores[other as usize] += similarity;
             }
@@ -110,8 +106,7 @@ impl Ease {
     pub const LAMBDAS: [f32; 5] = [20.0, 50.0, 200.0, 500.0, 1000.0];
 
     pub fn fit(histories: &[&[usize]], item_count: usize, lambda: f32) -> Result<Self, String> {
-        let mut seen = vec![false; item_count];
-        let baskets: Vec<Vec<usize>> = histories.iter().map(|h| distinct(h, &mut seen)).collect();
+        let baskets: Vec<Vec<usize>> = histories.iter().map(|h| distinct(h)).collect();
         let mut index: Vec<Option<u32>> = vec![None; item_count];
         let mut rows = Vec::new();
         for &item in baskets.iter().flatten() {
@@ -146,12 +141,8 @@ impl Ease {
     pub fn scores(&self, history: &[usize]) -> Vec<f32> {
         let m = self.rows.len();
         let mut sums = vec![0f32; m];
-        let mut seen = vec![false; self.item_count];
-        let known: Vec<usize> = distinct(history, &mut seen)
-            .into_iter()
-            .filter_map(|item| self.index[item])
-            .map(|h| h as usize)
-            .collect();
+        let known: Vec<usize> =
+            distinct(history).into_iter().filter_map(|item| self.index[item]).map(|h| h as usize).collect();
         for &h in &known {
             let column = &self.inverse[h * m..(h + 1) * m];
             sums.iter_mut().zip(column).for_each(|(sum, p)| *sum += p);

@@ -115,6 +115,16 @@ try {
   ran = await cli('channel', 'copy', channelDir, join(site, 'channel'));
   check(ran.status === 1 && ran.stderr.includes('never changes'), 'copy refuses to overwrite a published version that differs');
   await writeFile(catalogFile, original);
+  // A manifest naming a file outside its folder is refused before anything is read, as the page refuses it.
+  const manifestFile = join(site, 'channel/versions', latest.version, 'manifest.json');
+  const manifestBytes = await readFile(manifestFile);
+  const hostile = JSON.parse(manifestBytes);
+  hostile.files[0].path = '../../../outside.json';
+  await writeFile(manifestFile, JSON.stringify(hostile));
+  ran = await cli('channel', 'verify', join(site, 'channel'));
+  check(ran.status === 1 && ran.stderr.includes('malformed_manifest') && ran.stderr.includes('outside.json'),
+    `a manifest naming a file outside its folder fails verify: ${ran.stderr.trim().slice(0, 100)}…`);
+  await writeFile(manifestFile, manifestBytes);
 
   // --- Vite build -------------------------------------------------------------
   const started = Date.now();

@@ -7,9 +7,9 @@
 //
 // Both load every version they touch in the engine itself (the same wasm the
 // page runs): sizes, hashes, signature, limits and parity cases.
-import { copyFile, mkdir, readFile, readdir, rename, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
-import { pointerProblem } from '../lib/channel.js';
+import { mkdir, readFile, readdir, rename, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { parseManifest, pointerProblem } from '../lib/channel.js';
 import { Engine, initSync } from '../pkg/edgerec.js';
 
 const USAGE = `usage:
@@ -75,8 +75,11 @@ async function copy(from, to) {
       }
       continue;
     }
-    await mkdir(target, { recursive: true });
-    for (const path of Object.keys(files)) await copyFile(join(from, 'versions', version, path), join(target, path));
+    // The bytes the engine just verified, not a second read of the source.
+    for (const [path, bytes] of Object.entries(files)) {
+      await mkdir(dirname(join(target, path)), { recursive: true });
+      await writeFile(join(target, path), bytes);
+    }
     copied += 1;
   }
   // Stock files (not part of any version), then the pointer, last: a page never sees a
@@ -132,25 +135,23 @@ async function readPointer(channel) {
   return { version: pointer.version, bytes };
 }
 
-/** Every file of a version: the manifest, its signature if any, and each file it lists. */
+/**
+ * Every file of a version: the manifest, its signature if any, and each file it
+ * lists (checked as the page checks them: names inside the folder, no repeats).
+ */
 async function versionFiles(channel, version) {
   const base = `versions/${version}/`;
   const manifestBytes = await channel.read(`${base}manifest.json`);
   let manifest;
   try {
-    manifest = JSON.parse(new TextDecoder().decode(manifestBytes));
+    manifest = parseManifest(manifestBytes, version);
   } catch (error) {
-    throw new Failure(`${base}manifest.json is not JSON: ${error.message}`);
+    throw new Failure(`${base}: ${error.code}: ${error.message}`);
   }
   const files = { 'manifest.json': manifestBytes };
   const signature = await channel.read(`${base}manifest.sig`, { optional: true });
   if (signature) files['manifest.sig'] = signature;
-  for (const { path } of Array.isArray(manifest.files) ? manifest.files : []) {
-    if (typeof path !== 'string' || path.includes('/') || path.startsWith('.')) {
-      throw new Failure(`${base}manifest.json lists a file outside its folder: ${JSON.stringify(path)}`);
-    }
-    files[path] = await channel.read(`${base}${path}`);
-  }
+  for (const { path } of manifest.files) files[path] = await channel.read(`${base}${path}`);
   return files;
 }
 
