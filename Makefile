@@ -49,8 +49,10 @@ bench-scan: ## the kernel's scan + top-10 at 1M and 100k × 64 in Chromium: int8
 bench-cold: ## cold start to the first answers in Chromium: staged load vs one stage [ROUNDS=7]
 	$(BROWSER) node tests/e2e/bench-cold.mjs
 
-bench-peers: ## next up: edgerec against onnxruntime-web 1.30 in one page (installs the peer once) [ROUNDS=5] [CHANNEL=...]
+bench-peers: ## next up and similar: edgerec against onnxruntime-web 1.30 and plain JS at 1.7k, ~50k and 1M items (builds the synthetic catalogs once) [ROUNDS=5] [CHANNEL=...]
 	$(BROWSER) true
+	$(if $(CHANNEL),,$(PYTHON) -m models.synthetic --items 50000 --channel build/channels/synthetic-50k)
+	$(if $(CHANNEL),,$(PYTHON) -m models.synthetic --items 1000000 --channel build/channels/synthetic-1m)
 	cmp -s benches/peers/package-lock.json benches/peers/node_modules/.installed-lock 2>/dev/null || \
 	  { npm ci --prefix benches/peers --no-audit --no-fund && cp benches/peers/package-lock.json benches/peers/node_modules/.installed-lock; }
 	node tests/e2e/bench-peers.mjs

@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from . import bundle, content, data, factors, factors_sparse, next_up
+from .sequence import lstm
 
 PARITY_K = 10
 PARITY_TOLERANCE = 1e-4
@@ -94,6 +95,11 @@ def synthetic_histories(popular: list[int], lengths: list[int], seed: int) -> li
     """Parity inputs that are no shopper's history: popular items in random order."""
     rng = random.Random(seed)
     return [rng.sample(popular, n) for n in lengths if n <= len(popular)]
+
+
+def parity_lengths(max_len: int) -> list[int]:
+    """History lengths of the next-up parity cases: short ones, and one past max_len."""
+    return [1, 2, 5, 12, 30, max_len + 5]
 
 
 def factor_parity_cases(catalog: data.Catalog, popular: list[int], item_factors: np.ndarray,
@@ -257,10 +263,11 @@ def write_bundle(out: Path, *, catalog: data.Catalog, item_factors: np.ndarray, 
                  known_users: KnownUsers | None = None, seed: int = 0, extra: dict | None = None,
                  matrix_dtype: str = bundle.DEFAULT_MATRIX_DTYPE, trending: np.ndarray | None = None,
                  trending_half_life_days: float = TRENDING_HALF_LIFE_DAYS, together=None,
-                 similar_content: dict | None = None) -> Path:
+                 similar_content: dict | None = None, next_up_model: lstm.NextUpModel | None = None) -> Path:
     """Builds and writes (atomically) a bundle the engine loads: similar (cosine over
     item_embeddings), for-you (fold-in over item_factors), next up (the LSTM trained
-    here on `sequences`, unless next_up_options is None), the catalog for search,
+    here on `sequences`, unless next_up_options is None; or `next_up_model` as given),
+    the catalog for search,
     and parity cases from the numpy and onnxruntime references. `popular`: catalog
     rows, most popular first (parity inputs are drawn from them). Any factor engine's
     output can come in here. Item matrices are stored as `matrix_dtype` (int8 by
@@ -302,14 +309,19 @@ def write_bundle(out: Path, *, catalog: data.Catalog, item_factors: np.ndarray, 
                               "measure": f"c(i,j) / (sqrt(s(i) s(j)) + {TOGETHER_SHRINKAGE:g}), "
                                          f"c(i,j) >= {TOGETHER_MIN_COUNT}"}
         cases += together_cases
-    if next_up_options is not None and sequences:
+    if next_up_model is not None:
+        lstm_files, models["next_up"], lstm_cases = next_up.package(
+            next_up_model, [], catalog.ids, parity_k=PARITY_K, seed=seed, matrix_dtype=matrix_dtype,
+            parity_histories=synthetic_histories(popular[:500], parity_lengths(next_up_model.max_len), seed + 1))
+        files.update(lstm_files)
+        cases += lstm_cases
+    elif next_up_options is not None and sequences:
         options = dict(next_up_options)
         max_len = options.pop("max_len")
-        lengths = [1, 2, 5, 12, 30, max_len + 5]
         lstm_files, models["next_up"], lstm_cases, model = next_up.build(
             sequences, catalog.ids, max_len=max_len, seed=seed, parity_k=PARITY_K, log=log,
-            parity_histories=synthetic_histories(popular[:500], lengths, seed + 1), matrix_dtype=matrix_dtype,
-            **options)
+            parity_histories=synthetic_histories(popular[:500], parity_lengths(max_len), seed + 1),
+            matrix_dtype=matrix_dtype, **options)
         log(f"   next up: trained in {model.train_seconds:.0f} s, best epoch {model.best_epoch}, "
             f"validation NDCG@10 {model.valid_metric:.4f}")
         files.update(lstm_files)
