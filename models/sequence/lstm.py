@@ -26,9 +26,11 @@ The LSTM parameters are kept internally in ONNX gate order (i, o, f, c) so
 the export is a plain copy; the JAX cell below follows the ONNX LSTM
 equations (default activations sigmoid/tanh/tanh, no peepholes).
 
-Defaults (tuned briefly on 2 CPU cores): dim 64, max_len 50, Adam lr 2e-3,
-~512 targets per batch, embedding dropout 0.3, no weight decay, separate
-output matrix, early stopping patience 3 on validation NDCG@10; full softmax
+Defaults (chosen on the validation item, docs/quality.md): dim 64, max_len
+50, Adam lr 2e-3, ~512 targets per batch, embedding dropout 0.3, dropout 0.5
+on the LSTM's output (training only: the exported graph has none), no weight
+decay, separate output matrix, early stopping patience 3 on validation
+NDCG@10; full softmax
 up to 16,384 items, above that a sampled softmax with 4,096 shared uniform
 negatives (full softmax was ~4x slower per epoch on the 23.7k-item Games
 catalogue). Accuracy, measured through the Rust engine: docs/next-up.md.
@@ -331,7 +333,7 @@ def train_next_up(
     lr: float = 2e-3,
     batch_tokens: int = 512,
     emb_dropout: float = 0.3,
-    out_dropout: float = 0.0,
+    out_dropout: float = 0.5,
     weight_decay: float = 0.0,
     tied: bool = False,
     patience: int = 3,
@@ -351,7 +353,8 @@ def train_next_up(
     negatives is None (or "auto" and n_items <= FULL_SOFTMAX_MAX_ITEMS),
     otherwise sampled softmax with `negatives` uniform negatives shared by
     each batch.  Adam (decoupled weight decay), batches of about
-    batch_tokens targets, dropout on the input embeddings.
+    batch_tokens targets, dropout on the input embeddings and on the
+    LSTM outputs the loss scores.
     """
     jax, jnp = _jax()
     t0 = time.time()

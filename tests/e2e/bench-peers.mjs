@@ -46,11 +46,12 @@ try {
   await server.close();
 }
 
-function report(channel, result, seconds) {
+function report(channel, result, elapsed) {
   const quantile = (values, q) => [...values].sort((a, b) => a - b)[Math.floor(q * (values.length - 1))];
   const micros = (ms) => (ms >= 10 ? `${(ms).toFixed(1)} ms` : `${(ms * 1000).toFixed(0)} µs`);
-  console.log(`\n## ${channel} (${result.items.toLocaleString('en')} items), ${result.histories} inputs × ${result.rounds} rounds, interleaved; cross-origin isolated: ${result.isolated}; ${seconds.toFixed(0)} s`);
-  console.log(`\nloaded in: Engine (this thread) ${micros(result.loadMs.engine)}, EdgeRec.open (Worker, download included) ${micros(result.loadMs.rec)}, onnxruntime-web session ${micros(result.loadMs.ort)}`);
+  console.log(`\n## ${channel} (${result.items.toLocaleString('en')} items), ${result.histories} inputs × ${result.rounds} rounds, interleaved; cross-origin isolated: ${result.isolated}; ${elapsed.toFixed(0)} s`);
+  const seconds = (ms) => `${(ms / 1000).toFixed(2)} s`;
+  console.log(`\nloaded in: Engine (this thread) ${seconds(result.loadMs.engine)}, EdgeRec.open (Worker, download included) ${seconds(result.loadMs.rec)}, onnxruntime-web session ${seconds(result.loadMs.ort)}; the Worker's wasm memory ${(result.wasmBytes / 2 ** 20).toFixed(0)} MB`);
   for (const [what, group, reference] of [
     ['next up', result.nextUp, 'onnxruntime-web'],
     ['next up after one more click (the history without its newest item asked just before, untimed)', result.clicks, 'onnxruntime-web'],
