@@ -121,20 +121,23 @@ impl SequenceModel {
         }
         let load = |e: TractError| SequenceError::Load { reason: format!("{e:#}") };
         let framework = tract_onnx::onnx();
-        let proto = framework.proto_model_for_read(&mut Cursor::new(onnx)).map_err(load)?;
+        let mut proto = framework.proto_model_for_read(&mut Cursor::new(onnx)).map_err(load)?;
         check_encoder_graph(&proto)?;
-        let stateful = with_state_outputs(&proto);
+        // The graph is edited in place, never copied: its item table can be
+        // hundreds of MB, and wasm memory never shrinks.
+        let hidden = add_state_outputs(&mut proto);
         let typed = framework
-            .model_for_proto_model(stateful.as_ref().map_or(&proto, |(full, _, _)| full))
+            .model_for_proto_model(&proto)
             .and_then(|model| model.with_input_fact(0, i64::fact([1, max_len]).into()))
             .and_then(|model| model.into_typed())
             .map_err(load)?;
         check_gathered_tables(&typed, items.rows() + 1)?;
         let plan = typed.into_optimized().and_then(|model| model.into_runnable()).map_err(load)?;
-        let step = match stateful {
-            Some((_, step, hidden)) => {
+        let step = match hidden {
+            Some(hidden) => {
+                into_step_graph(&mut proto, hidden);
                 let typed = framework
-                    .model_for_proto_model(&step)
+                    .model_for_proto_model(&proto)
                     .and_then(|model| model.with_input_fact(0, i64::fact([1, 1]).into()))
                     .and_then(|model| model.with_input_fact(1, f32::fact([1, 1, hidden]).into()))
                     .and_then(|model| model.with_input_fact(2, f32::fact([1, 1, hidden]).into()))
@@ -296,15 +299,12 @@ fn run_error(e: TractError) -> SequenceError {
 
 /// For the exporter's graph (one forward LSTM, no initial state or lengths
 /// given, whose final hidden state is squeezed into the graph's only output):
-/// the same graph with the LSTM's final (h, c) as two more outputs, a
-/// one-step graph (`history [1, 1]`, `initial_h`, `initial_c` -> query, h, c)
-/// and the hidden size. None for any other graph: it is always run whole.
+/// adds the LSTM's final (h, c) as two more outputs and returns the hidden
+/// size. Leaves any other graph as it is and returns None: it is always run
+/// whole.
 #[cfg(feature = "next-up")]
-fn with_state_outputs(
-    proto: &tract_onnx::pb::ModelProto,
-) -> Option<(tract_onnx::pb::ModelProto, tract_onnx::pb::ModelProto, usize)> {
-    use tract_onnx::pb::{tensor_shape_proto, type_proto, TensorShapeProto, TypeProto, ValueInfoProto};
-    let graph = proto.graph.as_ref()?;
+fn add_state_outputs(proto: &mut tract_onnx::pb::ModelProto) -> Option<usize> {
+    let graph = proto.graph.as_mut()?;
     let lstms: Vec<usize> = (0..graph.node.len()).filter(|&i| graph.node[i].op_type == "LSTM").collect();
     let [at] = lstms[..] else { return None };
     let lstm = &graph.node[at];
@@ -321,7 +321,36 @@ fn with_state_outputs(
     if !forward || lstm.input.len() > 4 || lstm.output.len() > 2 || graph.input.len() != 1 || !squeezed {
         return None;
     }
-    let f32_value = |name: &str, dims: &[i64]| ValueInfoProto {
+    let state_shape = state_value_shape(hidden);
+    graph.node[at].output.push("edgerec_y_c".into());
+    graph.output.push(f32_value(&y_h, &state_shape));
+    graph.output.push(f32_value("edgerec_y_c", &state_shape));
+    Some(hidden)
+}
+
+/// Turns the graph [`add_state_outputs`] made into the one-step graph
+/// (`history [1, 1]`, `initial_h`, `initial_c` -> query, h, c).
+#[cfg(feature = "next-up")]
+fn into_step_graph(proto: &mut tract_onnx::pb::ModelProto, hidden: usize) {
+    let Some(graph) = proto.graph.as_mut() else { return };
+    let Some(lstm) = graph.node.iter_mut().find(|n| n.op_type == "LSTM") else { return };
+    lstm.input.resize(4, String::new());
+    lstm.input.extend(["".into(), "edgerec_initial_h".into(), "edgerec_initial_c".into()]);
+    let state_shape = state_value_shape(hidden);
+    graph.input.push(f32_value("edgerec_initial_h", &state_shape));
+    graph.input.push(f32_value("edgerec_initial_c", &state_shape));
+}
+
+#[cfg(feature = "next-up")]
+fn state_value_shape(hidden: usize) -> [i64; 3] {
+    [1, 1, hidden as i64]
+}
+
+/// A graph input or output: an f32 tensor of fixed `dims`.
+#[cfg(feature = "next-up")]
+fn f32_value(name: &str, dims: &[i64]) -> tract_onnx::pb::ValueInfoProto {
+    use tract_onnx::pb::{tensor_shape_proto, type_proto, TensorShapeProto, TypeProto, ValueInfoProto};
+    ValueInfoProto {
         name: name.to_owned(),
         r#type: Some(TypeProto {
             value: Some(type_proto::Value::TensorType(type_proto::Tensor {
@@ -339,21 +368,7 @@ fn with_state_outputs(
             ..Default::default()
         }),
         ..Default::default()
-    };
-    let state_shape = [1, 1, hidden as i64];
-    let mut full = proto.clone();
-    let full_graph = full.graph.as_mut()?;
-    full_graph.node[at].output.push("edgerec_y_c".into());
-    full_graph.output.push(f32_value(&y_h, &state_shape));
-    full_graph.output.push(f32_value("edgerec_y_c", &state_shape));
-    let mut step = full.clone();
-    let step_graph = step.graph.as_mut()?;
-    let inputs = &mut step_graph.node[at].input;
-    inputs.resize(4, String::new());
-    inputs.extend(["".into(), "edgerec_initial_h".into(), "edgerec_initial_c".into()]);
-    step_graph.input.push(f32_value("edgerec_initial_h", &state_shape));
-    step_graph.input.push(f32_value("edgerec_initial_c", &state_shape));
-    Some((full, step, hidden))
+    }
 }
 
 /// The operators an encoder may use: what the exporter writes (Gather,
