@@ -73,6 +73,9 @@ pub struct SequenceModel {
     plan: Arc<TypedRunnableModel>,
     /// One LSTM step from a given state, for histories that grow by a click.
     step: Option<StepPlan>,
+    /// The exporter's item table, taken out of the graph (see [`ItemTable`]);
+    /// the plans then take the history's rows instead of its tokens.
+    table: Option<ItemTable>,
     items: ItemMatrix,
     max_len: usize,
     /// The last history encoded (its newest `max_len` rows) and its state.
@@ -116,6 +119,12 @@ impl SequenceModel {
     /// When the graph is the exporter's (one forward LSTM whose final hidden
     /// state is the query), it also builds a one-step plan for clicks.
     pub fn new(onnx: &[u8], items: ItemMatrix, max_len: usize) -> Result<Self, SequenceError> {
+        Self::build(onnx, items, max_len, true)
+    }
+
+    /// [`Self::new`]; `own_table`: take the exporter's item table out of the
+    /// graph (false only to test that this changes no answer).
+    fn build(onnx: &[u8], items: ItemMatrix, max_len: usize, own_table: bool) -> Result<Self, SequenceError> {
         if max_len == 0 {
             return Err(SequenceError::ZeroMaxLen);
         }
@@ -126,9 +135,21 @@ impl SequenceModel {
         // The graph is edited in place, never copied: its item table can be
         // hundreds of MB, and wasm memory never shrinks.
         let hidden = add_state_outputs(&mut proto);
+        let table = hidden.filter(|_| own_table).and_then(|_| ItemTable::take_from(&mut proto));
+        if let Some(table) = &table {
+            if table.rows < items.rows() + 1 {
+                return Err(SequenceError::TableTooSmall { rows: table.rows, needed: items.rows() + 1 });
+            }
+        }
+        let input_fact = |len: usize| -> InferenceFact {
+            match &table {
+                Some(table) => f32::fact([1, len, table.width]).into(),
+                None => i64::fact([1, len]).into(),
+            }
+        };
         let typed = framework
             .model_for_proto_model(&proto)
-            .and_then(|model| model.with_input_fact(0, i64::fact([1, max_len]).into()))
+            .and_then(|model| model.with_input_fact(0, input_fact(max_len)))
             .and_then(|model| model.into_typed())
             .map_err(load)?;
         check_gathered_tables(&typed, items.rows() + 1)?;
@@ -138,7 +159,7 @@ impl SequenceModel {
                 into_step_graph(&mut proto, hidden);
                 let typed = framework
                     .model_for_proto_model(&proto)
-                    .and_then(|model| model.with_input_fact(0, i64::fact([1, 1]).into()))
+                    .and_then(|model| model.with_input_fact(0, input_fact(1)))
                     .and_then(|model| model.with_input_fact(1, f32::fact([1, 1, hidden]).into()))
                     .and_then(|model| model.with_input_fact(2, f32::fact([1, 1, hidden]).into()))
                     .and_then(|model| model.into_typed())
@@ -149,7 +170,7 @@ impl SequenceModel {
             }
             None => None,
         };
-        let mut model = Self { plan, step, items, max_len, last: Mutex::new(None) };
+        let mut model = Self { plan, step, table, items, max_len, last: Mutex::new(None) };
         let probe = model.encode_full(&[])?;
         if probe.query.len() != model.items.cols() {
             return Err(SequenceError::OutputSize { expected: model.items.cols(), found: probe.query.len() });
@@ -208,8 +229,7 @@ impl SequenceModel {
     fn encode_full(&self, recent: &[usize]) -> Result<Encoded, SequenceError> {
         let mut tokens = vec![0i64; self.max_len - recent.len()];
         tokens.extend(recent.iter().map(|&i| i as i64 + 1));
-        let input = Tensor::from_shape(&[1, self.max_len], &tokens).map_err(run_error)?;
-        let outputs = self.plan.run(tvec!(input.into_tvalue())).map_err(run_error)?;
+        let outputs = self.plan.run(tvec!(self.history_input(&tokens)?.into_tvalue())).map_err(run_error)?;
         // (h, c) are there only when the step plan is.
         let values = |i: usize| -> Result<Vec<f32>, SequenceError> {
             match outputs.get(i) {
@@ -232,7 +252,7 @@ impl SequenceModel {
         c: &[f32],
         token: i64,
     ) -> Result<(Vec<f32>, Vec<f32>, Vec<f32>), SequenceError> {
-        let token = Tensor::from_shape(&[1, 1], &[token]).map_err(run_error)?;
+        let token = self.history_input(&[token])?;
         let h = Tensor::from_shape(&[1, 1, step.hidden], h).map_err(run_error)?;
         let c = Tensor::from_shape(&[1, 1, step.hidden], c).map_err(run_error)?;
         let outputs =
@@ -241,6 +261,15 @@ impl SequenceModel {
             Ok(outputs[i].to_plain_array_view::<f32>().map_err(run_error)?.iter().copied().collect())
         };
         Ok((values(0)?, values(1)?, values(2)?))
+    }
+
+    /// What the plans take for these tokens: the tokens themselves, or
+    /// their rows of the table taken out of the graph.
+    fn history_input(&self, tokens: &[i64]) -> Result<Tensor, SequenceError> {
+        match &self.table {
+            Some(table) => table.gather(tokens),
+            None => Tensor::from_shape(&[1, tokens.len()], tokens).map_err(run_error),
+        }
     }
 
     /// After how many padding steps from the zero state the state stops
@@ -371,6 +400,73 @@ fn f32_value(name: &str, dims: &[i64]) -> tract_onnx::pb::ValueInfoProto {
     }
 }
 
+/// The exporter's item table (`item_embedding`, f32 `[rows, width]`), moved
+/// out of the graph: the engine gathers the history's rows itself, so the
+/// table is held once, not once more in each of the two plans. The graph's
+/// history input becomes the gathered rows (`f32 [1, len, width]`).
+#[cfg(feature = "next-up")]
+struct ItemTable {
+    /// Little-endian f32 values, row-major: the initializer's bytes as read.
+    bytes: Vec<u8>,
+    rows: usize,
+    width: usize,
+}
+
+#[cfg(feature = "next-up")]
+impl ItemTable {
+    /// Takes the table out of `proto` when the history input feeds exactly
+    /// one node, a `Gather` (axis 0) from an f32 initializer of raw bytes
+    /// that nothing else reads; else leaves `proto` as it is.
+    fn take_from(proto: &mut tract_onnx::pb::ModelProto) -> Option<Self> {
+        let graph = proto.graph.as_mut()?;
+        let history = graph.input.first()?.name.clone();
+        let readers: Vec<usize> =
+            (0..graph.node.len()).filter(|&i| graph.node[i].input.contains(&history)).collect();
+        let [at] = readers[..] else { return None };
+        let gather = &graph.node[at];
+        let axis = gather.attribute.iter().find(|a| a.name == "axis").map_or(0, |a| a.i);
+        let [name, indices] = &gather.input[..] else { return None };
+        let [gathered] = &gather.output[..] else { return None };
+        if gather.op_type != "Gather" || axis != 0 || indices != &history {
+            return None;
+        }
+        let (name, gathered) = (name.clone(), gathered.clone());
+        let read_elsewhere = graph.node.iter().enumerate().any(|(i, n)| i != at && n.input.contains(&name));
+        let index = graph.initializer.iter().position(|t| t.name == name)?;
+        let init = &graph.initializer[index];
+        let [rows, width] = init.dims[..] else { return None };
+        let (rows, width) = (usize::try_from(rows).ok()?, usize::try_from(width).ok()?);
+        let raw = init.data_type == 1 // FLOAT
+            && init.data_location.unwrap_or(0) == 0
+            && init.float_data.is_empty()
+            && rows.checked_mul(width)?.checked_mul(4)? == init.raw_data.len();
+        if read_elsewhere || !raw || width == 0 {
+            return None;
+        }
+        let bytes = std::mem::take(&mut graph.initializer.swap_remove(index).raw_data);
+        graph.node.remove(at);
+        graph.input[0] = f32_value(&gathered, &[1, 1, width as i64]);
+        Some(Self { bytes, rows, width })
+    }
+
+    /// Rows `tokens` as an `f32 [1, tokens.len(), width]` tensor, as the
+    /// graph's `Gather` gave them.
+    fn gather(&self, tokens: &[i64]) -> Result<Tensor, SequenceError> {
+        let row_bytes = self.width * 4;
+        let mut values = Vec::with_capacity(tokens.len() * self.width);
+        for &token in tokens {
+            let row = usize::try_from(token).ok().filter(|&row| row < self.rows).ok_or_else(|| {
+                SequenceError::Run {
+                    reason: format!("token {token} is outside the {} table rows", self.rows),
+                }
+            })?;
+            let bytes = &self.bytes[row * row_bytes..(row + 1) * row_bytes];
+            values.extend(bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])));
+        }
+        Tensor::from_shape(&[1, tokens.len(), self.width], &values).map_err(run_error)
+    }
+}
+
 /// The operators an encoder may use: what the exporter writes (Gather,
 /// Transpose, LSTM, Squeeze) and a few shape-only neighbours. tract's ONNX
 /// importer panics (a trap in wasm) on some malformed graphs instead of
@@ -436,4 +532,35 @@ fn check_gathered_tables(model: &TypedModel, needed: usize) -> Result<(), Sequen
         }
     }
     Ok(())
+}
+
+#[cfg(all(test, feature = "next-up"))]
+mod tests {
+    use super::*;
+
+    /// The committed demo bundle's encoder and next-up items.
+    fn committed() -> (Vec<u8>, ItemMatrix) {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/models/channel/ml-100k/versions/2/");
+        let onnx = std::fs::read(format!("{dir}next_up.onnx")).unwrap();
+        let items = std::fs::read(format!("{dir}next_up_items.f32")).unwrap();
+        let matrix = crate::kernel::Matrix::from_le_bytes(1682, 64, &items).unwrap();
+        (onnx, ItemMatrix::F32(matrix))
+    }
+
+    #[test]
+    fn the_exporters_table_leaves_the_graph_and_no_query_changes() {
+        let (onnx, items) = committed();
+        let owned = SequenceModel::build(&onnx, items.clone(), 50, true).unwrap();
+        let in_graph = SequenceModel::build(&onnx, items, 50, false).unwrap();
+        assert_eq!(owned.table.as_ref().map(|t| (t.rows, t.width)), Some((1683, 65)));
+        assert!(in_graph.table.is_none());
+        // Whole encodes, then one click at a time (steps), up to past max_len.
+        let history: Vec<usize> = (0..60).map(|i| (i * 37) % 1682).collect();
+        for len in [1, 2, 7, 30, 49, 50, 51, 60] {
+            let (a, how_a) = owned.query_and_encoding(&history[..len]).unwrap();
+            let (b, how_b) = in_graph.query_and_encoding(&history[..len]).unwrap();
+            assert_eq!(how_a, how_b, "length {len}");
+            assert_eq!(a, b, "length {len}");
+        }
+    }
 }
