@@ -171,7 +171,7 @@ impl Engine {
         };
         let sequence = match bundle.next_up {
             #[cfg(feature = "next-up")]
-            Some(parts) => Some(SequenceModel::new(&parts.encoder, parts.items, parts.max_len)?),
+            Some(parts) => Some(SequenceModel::new(parts.encoder, parts.items, parts.max_len)?),
             _ => None,
         };
         let text = TextIndex::new(&bundle.catalog);

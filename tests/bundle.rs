@@ -150,7 +150,8 @@ fn with_int8_factors(edit_bytes: impl FnOnce(&mut Vec<u8>)) -> BundleFiles {
 #[test]
 fn int8_item_matrices_load_and_bad_ones_are_refused() {
     let rows = 1682;
-    let bundle = Bundle::from_files(&with_int8_factors(|_| {})).expect("an i8 item matrix loads");
+    let files = with_int8_factors(|_| {});
+    let bundle = Bundle::from_files(&files).expect("an i8 item matrix loads");
     assert!(matches!(bundle.factors.unwrap().items, edgerec::kernel::ItemMatrix::I8(_)));
 
     let e = load_error(&with_int8_factors(|bytes| bytes.truncate(bytes.len() - 1)));

@@ -35,8 +35,8 @@ fn int8_top_10s_agree_with_f32_on_the_parity_inputs() {
     let for_you = FactorModel::new(factors.items.clone(), lambda).unwrap();
     let for_you_i8 = FactorModel::new(int8(&factors.items), lambda).unwrap();
     let parts = bundle.next_up.as_ref().unwrap();
-    let next_up = SequenceModel::new(&parts.encoder, parts.items.clone(), parts.max_len).unwrap();
-    let next_up_i8 = SequenceModel::new(&parts.encoder, int8(&parts.items), parts.max_len).unwrap();
+    let next_up = SequenceModel::new(parts.encoder, parts.items.clone(), parts.max_len).unwrap();
+    let next_up_i8 = SequenceModel::new(parts.encoder, int8(&parts.items), parts.max_len).unwrap();
 
     let mut overlaps = Vec::new();
     for case in &cases {
@@ -68,7 +68,8 @@ fn int8_top_10s_agree_with_f32_on_the_parity_inputs() {
 
 #[test]
 fn int8_matrices_take_under_three_tenths_of_the_f32_bytes() {
-    let bundle = Bundle::from_files(&common::default_bundle()).unwrap();
+    let files = common::default_bundle();
+    let bundle = Bundle::from_files(&files).unwrap();
     for matrix in [bundle.similar.as_ref().unwrap(), &bundle.factors.as_ref().unwrap().items] {
         let ItemMatrix::I8(quantized) = int8(matrix) else { unreachable!() };
         let f32_bytes = matrix.rows() * matrix.cols() * 4;

@@ -116,14 +116,16 @@ pub struct Users {
     pub seen: Vec<Vec<u32>>,
 }
 
-/// A verified bundle, decoded but not yet turned into models.
+/// A verified bundle, decoded but not yet turned into models. It borrows
+/// the files for what is parsed later (the next-up encoder), so nothing as
+/// large as an item matrix is copied only to be read once.
 #[derive(Debug)]
-pub struct Bundle {
+pub struct Bundle<'a> {
     pub manifest: Manifest,
     pub catalog: Catalog,
     pub similar: Option<ItemMatrix>,
     pub factors: Option<FactorMatrices>,
-    pub next_up: Option<NextUpParts>,
+    pub next_up: Option<NextUpParts<'a>>,
     /// items × 2: trending, popularity.
     pub popularity: Option<ItemMatrix>,
     pub together: Option<Together>,
@@ -179,8 +181,9 @@ impl Together {
 }
 
 #[derive(Debug)]
-pub struct NextUpParts {
-    pub encoder: Vec<u8>,
+pub struct NextUpParts<'a> {
+    /// The ONNX file's bytes, verified.
+    pub encoder: &'a [u8],
     pub items: ItemMatrix,
     pub max_len: usize,
 }
@@ -199,13 +202,13 @@ pub struct KnownUserParts {
     pub list: Users,
 }
 
-impl Bundle {
+impl<'a> Bundle<'a> {
     /// Verifies and decodes a bundle with the default limits and no pinned keys.
-    pub fn from_files(files: &BundleFiles) -> Result<Self, BundleError> {
+    pub fn from_files(files: &'a BundleFiles) -> Result<Self, BundleError> {
         Self::from_files_with(files, &LoadOptions::default())
     }
 
-    pub fn from_files_with(files: &BundleFiles, options: &LoadOptions) -> Result<Self, BundleError> {
+    pub fn from_files_with(files: &'a BundleFiles, options: &LoadOptions) -> Result<Self, BundleError> {
         let limits = &options.limits;
         let manifest_bytes = files.get(MANIFEST_PATH).ok_or(BundleError::MissingManifest)?;
         limits.check(Limit::ManifestBytes, "manifest.json's size in bytes", manifest_bytes.len() as u64)?;
@@ -249,7 +252,7 @@ impl Bundle {
         };
         let next_up = match &manifest.models.next_up {
             Some(spec) if ENCODERS_BUILT_IN => Some(NextUpParts {
-                encoder: verified.bytes(&spec.encoder)?.to_vec(),
+                encoder: verified.bytes(&spec.encoder)?,
                 items: verified.item_matrix(&spec.items, Some(item_count))?,
                 // Within max_sequence_length (checked above).
                 max_len: spec.max_len as usize,
@@ -365,13 +368,13 @@ fn check_limits(manifest: &Manifest, limits: &Limits) -> Result<(), BundleError>
 }
 
 /// Files whose presence, size and hash have been checked against the manifest.
-struct Verified<'a> {
-    files: BTreeMap<&'a str, &'a [u8]>,
+struct Verified<'m, 'f> {
+    files: BTreeMap<&'m str, &'f [u8]>,
 }
 
-impl<'a> Verified<'a> {
+impl<'m, 'f> Verified<'m, 'f> {
     /// Every listed file must be present, except those in `optional`.
-    fn check(manifest: &'a Manifest, files: &'a BundleFiles, optional: &[&str]) -> Result<Self, BundleError> {
+    fn check(manifest: &'m Manifest, files: &'f BundleFiles, optional: &[&str]) -> Result<Self, BundleError> {
         let mut verified = BTreeMap::new();
         for entry in &manifest.files {
             let Some(bytes) = files.get(&entry.path) else {
@@ -400,7 +403,7 @@ impl<'a> Verified<'a> {
         Ok(Self { files: verified })
     }
 
-    fn bytes(&self, path: &str) -> Result<&'a [u8], BundleError> {
+    fn bytes(&self, path: &str) -> Result<&'f [u8], BundleError> {
         self.files.get(path).copied().ok_or_else(|| BundleError::UnlistedFile { path: path.to_owned() })
     }
 
