@@ -143,7 +143,7 @@ impl Engine {
         let bundle = Bundle::from_files_with(files, options)?;
         let content_columns =
             bundle.manifest.models.similar.as_ref().map_or(0, |spec| spec.content_columns as usize);
-        let similar = bundle.similar.as_ref().map(|embeddings| match &bundle.popularity {
+        let similar = bundle.similar.map(|embeddings| match &bundle.popularity {
             Some(popularity) if content_columns > 0 => SimilarItems::with_content(
                 embeddings,
                 content_columns,

@@ -29,7 +29,7 @@ fn int8_top_10s_agree_with_f32_on_the_parity_inputs() {
         |ids: &[String]| -> Vec<usize> { ids.iter().filter_map(|id| bundle.catalog.index_of(id)).collect() };
 
     let embeddings = bundle.similar.as_ref().unwrap();
-    let (similar, similar_i8) = (SimilarItems::new(embeddings), SimilarItems::new(&int8(embeddings)));
+    let (similar, similar_i8) = (SimilarItems::new(embeddings.clone()), SimilarItems::new(int8(embeddings)));
     let factors = bundle.factors.as_ref().unwrap();
     let lambda = factors.fold_in_lambda;
     let for_you = FactorModel::new(factors.items.clone(), lambda).unwrap();

@@ -60,10 +60,10 @@ impl Matrix {
         self.values.row(index)
     }
 
-    /// A copy whose rows have unit L2 norm (all-zero rows stay zero), so a
-    /// dot product is a cosine similarity.
-    pub fn normalised_rows(&self) -> Self {
-        let mut values = self.values.clone();
+    /// The matrix with its rows scaled to unit L2 norm in place (all-zero
+    /// rows stay zero), so a dot product is a cosine similarity.
+    pub fn normalised_rows(self) -> Self {
+        let mut values = self.values;
         for mut row in values.rows_mut() {
             let norm = row.iter().map(|&v| f64::from(v) * f64::from(v)).sum::<f64>().sqrt();
             if norm > 0.0 {

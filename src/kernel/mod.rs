@@ -42,8 +42,9 @@ impl ItemMatrix {
         }
     }
 
-    /// The same matrix with unit-norm rows, so a dot product is a cosine.
-    pub fn normalised_rows(&self) -> Self {
+    /// The matrix with unit-norm rows, so a dot product is a cosine; rescaled
+    /// in place, as it can be as large as the catalog.
+    pub fn normalised_rows(self) -> Self {
         match self {
             Self::F32(m) => Self::F32(m.normalised_rows()),
             Self::I8(m) => Self::I8(m.normalised_rows()),

@@ -97,14 +97,13 @@ impl QuantizedMatrix {
 
     /// The same rows scaled to unit L2 norm (all-zero rows stay zero): only
     /// the scales change.
-    pub fn normalised_rows(&self) -> Self {
-        let mut scales = self.scales.clone();
-        for (index, scale) in scales.iter_mut().enumerate() {
+    pub fn normalised_rows(mut self) -> Self {
+        for index in 0..self.rows {
             let norm =
                 self.row_values(index).iter().map(|&v| f64::from(v) * f64::from(v)).sum::<f64>().sqrt();
-            *scale = if norm > 0.0 { (1.0 / norm) as f32 } else { 0.0 };
+            self.scales[index] = if norm > 0.0 { (1.0 / norm) as f32 } else { 0.0 };
         }
-        Self { scales, ..self.clone() }
+        self
     }
 
     /// Exact score of one row: scale × Σ query · values, accumulated as

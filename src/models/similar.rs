@@ -19,13 +19,13 @@ struct ContentQueries {
 }
 
 impl SimilarItems {
-    pub fn new(embeddings: &ItemMatrix) -> Self {
+    pub fn new(embeddings: ItemMatrix) -> Self {
         Self { unit_rows: embeddings.normalised_rows(), content_queries: None }
     }
 
     /// As [`Self::new`], where the last `content_columns` of each row describe
     /// the item's content and `unbought` lists the items with no events.
-    pub fn with_content(embeddings: &ItemMatrix, content_columns: usize, unbought: RowSet) -> Self {
+    pub fn with_content(embeddings: ItemMatrix, content_columns: usize, unbought: RowSet) -> Self {
         let cols = embeddings.cols();
         let content_queries = (content_columns > 0 && content_columns < cols)
             .then(|| ContentQueries { first_column: cols - content_columns, items: unbought });
@@ -78,21 +78,21 @@ mod tests {
     #[test]
     fn an_unbought_item_queries_with_its_content_columns_alone() {
         let first = |model: &SimilarItems| model.similar(3, 1, |_| true)[0].index;
-        let model = SimilarItems::with_content(&shop(), 2, RowSet::new([3]));
+        let model = SimilarItems::with_content(shop(), 2, RowSet::new([3]));
         let query = model.query(3);
         assert_eq!(&query[..2], &[0.0, 0.0]);
         let norm: f32 = query.iter().map(|v| v * v).sum::<f32>().sqrt();
         assert!((norm - 1.0).abs() < 1e-6);
         assert_eq!(first(&model), 0, "by content alone, item 0 is nearest");
-        assert_eq!(first(&SimilarItems::new(&shop())), 1, "by the whole row it would be item 1");
+        assert_eq!(first(&SimilarItems::new(shop())), 1, "by the whole row it would be item 1");
         // A bought item keeps its whole row.
-        assert_eq!(model.query(0), SimilarItems::new(&shop()).query(0));
+        assert_eq!(model.query(0), SimilarItems::new(shop()).query(0));
     }
 
     #[test]
     fn without_content_columns_every_item_queries_with_its_row() {
-        let plain = SimilarItems::new(&shop());
-        let none = SimilarItems::with_content(&shop(), 0, RowSet::new([3]));
+        let plain = SimilarItems::new(shop());
+        let none = SimilarItems::with_content(shop(), 0, RowSet::new([3]));
         assert_eq!(none.query(3), plain.query(3));
     }
 }
