@@ -51,7 +51,7 @@ bench-cold: ## cold start to the first answers in Chromium: staged load vs one s
 
 bench-peers: ## next up and similar: edgerec against onnxruntime-web 1.30 and plain JS at 1.7k, ~50k and 1M items (builds the synthetic catalogs once) [ROUNDS=5] [CHANNEL=...]
 	$(BROWSER) true
-	$(if $(CHANNEL),,$(PYTHON) -m models.synthetic --items 50000 --channel build/channels/synthetic-50k)
+	$(if $(CHANNEL)$(wildcard www/channels/instacart/latest.json),,$(PYTHON) -m models.synthetic --items 50000 --channel build/channels/synthetic-50k)
 	$(if $(CHANNEL),,$(PYTHON) -m models.synthetic --items 1000000 --channel build/channels/synthetic-1m)
 	cmp -s benches/peers/package-lock.json benches/peers/node_modules/.installed-lock 2>/dev/null || \
 	  { npm ci --prefix benches/peers --no-audit --no-fund && cp benches/peers/package-lock.json benches/peers/node_modules/.installed-lock; }

@@ -7,14 +7,13 @@ matrices, parity cases from numpy and onnxruntime).
     python -m models.synthetic --items 1000000 --channel build/channels/synthetic-1m
 
 An existing channel holding a version of the same size is kept (building
-1,000,000 items takes about a minute and writes ~550 MB).
+1,000,000 items takes about 25 s on 2 cores and writes 550 MB).
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
-import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -36,16 +35,12 @@ def build(items: int, out: Path, *, dim: int = DIM, seed: int = 0) -> Path:
         items=[data.Item(id=f"sku-{i:07d}", title=f"Synthetic product {i}", categories=[f"department {i % CATEGORIES}"])
                for i in range(items)],
         report=data.FileReport(path=Path("synthetic")))
-    params = lstm._init_params(items, dim, seed, tied=False)
-    encoder = lstm.NextUpModel(onnx_bytes=lstm.export_onnx(params, MAX_LEN),
-                               item_matrix=np.ascontiguousarray(params["out"], np.float32), max_len=MAX_LEN,
-                               dim=dim, train_seconds=0.0, best_epoch=0, valid_metric=float("nan"))
     return train.write_bundle(
         out, catalog=catalog, name=f"synthetic-{items}", version="1",
         created=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         item_embeddings=rng.standard_normal((items, dim), np.float32),
         item_factors=rng.standard_normal((items, dim), np.float32) * 0.1, fold_in_lambda=10.0,
-        popular=list(range(min(items, 1000))), next_up_model=encoder, seed=seed)
+        popular=list(range(min(items, 1000))), next_up_model=lstm.untrained(items, dim, MAX_LEN, seed), seed=seed)
 
 
 def main() -> None:
@@ -69,7 +64,6 @@ def main() -> None:
         print(f"building a synthetic bundle of {args.items:,} items ...", flush=True)
         build(args.items, bundle_dir, seed=args.seed)
         version = publish.publish(args.channel, bundle_dir)
-        shutil.rmtree(bundle_dir)
     print(f"published {args.channel}/versions/{version}")
 
 

@@ -478,6 +478,15 @@ def train_next_up(
 # --------------------------------------------------------------------------
 
 
+def untrained(n_items: int, dim: int, max_len: int, seed: int = 0) -> NextUpModel:
+    """The model as initialised, never trained: the shipped shape and sizes
+    with meaningless answers (benchmarks at catalog sizes no dataset has)."""
+    params = _init_params(n_items, dim, seed, tied=False)
+    return NextUpModel(onnx_bytes=export_onnx(params, max_len),
+                       item_matrix=np.ascontiguousarray(_out_matrix(params), np.float32), max_len=max_len,
+                       dim=dim, train_seconds=0.0, best_epoch=0, valid_metric=float("nan"))
+
+
 def export_onnx(params: dict, max_len: int) -> bytes:
     """Serialize the query network (numpy params, ONNX gate order) to ONNX bytes."""
     import onnx

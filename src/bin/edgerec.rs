@@ -239,7 +239,7 @@ fn choose_ease_lambda(sequences: &[Sequence], item_count: usize, seed: u64) -> R
     let mut best: Option<(f32, f64)> = None;
     for &lambda in &Ease::LAMBDAS {
         let started = Instant::now();
-        // Too many items: nothing to choose; the fit below says why EASE is left out.
+        // A fit that fails here (too many items) fails the same way below, which says why.
         let Ok(ease) = Ease::fit(&inputs, item_count, lambda) else { return Ok(Ease::DEFAULT_LAMBDA) };
         let metrics = eval::evaluate(&validation, item_count, Protocol::Full, seed, |h| {
             Ok::<_, String>(Cow::Owned(ease.scores(h)))
