@@ -27,6 +27,8 @@ SETTINGS: dict[str, dict] = {
     "dropout0.5": {"emb_dropout": 0.5},
     "dim128-dropout0.5": {"dim": 128, "emb_dropout": 0.5},
     "lr1e-3": {"lr": 1e-3},
+    "batch256": {"batch_tokens": 256},
+    "batch1024": {"batch_tokens": 1024},
     "no-out-dropout": {"out_dropout": 0.0},  # the default before output dropout
     "out-dropout0.2": {"out_dropout": 0.2},
     "out-dropout0.4": {"out_dropout": 0.4},
@@ -34,6 +36,7 @@ SETTINGS: dict[str, dict] = {
     "wd1e-5": {"weight_decay": 1e-5},
     "full-softmax": {"negatives": None},  # the default samples 4,096 negatives above 16,384 items
     "patience6": {"patience": 6},
+    "negatives8192": {"negatives": 8192},
 }
 
 

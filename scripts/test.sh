@@ -80,6 +80,7 @@ run "live updates in Chromium" node tests/e2e/updates.mjs
 run "hostile channels in Chromium" node tests/e2e/hostile-channel.mjs
 run "hostile bundles and calls in Chromium" node tests/e2e/hostile-page.mjs
 run "a shop's own data: train, publish, serve in Chromium" node tests/e2e/own-data.mjs
+run "a version split across Workers, against one Worker, in Chromium" node tests/e2e/shards.mjs
 run "npm package: channel CLI, Vite, React, Vue, webpack, esbuild, plain page, another origin" node tests/e2e/package.mjs
 
 printf '\n==== summary\n'

@@ -5,12 +5,14 @@
 //! Every answer carries the bundle version that produced it.
 
 use std::collections::HashMap;
+use std::ops::Range;
 
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::bundle::{
-    Bundle, BundleError, BundleFiles, Expected, LoadOptions, Manifest, ParityCase, Together,
+    Bundle, BundleError, BundleFiles, Expected, LoadOptions, Manifest, NextUpParts, ParityCase, Shard,
+    Together, VerifiedShard,
 };
 use crate::catalog::Catalog;
 use crate::kernel::{search_with, top_k, Hit, ItemMatrix, Matrix, RowSet};
@@ -59,6 +61,14 @@ pub enum EngineError {
     NotInThisBuild { model: &'static str },
     #[error(transparent)]
     Rules(#[from] RulesError),
+    #[error(
+        "this engine holds shard {index} of {count} of the version: ask through the shards (docs/shards.md)"
+    )]
+    PartOfVersion { index: usize, count: usize },
+    #[error("a query part of {found} values was given, the {model:?} model needs {expected}")]
+    BadQueryPart { model: &'static str, expected: usize, found: usize },
+    #[error("no parity case {case}: the bundle has {cases}")]
+    NoParityCase { case: usize, cases: usize },
 }
 
 impl EngineError {
@@ -80,6 +90,8 @@ impl EngineError {
             Self::Rules(RulesError::UnknownCategory { .. }) => "unknown_category",
             Self::Rules(RulesError::UnknownPin { .. }) => "unknown_item",
             Self::Rules(RulesError::Invalid(_)) => "invalid_argument",
+            Self::PartOfVersion { .. } => "part_of_version",
+            Self::BadQueryPart { .. } | Self::NoParityCase { .. } => "invalid_argument",
         }
     }
 }
@@ -104,6 +116,47 @@ pub struct Recommendation {
     pub title: String,
 }
 
+/// A ranking that scans a split matrix: what the shards of a split
+/// version answer together (docs/shards.md), each argument as the
+/// whole-version method takes it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Ranking {
+    Similar { item: String, category: Option<String> },
+    ForUser { user: String },
+    ForHistory { history: Vec<String> },
+    NextUp { history: Vec<String>, exclude_history: bool },
+}
+
+/// A shard's contribution to a ranking's query (phase one).
+#[derive(Debug, Clone, PartialEq)]
+pub enum QueryPart {
+    /// The history has no item the catalog knows: shard 0 answers the
+    /// whole call from popularity, as one engine would.
+    Fallback,
+    /// This shard's part, summed over the shards into what
+    /// [`Engine::scan_part`] takes; None when it holds none of it.
+    Part(Option<Vec<f64>>),
+}
+
+/// A shard's answer to a ranking (phase two), merged by [`merge_parts`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScanPart {
+    /// Its best rows (catalog rows), in ranking order.
+    pub hits: Vec<Hit>,
+    /// The rules' pins in order, scored by the shard holding the row.
+    pub pins: Vec<PinPart>,
+    pub skipped: Vec<String>,
+    pub source: &'static str,
+}
+
+/// A pinned row, its position, and its score where known (see [`ScanPart::pins`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PinPart {
+    pub row: usize,
+    pub position: usize,
+    pub score: Option<f32>,
+}
+
 pub struct Engine {
     manifest: Manifest,
     catalog: Catalog,
@@ -114,6 +167,10 @@ pub struct Engine {
     /// items × 2: trending, all-time popularity.
     popularity: Option<ItemMatrix>,
     together: Option<Together>,
+    /// Next up's item rows in a shard that does not run the encoder.
+    next_up_rows: Option<ItemMatrix>,
+    /// Set when this engine is one shard of a split version.
+    shard: Option<Shard>,
 }
 
 /// The factor model, and the known users of a research bundle.
@@ -140,7 +197,25 @@ impl Engine {
     /// Verifies (signature, limits, sizes, hashes) and loads a bundle, then
     /// runs its parity cases.
     pub fn load_with(files: &BundleFiles, options: &LoadOptions) -> Result<Self, EngineError> {
-        let bundle = Bundle::from_files_with(files, options)?;
+        let engine = Self::from_bundle(Bundle::from_files_with(files, options)?)?;
+        engine.check_parity()?;
+        Ok(engine)
+    }
+
+    /// Loads one shard of a split version from its verified files
+    /// ([`crate::bundle::ShardFiles`]). It answers through [`Self::query_part`]
+    /// and [`Self::scan_part`], merged by [`merge_parts`]; shard 0 also
+    /// answers what needs no split matrix (trending, together, a history's
+    /// fallback). Its factor model folds in once [`Self::complete_gram`] has
+    /// run. Shard 0 runs the parity cases of unsplit models; the others are
+    /// run through the shards ([`Self::split_parity_cases`]).
+    pub fn load_shard(files: &VerifiedShard, options: &LoadOptions) -> Result<Self, EngineError> {
+        let engine = Self::from_bundle(Bundle::from_shard(files, options)?)?;
+        engine.check_parity()?;
+        Ok(engine)
+    }
+
+    fn from_bundle(bundle: Bundle<'_>) -> Result<Self, EngineError> {
         let content_columns =
             bundle.manifest.models.similar.as_ref().map_or(0, |spec| spec.content_columns as usize);
         let similar = bundle.similar.map(|embeddings| match &bundle.popularity {
@@ -155,7 +230,10 @@ impl Engine {
         });
         let factors = match bundle.factors {
             Some(f) => Some(Factors {
-                model: FactorModel::new(f.items, f.fold_in_lambda)?,
+                model: match bundle.shard {
+                    Some(_) => FactorModel::part(f.items, f.fold_in_lambda),
+                    None => FactorModel::new(f.items, f.fold_in_lambda)?,
+                },
                 known_users: f.known_users.map(|users| KnownUsers {
                     index_of: users.list.ids.iter().enumerate().map(|(i, id)| (id.clone(), i)).collect(),
                     seen: users
@@ -169,13 +247,16 @@ impl Engine {
             }),
             None => None,
         };
-        let sequence = match bundle.next_up {
+        let (sequence, next_up_rows) = match bundle.next_up {
             #[cfg(feature = "next-up")]
-            Some(parts) => Some(SequenceModel::new(parts.encoder, parts.items, parts.max_len)?),
-            _ => None,
+            Some(NextUpParts { encoder: Some(encoder), items, max_len }) => {
+                (Some(SequenceModel::for_shard(encoder, items, bundle.catalog.len(), max_len)?), None)
+            }
+            Some(NextUpParts { encoder: None, items, .. }) => (None, Some(items)),
+            _ => (None, None),
         };
         let text = TextIndex::new(&bundle.catalog);
-        let engine = Self {
+        Ok(Self {
             manifest: bundle.manifest,
             catalog: bundle.catalog,
             similar,
@@ -184,9 +265,9 @@ impl Engine {
             text,
             popularity: bundle.popularity,
             together: bundle.together,
-        };
-        engine.check_parity()?;
-        Ok(engine)
+            next_up_rows,
+            shard: bundle.shard,
+        })
     }
 
     pub fn version(&self) -> &str {
@@ -259,16 +340,10 @@ impl Engine {
         rules: &Rules,
     ) -> Result<Recommendations, EngineError> {
         check_k(k)?;
+        self.whole_version()?;
         let model = self.similar.as_ref().ok_or(EngineError::ModelMissing { model: "similar" })?;
         let item = self.item_index(item_id)?;
-        let members = match category {
-            None => None,
-            Some(name) => Some(
-                self.catalog
-                    .members_of(name)
-                    .ok_or_else(|| EngineError::UnknownCategory { name: name.to_owned() })?,
-            ),
-        };
+        let members = self.members(category)?;
         let keep = |i: usize| i != item && members.is_none_or(|m| m.contains(i));
         let hits = self.scan(model.items(), &model.query(item), k, &keep, rules)?;
         Ok(self.answer(hits, Vec::new(), "similar"))
@@ -288,12 +363,8 @@ impl Engine {
         rules: &Rules,
     ) -> Result<Recommendations, EngineError> {
         check_k(k)?;
-        let factors = self.factors.as_ref().ok_or(EngineError::ModelMissing { model: "factors" })?;
-        let users = factors.known_users.as_ref().ok_or(EngineError::ModelMissing { model: "known_users" })?;
-        let user = *users
-            .index_of
-            .get(user_id)
-            .ok_or_else(|| EngineError::UnknownUser { id: user_id.to_owned() })?;
+        self.whole_version()?;
+        let (factors, users, user) = self.known_user(user_id)?;
         let seen = &users.seen[user];
         let factor = users.factors.row(user).to_vec();
         let hits = self.scan(factors.model.items(), &factor, k, &|i| !seen.contains(i), rules)?;
@@ -336,8 +407,9 @@ impl Engine {
             }
             resolved => resolved?,
         };
+        self.whole_version()?;
         let seen = RowSet::new(known);
-        let query = factors.model.fold_in(&seen);
+        let query = factors.model.fold_in(&seen)?;
         let hits = self.scan(factors.model.items(), &query, k, &|i| !seen.contains(i), rules)?;
         Ok(self.answer(hits, skipped, "for_you"))
     }
@@ -375,13 +447,22 @@ impl Engine {
         rules: &Rules,
     ) -> Result<Recommendations, EngineError> {
         check_k(k)?;
-        let model = self.sequence_model()?;
+        // A shard without the encoder still answers a fallback.
+        match self.shard {
+            None => drop(self.sequence_model()?),
+            Some(_) if self.manifest.models.next_up.is_none() => {
+                return Err(EngineError::ModelMissing { model: "next_up" })
+            }
+            Some(_) => {}
+        }
         let (known, skipped) = match self.resolve_history(history) {
             Err(EngineError::EmptyHistory { skipped }) if self.popularity.is_some() => {
                 return self.fallback(k, skipped, rules)
             }
             resolved => resolved?,
         };
+        self.whole_version()?;
+        let model = self.sequence_model()?;
         let seen = RowSet::new(known.iter().copied());
         let query = model.checked_query(&known)?;
         let hits = self.scan(model.items(), &query, k, &|i| !exclude_history || !seen.contains(i), rules)?;
@@ -423,6 +504,82 @@ impl Engine {
         rules: &Rules,
     ) -> Result<Recommendations, EngineError> {
         check_k(k)?;
+        // An empty or unknown history is fine here: the search is then unpersonalised.
+        let (known, skipped) = self.resolve(history);
+        let query = match &self.factors {
+            Some(factors) if !known.is_empty() => {
+                self.whole_version()?;
+                Some((factors.model.items(), factors.model.fold_in(&RowSet::new(known))?))
+            }
+            _ => None,
+        };
+        let taste = query.as_ref().map(|(items, query)| move |row: usize| items.score(row, query));
+        self.search_ranked(text, k, skipped, rules, taste.as_ref().map(|t| t as &dyn Fn(usize) -> f32))
+    }
+
+    /// Phase two of a personalised search across shards: the taste (fold-in
+    /// score) of each item matching `text` that this shard holds, for the
+    /// query the shards' parts of [`Ranking::ForHistory`] sum to.
+    pub fn search_taste_part(&self, text: &str, query: &[f64]) -> Result<Vec<(usize, f32)>, EngineError> {
+        let factors = self.factors.as_ref().ok_or(EngineError::ModelMissing { model: "factors" })?;
+        let items = factors.model.items();
+        if query.len() != items.cols() {
+            return Err(EngineError::BadQueryPart {
+                model: "factors",
+                expected: items.cols(),
+                found: query.len(),
+            });
+        }
+        let query = factors.model.solve(query.to_vec())?;
+        let held = self.held();
+        let matches = self.text.matches(text);
+        let held_matches = matches.iter().filter(|m| held.contains(&m.row));
+        Ok(held_matches.map(|m| (m.row, items.score(m.row - held.start, &query))).collect())
+    }
+
+    /// Phase three, on shard 0: the search ranked with every shard's tastes
+    /// (none: unpersonalised), as one engine ranks it.
+    pub fn search_with_tastes<S: AsRef<str>>(
+        &self,
+        text: &str,
+        k: usize,
+        history: &[S],
+        rules: &Rules,
+        tastes: &[(usize, f32)],
+    ) -> Result<Recommendations, EngineError> {
+        check_k(k)?;
+        let (_, skipped) = self.resolve(history);
+        if tastes.is_empty() {
+            return self.search_ranked(text, k, skipped, rules, None);
+        }
+        let mut taste = vec![f32::NAN; self.catalog.len()];
+        for &(row, score) in tastes {
+            if row >= taste.len() || !score.is_finite() {
+                return Err(EngineError::Rules(RulesError::Invalid(format!(
+                    "a search taste for row {row} ({score}) is outside the catalog or not finite"
+                ))));
+            }
+            taste[row] = score;
+        }
+        if let Some(missing) = self.text.matches(text).iter().find(|m| taste[m.row].is_nan()) {
+            return Err(EngineError::Rules(RulesError::Invalid(format!(
+                "no search taste for matching row {}",
+                missing.row
+            ))));
+        }
+        self.search_ranked(text, k, skipped, rules, Some(&|row| taste[row]))
+    }
+
+    /// Search: matches of `text` by relevance, reordered by `taste` (a
+    /// score per catalog row) when given (see [`SEARCH_PERSONAL_WEIGHT`]).
+    fn search_ranked(
+        &self,
+        text: &str,
+        k: usize,
+        skipped: Vec<String>,
+        rules: &Rules,
+        taste: Option<&dyn Fn(usize) -> f32>,
+    ) -> Result<Recommendations, EngineError> {
         let compiled = rules.compile(&self.catalog)?;
         let matches = self.text.matches(text);
         let best = matches.iter().map(|m| m.bm25).fold(0.0f32, f32::max);
@@ -436,15 +593,13 @@ impl Engine {
             let tier = step * (per_term * m.terms as f32 - m.typos as f32);
             scores[m.row] = tier + m.bm25 / best;
         }
-        // An empty or unknown history is fine here: the search is then unpersonalised.
-        let (known, skipped) = self.resolve(history);
-        if let (Some(factors), true) = (&self.factors, !known.is_empty() && matches.len() > 1) {
+        if let (Some(taste), true) = (taste, matches.len() > 1) {
             // Taste enters by rank among the matches, not by raw score: items
             // the shopper already has score far above everything else and
             // would squash a min-max scale.
-            let taste = factors.model.scores_for_history(&RowSet::new(known));
+            let tastes: HashMap<usize, f32> = matches.iter().map(|m| (m.row, taste(m.row))).collect();
             let mut by_taste: Vec<usize> = matches.iter().map(|m| m.row).collect();
-            by_taste.sort_by(|&a, &b| taste[a].total_cmp(&taste[b]).then(a.cmp(&b)));
+            by_taste.sort_by(|a, b| tastes[a].total_cmp(&tastes[b]).then(a.cmp(b)));
             let last = (by_taste.len() - 1) as f32;
             for (rank, &row) in by_taste.iter().enumerate() {
                 scores[row] += SEARCH_PERSONAL_WEIGHT * rank as f32 / last;
@@ -456,7 +611,7 @@ impl Engine {
         let matched = |row: usize| scores[row] > f32::NEG_INFINITY;
         let hits = top_k(&scores, k, |row| matched(row) && compiled.allows(row));
         Ok(self.answer(
-            pinned(hits, &compiled, k, &|row| matched(row).then_some(scores[row])),
+            place_pins(hits, &pin_parts(&compiled, &|row| matched(row).then_some(scores[row])), k),
             skipped,
             "search",
         ))
@@ -515,9 +670,13 @@ impl Engine {
             }
         }
         Ok(self.answer(
-            pinned(hits, &compiled, k, &|row| {
-                (!in_cart.contains(row)).then(|| if paired(row) { scores[row] } else { 0.0 })
-            }),
+            place_pins(
+                hits,
+                &pin_parts(&compiled, &|row| {
+                    (!in_cart.contains(row)).then(|| if paired(row) { scores[row] } else { 0.0 })
+                }),
+                k,
+            ),
             skipped,
             "together",
         ))
@@ -534,14 +693,7 @@ impl Engine {
     ) -> Result<Recommendations, EngineError> {
         check_k(k)?;
         let scores = self.popularity.as_ref().ok_or(EngineError::ModelMissing { model: "popularity" })?;
-        let members = match category {
-            None => None,
-            Some(name) => Some(
-                self.catalog
-                    .members_of(name)
-                    .ok_or_else(|| EngineError::UnknownCategory { name: name.to_owned() })?,
-            ),
-        };
+        let members = self.members(category)?;
         let hits = self.scan(scores, &TRENDING, k, &|i| members.is_none_or(|m| m.contains(i)), rules)?;
         Ok(self.answer(hits, Vec::new(), "trending"))
     }
@@ -564,9 +716,8 @@ impl Engine {
         Ok(self.answer(popular, skipped, "popular"))
     }
 
-    /// The one scan every model's answer comes from: the best `k` rows by
-    /// `query` that `keep` and the rules' filters accept, with the rules'
-    /// boosts added, then their pins placed.
+    /// The best `k` rows of a whole matrix by `query`, then the rules' pins
+    /// placed: [`Self::scan_rows`] of one part, merged.
     fn scan(
         &self,
         items: &ItemMatrix,
@@ -575,20 +726,49 @@ impl Engine {
         keep: &dyn Fn(usize) -> bool,
         rules: &Rules,
     ) -> Result<Vec<Hit>, EngineError> {
+        let (hits, pins) = self.scan_rows(items, 0, query, k, keep, rules)?;
+        Ok(place_pins(hits, &pins, k))
+    }
+
+    /// The one scan every model's answer comes from: the best `k` of the
+    /// rows `items` holds (catalog rows from `first_row` on) by `query` that
+    /// `keep` and the rules' filters accept, with the rules' boosts added;
+    /// and the rules' pins, scored where `items` holds the row.
+    fn scan_rows(
+        &self,
+        items: &ItemMatrix,
+        first_row: usize,
+        query: &[f32],
+        k: usize,
+        keep: &dyn Fn(usize) -> bool,
+        rules: &Rules,
+    ) -> Result<(Vec<Hit>, Vec<PinPart>), EngineError> {
+        let held = first_row..first_row + items.rows();
+        let to_catalog = |hits: Vec<Hit>| -> Vec<Hit> {
+            hits.into_iter().map(|hit| Hit { index: hit.index + first_row, score: hit.score }).collect()
+        };
         if rules.is_empty() {
-            return Ok(search_with(items, query, k, keep, None));
+            let hits = search_with(items, query, k, &|i| keep(i + first_row), None);
+            return Ok((to_catalog(hits), Vec::new()));
         }
         let compiled = rules.compile(&self.catalog)?;
         let pinned_rows: Vec<usize> = compiled.pins.iter().map(|&(row, _)| row).collect();
-        let accept = |i: usize| keep(i) && compiled.allows(i) && !pinned_rows.contains(&i);
-        let hits = search_with(items, query, k, &accept, compiled.bonus.as_deref());
+        let accept = |i: usize| {
+            let row = i + first_row;
+            keep(row) && compiled.allows(row) && !pinned_rows.contains(&row)
+        };
         let bonus = |row: usize| compiled.bonus.as_ref().map_or(0.0, |b| b[row]);
-        Ok(pinned(hits, &compiled, k, &|row| keep(row).then(|| dot(&items.row(row), query) + bonus(row))))
+        let hits = search_with(items, query, k, &accept, compiled.bonus.as_ref().map(|b| &b[held.clone()]));
+        let pins = pin_parts(&compiled, &|row| {
+            (held.contains(&row) && keep(row)).then(|| dot(&items.row(row - first_row), query) + bonus(row))
+        });
+        Ok((to_catalog(hits), pins))
     }
 
     /// The "similar items" score of every catalog item for the history's last
     /// item (catalog rows): what `similar` ranks for it. Used by evaluation.
     pub fn similar_scores(&self, history: &[usize]) -> Result<Vec<f32>, EngineError> {
+        self.whole_version()?;
         let model = self.similar.as_ref().ok_or(EngineError::ModelMissing { model: "similar" })?;
         let &last = history.last().ok_or(EngineError::EmptyHistory { skipped: Vec::new() })?;
         Ok(model.items().scores(&model.query(last)))
@@ -597,6 +777,7 @@ impl Engine {
     /// The next-up score of every catalog item after a history of catalog
     /// rows: what `next_up` ranks, before exclusions. Used by evaluation.
     pub fn next_up_scores(&self, history: &[usize]) -> Result<Vec<f32>, EngineError> {
+        self.whole_version()?;
         Ok(self.sequence_model()?.scores(history)?)
     }
 
@@ -628,7 +809,229 @@ impl Engine {
     /// exclusions. Used by evaluation.
     pub fn for_history_scores(&self, history: &[usize]) -> Result<Vec<f32>, EngineError> {
         let factors = self.factors.as_ref().ok_or(EngineError::ModelMissing { model: "factors" })?;
-        Ok(factors.model.scores_for_history(&RowSet::new(history.iter().copied())))
+        self.whole_version()?;
+        Ok(factors.model.scores_for_history(&RowSet::new(history.iter().copied()))?)
+    }
+
+    /// Phase one of a ranking over the shards of a split version (one engine
+    /// holding every row answers it too): this shard's part of the query.
+    /// Similar items: the item's query, from the shard holding its row. For
+    /// you: the shard's history rows summed. Next up and known users: shard
+    /// 0's query.
+    pub fn query_part(&self, ranking: &Ranking) -> Result<QueryPart, EngineError> {
+        let held = self.held();
+        let lead = self.shard.is_none_or(|shard| shard.index == 0);
+        let whole = |query: Vec<f32>| QueryPart::Part(Some(query.into_iter().map(f64::from).collect()));
+        match ranking {
+            Ranking::Similar { item, .. } => {
+                let model = self.similar.as_ref().ok_or(EngineError::ModelMissing { model: "similar" })?;
+                let item = self.item_index(item)?;
+                Ok(match held.contains(&item) {
+                    true => whole(model.query_row(item, item - held.start)),
+                    false => QueryPart::Part(None),
+                })
+            }
+            Ranking::ForUser { user } => {
+                let (_, users, user) = self.known_user(user)?;
+                Ok(if lead { whole(users.factors.row(user).to_vec()) } else { QueryPart::Part(None) })
+            }
+            Ranking::ForHistory { history } => {
+                let factors = self.factors.as_ref().ok_or(EngineError::ModelMissing { model: "factors" })?;
+                let Some((known, _)) = self.resolve_or_fallback(history)? else {
+                    return Ok(QueryPart::Fallback);
+                };
+                let seen = RowSet::new(known);
+                let holds_some = seen.rows().iter().any(|row| held.contains(row));
+                Ok(QueryPart::Part(holds_some.then(|| factors.model.history_sum(&seen, held))))
+            }
+            Ranking::NextUp { history, .. } => {
+                if self.manifest.models.next_up.is_none() {
+                    return Err(EngineError::ModelMissing { model: "next_up" });
+                }
+                let Some((known, _)) = self.resolve_or_fallback(history)? else {
+                    return Ok(QueryPart::Fallback);
+                };
+                Ok(if lead {
+                    whole(self.sequence_model()?.checked_query(&known)?)
+                } else {
+                    QueryPart::Part(None)
+                })
+            }
+        }
+    }
+
+    /// Phase two: this shard's best `k` rows for the query the shards' parts
+    /// sum to, under `rules` (every part merged by [`merge_parts`]).
+    pub fn scan_part(
+        &self,
+        ranking: &Ranking,
+        k: usize,
+        rules: &Rules,
+        query: &[f64],
+    ) -> Result<ScanPart, EngineError> {
+        check_k(k)?;
+        let first_row = self.held().start;
+        let as_f32 = |model: &'static str, expected: usize| {
+            if query.len() != expected {
+                return Err(EngineError::BadQueryPart { model, expected, found: query.len() });
+            }
+            Ok(query.iter().map(|&v| v as f32).collect::<Vec<f32>>())
+        };
+        let part = |(hits, pins): (Vec<Hit>, Vec<PinPart>), skipped, source| ScanPart {
+            hits,
+            pins,
+            skipped,
+            source,
+        };
+        match ranking {
+            Ranking::Similar { item, category } => {
+                let model = self.similar.as_ref().ok_or(EngineError::ModelMissing { model: "similar" })?;
+                let item = self.item_index(item)?;
+                let members = self.members(category.as_deref())?;
+                let query = as_f32("similar", model.items().cols())?;
+                let keep = |i: usize| i != item && members.is_none_or(|m| m.contains(i));
+                let scanned = self.scan_rows(model.items(), first_row, &query, k, &keep, rules)?;
+                Ok(part(scanned, Vec::new(), "similar"))
+            }
+            Ranking::ForUser { user } => {
+                let (factors, users, user) = self.known_user(user)?;
+                let seen = &users.seen[user];
+                let query = as_f32("factors", factors.model.items().cols())?;
+                let keep = |i: usize| !seen.contains(i);
+                let scanned = self.scan_rows(factors.model.items(), first_row, &query, k, &keep, rules)?;
+                Ok(part(scanned, Vec::new(), "for_user"))
+            }
+            Ranking::ForHistory { history } => {
+                let factors = self.factors.as_ref().ok_or(EngineError::ModelMissing { model: "factors" })?;
+                let (known, skipped) = self.resolve_history(history)?;
+                let seen = RowSet::new(known);
+                let cols = factors.model.items().cols();
+                as_f32("factors", cols)?;
+                let query = factors.model.solve(query.to_vec())?;
+                let keep = |i: usize| !seen.contains(i);
+                let scanned = self.scan_rows(factors.model.items(), first_row, &query, k, &keep, rules)?;
+                Ok(part(scanned, skipped, "for_you"))
+            }
+            Ranking::NextUp { history, exclude_history } => {
+                let items = self.next_up_items()?;
+                let (known, skipped) = self.resolve_history(history)?;
+                let seen = RowSet::new(known);
+                let query = as_f32("next_up", items.cols())?;
+                let keep = |i: usize| !exclude_history || !seen.contains(i);
+                let scanned = self.scan_rows(items, first_row, &query, k, &keep, rules)?;
+                Ok(part(scanned, skipped, "next_up"))
+            }
+        }
+    }
+
+    /// The answer a merged ranking gives (the version, the items' ids and titles).
+    pub fn answer_rows(&self, hits: Vec<Hit>, skipped: Vec<String>, source: &str) -> Recommendations {
+        self.answer(hits, skipped, source)
+    }
+
+    /// VᵀV over this shard's rows of the item factors: summed over the
+    /// shards, what [`Self::complete_gram`] takes. None without factors.
+    pub fn gram_part(&self) -> Option<Vec<f64>> {
+        self.factors.as_ref().map(|factors| factors.model.gram())
+    }
+
+    /// Gives a shard's factor model VᵀV over the whole catalog, so it can fold in.
+    pub fn complete_gram(&mut self, whole: &[f64]) -> Result<(), EngineError> {
+        let factors = self.factors.as_mut().ok_or(EngineError::ModelMissing { model: "factors" })?;
+        Ok(factors.model.complete(whole)?)
+    }
+
+    /// The parity cases a split version runs through its shards (those of
+    /// the split models), by case number, with the `k` to ask for: check
+    /// each merged answer with [`Self::check_parity_answer`].
+    pub fn split_parity_cases(&self) -> (usize, Vec<(usize, Ranking)>) {
+        let cases = self.manifest.parity.cases.iter().enumerate().filter_map(|(case, spec)| {
+            let ranking = match spec {
+                ParityCase::Similar { item, category, .. } => {
+                    Ranking::Similar { item: item.clone(), category: category.clone() }
+                }
+                ParityCase::ForUser { user, .. } => Ranking::ForUser { user: user.clone() },
+                ParityCase::ForHistory { history, .. } => Ranking::ForHistory { history: history.clone() },
+                ParityCase::NextUp { history, .. } => {
+                    Ranking::NextUp { history: history.clone(), exclude_history: true }
+                }
+                _ => return None,
+            };
+            Some((case, ranking))
+        });
+        (self.manifest.parity.k, cases.collect())
+    }
+
+    /// Checks a merged answer to parity case `case` against the training side's.
+    pub fn check_parity_answer(&self, case: usize, answer: &[Recommendation]) -> Result<(), EngineError> {
+        let cases = &self.manifest.parity.cases;
+        let spec = cases.get(case).ok_or(EngineError::NoParityCase { case, cases: cases.len() })?;
+        let expected = match spec {
+            ParityCase::Similar { expected, .. }
+            | ParityCase::ForUser { expected, .. }
+            | ParityCase::ForHistory { expected, .. }
+            | ParityCase::NextUp { expected, .. } => expected,
+            _ => return Ok(()),
+        };
+        compare_ranking(answer, expected, self.manifest.parity.tolerance)
+            .map_err(|reason| EngineError::Parity { case, input: parity_input(spec), reason })
+    }
+
+    /// The catalog rows this engine's split matrices hold: all of them
+    /// unless it is a shard.
+    fn held(&self) -> Range<usize> {
+        match self.shard {
+            Some(shard) => shard.rows(self.catalog.len()),
+            None => 0..self.catalog.len(),
+        }
+    }
+
+    fn next_up_items(&self) -> Result<&ItemMatrix, EngineError> {
+        match &self.next_up_rows {
+            Some(rows) => Ok(rows),
+            None => Ok(self.sequence_model()?.items()),
+        }
+    }
+
+    fn members(&self, category: Option<&str>) -> Result<Option<crate::catalog::Members<'_>>, EngineError> {
+        category
+            .map(|name| {
+                self.catalog
+                    .members_of(name)
+                    .ok_or_else(|| EngineError::UnknownCategory { name: name.to_owned() })
+            })
+            .transpose()
+    }
+
+    fn known_user(&self, user_id: &str) -> Result<(&Factors, &KnownUsers, usize), EngineError> {
+        let factors = self.factors.as_ref().ok_or(EngineError::ModelMissing { model: "factors" })?;
+        let users = factors.known_users.as_ref().ok_or(EngineError::ModelMissing { model: "known_users" })?;
+        let user = *users
+            .index_of
+            .get(user_id)
+            .ok_or_else(|| EngineError::UnknownUser { id: user_id.to_owned() })?;
+        Ok((factors, users, user))
+    }
+
+    /// A history's known rows and skipped ids; None where it has no known
+    /// item and the answer falls back to popularity.
+    #[allow(clippy::type_complexity)]
+    fn resolve_or_fallback<S: AsRef<str>>(
+        &self,
+        history: &[S],
+    ) -> Result<Option<(Vec<usize>, Vec<String>)>, EngineError> {
+        match self.resolve_history(history) {
+            Err(EngineError::EmptyHistory { .. }) if self.popularity.is_some() => Ok(None),
+            resolved => resolved.map(Some),
+        }
+    }
+
+    /// Answers that scan a split matrix need every shard: an error in a shard.
+    fn whole_version(&self) -> Result<(), EngineError> {
+        match self.shard {
+            Some(Shard { index, count }) => Err(EngineError::PartOfVersion { index, count }),
+            None => Ok(()),
+        }
     }
 
     fn item_index(&self, id: &str) -> Result<usize, EngineError> {
@@ -672,36 +1075,43 @@ impl Engine {
     fn check_parity(&self) -> Result<(), EngineError> {
         let parity = &self.manifest.parity;
         for (case, spec) in parity.cases.iter().enumerate() {
-            let (input, result) = match spec {
-                ParityCase::Similar { item, category, expected } => (
-                    format!("similar {item:?} category {category:?}"),
-                    self.similar(item, parity.k, category.as_deref()).map(|r| (r, expected)),
-                ),
-                ParityCase::ForUser { user, expected } => {
-                    (format!("for_user {user:?}"), self.for_user(user, parity.k).map(|r| (r, expected)))
+            let split = matches!(
+                spec,
+                ParityCase::Similar { .. }
+                    | ParityCase::ForUser { .. }
+                    | ParityCase::ForHistory { .. }
+                    | ParityCase::NextUp { .. }
+            );
+            // A shard runs none of the split models' cases (they run through
+            // every shard once all have loaded); shard 0 runs the others.
+            if self.shard.is_some_and(|shard| split || shard.index != 0) {
+                continue;
+            }
+            let result = match spec {
+                ParityCase::Similar { item, category, expected } => {
+                    self.similar(item, parity.k, category.as_deref()).map(|r| (r, expected))
                 }
-                ParityCase::ForHistory { history, expected } => (
-                    format!("for_history {history:?}"),
-                    self.for_history(history, parity.k).map(|r| (r, expected)),
-                ),
+                ParityCase::ForUser { user, expected } => {
+                    self.for_user(user, parity.k).map(|r| (r, expected))
+                }
+                ParityCase::ForHistory { history, expected } => {
+                    self.for_history(history, parity.k).map(|r| (r, expected))
+                }
                 // The core build leaves these to the full build, which runs them.
                 ParityCase::NextUp { .. } if self.next_up_deferred() => continue,
-                ParityCase::NextUp { history, expected } => (
-                    format!("next_up {history:?}"),
-                    self.next_up(history, parity.k, true).map(|r| (r, expected)),
-                ),
-                ParityCase::Together { items, expected } => (
-                    format!("together {items:?}"),
-                    self.together(items, parity.k, &Rules::default()).map(|r| (r, expected)),
-                ),
-                ParityCase::Trending { category, expected } => (
-                    format!("trending category {category:?}"),
-                    self.trending(parity.k, category.as_deref(), &Rules::default()).map(|r| (r, expected)),
-                ),
+                ParityCase::NextUp { history, expected } => {
+                    self.next_up(history, parity.k, true).map(|r| (r, expected))
+                }
+                ParityCase::Together { items, expected } => {
+                    self.together(items, parity.k, &Rules::default()).map(|r| (r, expected))
+                }
+                ParityCase::Trending { category, expected } => {
+                    self.trending(parity.k, category.as_deref(), &Rules::default()).map(|r| (r, expected))
+                }
                 // A kind from a newer minor format: this engine cannot check it.
                 ParityCase::Unknown => continue,
             };
-            let fail = |reason: String| EngineError::Parity { case, input: input.clone(), reason };
+            let fail = |reason: String| EngineError::Parity { case, input: parity_input(spec), reason };
             let (got, expected) = result.map_err(|e| fail(e.to_string()))?;
             compare_ranking(&got.items, expected, parity.tolerance).map_err(fail)?;
         }
@@ -709,26 +1119,58 @@ impl Engine {
     }
 }
 
-/// `hits` with the rules' pinned rows placed at their positions (each with
-/// `score(row)`, or left out where that is None: the call's own exclusions),
-/// at most `k` in all.
-fn pinned(
-    mut hits: Vec<Hit>,
-    compiled: &Compiled,
-    k: usize,
-    score: &dyn Fn(usize) -> Option<f32>,
-) -> Vec<Hit> {
-    if compiled.pins.is_empty() {
+/// A parity case's input, for its error message.
+fn parity_input(spec: &ParityCase) -> String {
+    match spec {
+        ParityCase::Similar { item, category, .. } => format!("similar {item:?} category {category:?}"),
+        ParityCase::ForUser { user, .. } => format!("for_user {user:?}"),
+        ParityCase::ForHistory { history, .. } => format!("for_history {history:?}"),
+        ParityCase::NextUp { history, .. } => format!("next_up {history:?}"),
+        ParityCase::Together { items, .. } => format!("together {items:?}"),
+        ParityCase::Trending { category, .. } => format!("trending category {category:?}"),
+        ParityCase::Unknown => "a case of a newer format".into(),
+    }
+}
+
+/// The rules' pins in order, each with `score(row)`: None where the call
+/// excludes the row, or where this part of a split version does not hold it.
+fn pin_parts(compiled: &Compiled, score: &dyn Fn(usize) -> Option<f32>) -> Vec<PinPart> {
+    compiled.pins.iter().map(|&(row, position)| PinPart { row, position, score: score(row) }).collect()
+}
+
+/// `hits` with the pinned rows placed at their positions (those with a
+/// score; the others are left out), at most `k` in all.
+fn place_pins(mut hits: Vec<Hit>, pins: &[PinPart], k: usize) -> Vec<Hit> {
+    if pins.is_empty() {
         return hits;
     }
-    hits.retain(|hit| !compiled.pins.iter().any(|&(row, _)| row == hit.index));
-    for &(row, position) in &compiled.pins {
-        if let Some(score) = score(row) {
-            hits.insert(position.min(hits.len()), Hit { index: row, score });
+    hits.retain(|hit| !pins.iter().any(|pin| pin.row == hit.index));
+    for pin in pins {
+        if let Some(score) = pin.score {
+            hits.insert(pin.position.min(hits.len()), Hit { index: pin.row, score });
         }
     }
     hits.truncate(k);
     hits
+}
+
+/// The shards' parts of one ranking merged: the best `k` of all their hits
+/// in ranking order, then the pins, each scored by the shard holding it.
+/// The same rows and scores one engine holding every row ranks.
+pub fn merge_parts(parts: &[ScanPart], k: usize) -> Vec<Hit> {
+    let mut hits: Vec<Hit> = parts.iter().flat_map(|part| part.hits.iter().copied()).collect();
+    hits.sort_by(Hit::rank_cmp);
+    hits.truncate(k);
+    let pins: Vec<PinPart> = match parts.first() {
+        None => Vec::new(),
+        Some(first) => (0..first.pins.len())
+            .map(|i| PinPart {
+                score: parts.iter().find_map(|part| part.pins.get(i)?.score),
+                ..first.pins[i]
+            })
+            .collect(),
+    };
+    place_pins(hits, &pins, k)
 }
 
 fn dot(a: &[f32], b: &[f32]) -> f32 {

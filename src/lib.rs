@@ -14,9 +14,10 @@ pub mod eval;
 pub mod kernel;
 pub mod models;
 pub mod rules;
+pub mod shards;
 
 #[cfg(target_arch = "wasm32")]
 pub mod wasm;
 
 pub use bundle::{Bundle, BundleError, BundleFiles};
-pub use engine::{Engine, EngineError, Recommendation, Recommendations};
+pub use engine::{Engine, EngineError, Ranking, Recommendation, Recommendations};

@@ -35,8 +35,18 @@ fn int8_top_10s_agree_with_f32_on_the_parity_inputs() {
     let for_you = FactorModel::new(factors.items.clone(), lambda).unwrap();
     let for_you_i8 = FactorModel::new(int8(&factors.items), lambda).unwrap();
     let parts = bundle.next_up.as_ref().unwrap();
-    let next_up = SequenceModel::new(parts.encoder, parts.items.clone(), parts.max_len).unwrap();
-    let next_up_i8 = SequenceModel::new(parts.encoder, int8(&parts.items), parts.max_len).unwrap();
+    let next_up = SequenceModel::new(
+        parts.encoder.expect("the full build loads the encoder"),
+        parts.items.clone(),
+        parts.max_len,
+    )
+    .unwrap();
+    let next_up_i8 = SequenceModel::new(
+        parts.encoder.expect("the full build loads the encoder"),
+        int8(&parts.items),
+        parts.max_len,
+    )
+    .unwrap();
 
     let mut overlaps = Vec::new();
     for case in &cases {
@@ -47,7 +57,10 @@ fn int8_top_10s_agree_with_f32_on_the_parity_inputs() {
             }
             ParityCase::ForHistory { history, .. } => {
                 let seen = RowSet::new(rows(history));
-                (for_you.for_history(&seen, k, |_| true), for_you_i8.for_history(&seen, k, |_| true))
+                (
+                    for_you.for_history(&seen, k, |_| true).unwrap(),
+                    for_you_i8.for_history(&seen, k, |_| true).unwrap(),
+                )
             }
             ParityCase::NextUp { history, .. } => {
                 let history = rows(history);

@@ -98,8 +98,20 @@ fn a_click_costs_one_lstm_step_and_gives_the_full_encodes_answer() {
     let files = common::default_bundle();
     let bundle = edgerec::Bundle::from_files(&files).unwrap();
     let parts = bundle.next_up.unwrap();
-    let clicking = SequenceModel::new(parts.encoder, parts.items.clone(), parts.max_len).unwrap();
-    let fresh = || SequenceModel::new(parts.encoder, parts.items.clone(), parts.max_len).unwrap();
+    let clicking = SequenceModel::new(
+        parts.encoder.expect("the full build loads the encoder"),
+        parts.items.clone(),
+        parts.max_len,
+    )
+    .unwrap();
+    let fresh = || {
+        SequenceModel::new(
+            parts.encoder.expect("the full build loads the encoder"),
+            parts.items.clone(),
+            parts.max_len,
+        )
+        .unwrap()
+    };
     let engine = engine();
     let rows: Vec<usize> =
         real_history(&engine, 60).iter().map(|id| engine.catalog().index_of(id).unwrap()).collect();

@@ -124,6 +124,14 @@ export interface EdgeRecOptions {
    */
   loading?: 'staged' | 'full';
   /**
+   * Split each version's item matrices by rows across this many Workers
+   * (default 1, at most 16): memory is split, not copied, every scan runs
+   * on all of them at once, and answers are those of one Worker. For
+   * catalogs of hundreds of thousands of items and more (docs/shards.md).
+   * With more than one, loading is `'full'`.
+   */
+  workers?: number;
+  /**
    * ms between reads of the channel's live stock file (stock.json: out-of-stock
    * ids and attribute overrides, applied to every answer without a new model
    * version; default 60 000; 0: never). One read serves every tab of the origin.
@@ -425,7 +433,7 @@ export declare class EdgeRec extends TypedEventTarget<EdgeRec, EdgeRecEventMap> 
   stockOf(id: string): { inStock: boolean; overrides: Record<string, RuleValue> };
 
   /** How many engine Workers exist and their total wasm memory, for monitoring. */
-  memory(): Promise<{ workers: number; wasmBytes: number }>;
+  memory(): Promise<{ workers: number; wasmBytes: number; perWorker: number[] }>;
 
   /**
    * Stops checking and terminates the Workers; later questions and update
@@ -546,6 +554,7 @@ export type BundleErrorCode =
 export type UnavailableErrorCode =
   | 'model_missing'
   | 'model_not_in_build'
+  | 'part_of_version'
   | 'inference_failed'
   | 'internal'
   | 'no_cache_storage'

@@ -11,6 +11,7 @@ import { BundleError, EdgeRecError, InputError, UnavailableError, asEdgeRecError
 import { ShopperHistory } from './lib/history.js';
 import { resolveLimits } from './lib/limits.js';
 import { VersionLifecycle, cachedVersions } from './lib/lifecycle.js';
+import { ShardedClient } from './lib/shards.js';
 import { readStock } from './lib/stock.js';
 import {
   DEFAULT_CALL_TIMEOUT_MS, DEFAULT_LOAD_TIMEOUT_MS, EngineClient, MAX_HISTORY_IDS, callArgs, describe, milliseconds,
@@ -74,6 +75,10 @@ export class EdgeRec extends EventTarget {
    * @param {'staged'|'full'} [options.loading] 'staged' (default): the first answers come from
    *   the small core build and next up once the full build is compiled in the background;
    *   'full': one stage, every model (next up included) ready before the first answer
+   * @param {number} [options.workers] split each version's item matrices by rows across this
+   *   many Workers (default 1): memory split, scans in parallel, answers as one Worker gives
+   *   them; for catalogs of hundreds of thousands of items and more (docs/shards.md). With
+   *   more than one, loading is 'full'
    */
   static async open(options) {
     const settings = openOptions(options);
@@ -103,7 +108,7 @@ export class EdgeRec extends EventTarget {
   async #start({ channel, serviceWorker, serviceWorkerScope, historyName, historyLimit, fusionMs, loading }) {
     // The first Worker boots (fetches and evaluates its modules) while the page downloads.
     this.#spareWorker = newEngineWorker(this.#settings.assets);
-    const build = loading === 'staged' ? 'core' : 'full';
+    const build = loading === 'staged' && this.#settings.workers === 1 ? 'core' : 'full';
     const { assets } = this.#settings;
     const [module, history] = await Promise.all([
       compileWasm(build === 'core' ? assets.coreWasm : assets.wasm), ShopperHistory.open(historyName, { limit: historyLimit }),
@@ -202,8 +207,16 @@ export class EdgeRec extends EventTarget {
   }
 
   #startWorker(version, hooks) {
-    const { channel, limits, publicKeys, loadTimeoutMs, callTimeoutMs } = this.#settings;
+    const { channel, limits, publicKeys, loadTimeoutMs, callTimeoutMs, workers } = this.#settings;
     const { module, build } = this.#wasm;
+    if (workers > 1) {
+      const shards = Array.from({ length: workers }, () => newEngineWorker(this.#settings.assets));
+      const client = new ShardedClient(shards, {
+        version, load: { wasm: module, channel, limits, publicKeys }, loadTimeoutMs, callTimeoutMs, ...hooks,
+      });
+      if (this.#stock) client.sendStock(this.#stock);
+      return client;
+    }
     // Only the first version answers before next up's parity cases have run; a
     // swap made while the full build still compiles waits for it (docs/loading.md).
     const waitForFull = build === 'core' && this.#lifecycle.version !== null;
@@ -374,11 +387,12 @@ export class EdgeRec extends EventTarget {
     return coded(() => this.#lifecycle.unpin(), 'storage_failed');
   }
 
-  /** How many engine Workers exist and their wasm memory, for monitoring. */
+  /** How many engine Workers exist and their wasm memory (in all, and each's), for monitoring. */
   async memory() {
     const live = [...this.#lifecycle.workers, ...(this.#preview ? [this.#preview.client] : [])];
-    const sizes = await Promise.all(live.map((w) => w.call('memory', []).then((m) => m.wasmBytes, () => 0)));
-    return { workers: live.length, wasmBytes: sizes.reduce((a, b) => a + b, 0) };
+    const sizes = await Promise.all(live.map((w) => w.call('memory', []).catch(() => ({ wasmBytes: 0 }))));
+    const perWorker = sizes.flatMap(({ wasmBytes, shards }) => shards?.map((shard) => shard.wasmBytes) ?? [wasmBytes]);
+    return { workers: perWorker.length, wasmBytes: perWorker.reduce((a, b) => a + b, 0), perWorker };
   }
 
   /** Stops checking, terminates the Workers. */
@@ -435,8 +449,10 @@ export class EdgeRec extends EventTarget {
 }
 
 const OPEN_OPTIONS = ['channel', 'serviceWorker', 'serviceWorkerScope', 'historyName', 'historyLimit', 'checkEvery',
-  'fusionMs', 'limits', 'publicKeys', 'loadTimeoutMs', 'callTimeoutMs', 'loading', 'stockEvery', 'assets'];
+  'fusionMs', 'limits', 'publicKeys', 'loadTimeoutMs', 'callTimeoutMs', 'loading', 'stockEvery', 'assets', 'workers'];
 const LOADING = ['staged', 'full'];
+/** The most Workers one version may be split across. */
+const MAX_WORKERS = 16;
 
 // EdgeRec.open's options, checked and copied into plain values (they cross to Workers).
 function openOptions(options) {
@@ -456,8 +472,11 @@ function openOptions(options) {
   const {
     channel, serviceWorker, serviceWorkerScope, historyName = 'default', historyLimit = 50, checkEvery = 60_000,
     fusionMs = 0, limits, publicKeys, loadTimeoutMs = DEFAULT_LOAD_TIMEOUT_MS, callTimeoutMs = DEFAULT_CALL_TIMEOUT_MS,
-    loading = 'staged', stockEvery = 60_000, assets,
+    loading = 'staged', stockEvery = 60_000, assets, workers = 1,
   } = readOptions(options, OPEN_OPTIONS, 'EdgeRec.open options');
+  if (!Number.isInteger(workers) || workers < 1 || workers > MAX_WORKERS) {
+    throw new InputError('invalid_argument', `workers must be a whole number from 1 to ${MAX_WORKERS}, got ${describe(workers)}`);
+  }
   if (!LOADING.includes(loading)) {
     throw new InputError('invalid_argument', `loading must be "staged" or "full", got ${describe(loading)}`);
   }
@@ -478,6 +497,7 @@ function openOptions(options) {
     loadTimeoutMs: milliseconds(loadTimeoutMs, 'loadTimeoutMs'),
     callTimeoutMs: milliseconds(callTimeoutMs, 'callTimeoutMs'),
     loading,
+    workers,
     assets: assetUrls(assets === undefined ? undefined : urlOption(assets, 'assets', channelUrl)),
   };
 }

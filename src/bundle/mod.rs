@@ -10,9 +10,11 @@
 
 mod limits;
 mod manifest;
+mod shard;
 mod signature;
 
 use std::collections::BTreeMap;
+use std::ops::Range;
 
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
@@ -27,6 +29,7 @@ pub use manifest::{
     ParityCase, PopularitySpec, SimilarSpec, TogetherSpec, FORMAT, FORMAT_MAJOR, MANIFEST_PATH,
     SIGNATURE_PATH,
 };
+pub use shard::{shard_of, Shard, ShardFiles, VerifiedShard};
 pub use signature::{verify_manifest, PublicKey};
 
 /// Bundle files keyed by their path inside the bundle (`manifest.json`,
@@ -129,6 +132,8 @@ pub struct Bundle<'a> {
     /// items × 2: trending, popularity.
     pub popularity: Option<ItemMatrix>,
     pub together: Option<Together>,
+    /// Loaded as one shard of a split version: the split matrices hold only its rows.
+    pub shard: Option<Shard>,
 }
 
 /// Each item's "bought together" partners (rows) and scores, best first.
@@ -182,8 +187,8 @@ impl Together {
 
 #[derive(Debug)]
 pub struct NextUpParts<'a> {
-    /// The ONNX file's bytes, verified.
-    pub encoder: &'a [u8],
+    /// The ONNX file's bytes, verified; None in a shard that does not run it.
+    pub encoder: Option<&'a [u8]>,
     pub items: ItemMatrix,
     pub max_len: usize,
 }
@@ -224,6 +229,36 @@ impl<'a> Bundle<'a> {
             _ => Vec::new(),
         };
         let verified = Verified::check(&manifest, files, &optional)?;
+        let next_up_loaded = ENCODERS_BUILT_IN;
+        Self::decode(manifest, verified, limits, next_up_loaded, ENCODERS_BUILT_IN)
+    }
+
+    /// One shard's part of a version, its files verified as they arrived
+    /// ([`ShardFiles`]). Its split matrices hold only its rows; next up's
+    /// item rows are loaded in every build, the encoder only by shard 0 of a
+    /// build that runs it.
+    pub fn from_shard(verified: &'a VerifiedShard, options: &LoadOptions) -> Result<Self, BundleError> {
+        let manifest = verified.manifest.clone();
+        let shard = verified.shard;
+        let split: Vec<String> =
+            shard::split_matrices(&manifest).iter().map(|spec| spec.file.clone()).collect();
+        let files = Verified {
+            files: verified.files.iter().map(|(path, bytes)| (path.as_str(), bytes.as_slice())).collect(),
+            held: Some((shard.rows(manifest.item_count as usize), split)),
+        };
+        let mut bundle =
+            Self::decode(manifest, files, &options.limits, true, ENCODERS_BUILT_IN && shard.has_encoder())?;
+        bundle.shard = Some(shard);
+        Ok(bundle)
+    }
+
+    fn decode(
+        manifest: Manifest,
+        verified: Verified<'a>,
+        limits: &Limits,
+        next_up_loaded: bool,
+        encoder_loaded: bool,
+    ) -> Result<Self, BundleError> {
         let catalog = Catalog::new(verified.json::<CatalogFile>(CATALOG_PATH)?.items, limits)?;
         // Within max_items, so it fits a usize on every target.
         let item_count = manifest.item_count as usize;
@@ -251,8 +286,8 @@ impl<'a> Bundle<'a> {
             None => None,
         };
         let next_up = match &manifest.models.next_up {
-            Some(spec) if ENCODERS_BUILT_IN => Some(NextUpParts {
-                encoder: verified.bytes(&spec.encoder)?,
+            Some(spec) if next_up_loaded => Some(NextUpParts {
+                encoder: if encoder_loaded { Some(verified.bytes(&spec.encoder)?) } else { None },
                 items: verified.item_matrix(&spec.items, Some(item_count))?,
                 // Within max_sequence_length (checked above).
                 max_len: spec.max_len as usize,
@@ -278,7 +313,7 @@ impl<'a> Bundle<'a> {
             }
             None => None,
         };
-        Ok(Self { manifest, catalog, similar, factors, next_up, popularity, together })
+        Ok(Self { manifest, catalog, similar, factors, next_up, popularity, together, shard: None })
     }
 }
 
@@ -368,16 +403,18 @@ fn check_limits(manifest: &Manifest, limits: &Limits) -> Result<(), BundleError>
 }
 
 /// Files whose presence, size and hash have been checked against the manifest.
-struct Verified<'m, 'f> {
-    files: BTreeMap<&'m str, &'f [u8]>,
+struct Verified<'f> {
+    files: BTreeMap<&'f str, &'f [u8]>,
+    /// A shard's: the item rows it holds, and the files holding only those rows.
+    held: Option<(Range<usize>, Vec<String>)>,
 }
 
-impl<'m, 'f> Verified<'m, 'f> {
+impl<'f> Verified<'f> {
     /// Every listed file must be present, except those in `optional`.
-    fn check(manifest: &'m Manifest, files: &'f BundleFiles, optional: &[&str]) -> Result<Self, BundleError> {
+    fn check(manifest: &Manifest, files: &'f BundleFiles, optional: &[&str]) -> Result<Self, BundleError> {
         let mut verified = BTreeMap::new();
         for entry in &manifest.files {
-            let Some(bytes) = files.get(&entry.path) else {
+            let Some((path, bytes)) = files.get_key_value(&entry.path) else {
                 if optional.contains(&entry.path.as_str()) {
                     continue;
                 }
@@ -398,9 +435,9 @@ impl<'m, 'f> Verified<'m, 'f> {
                     actual,
                 });
             }
-            verified.insert(entry.path.as_str(), bytes.as_slice());
+            verified.insert(path.as_str(), bytes.as_slice());
         }
-        Ok(Self { files: verified })
+        Ok(Self { files: verified, held: None })
     }
 
     fn bytes(&self, path: &str) -> Result<&'f [u8], BundleError> {
@@ -429,13 +466,16 @@ impl<'m, 'f> Verified<'m, 'f> {
     /// values, then one f32 scale per row).
     fn item_matrix(&self, spec: &MatrixSpec, rows: Option<usize>) -> Result<ItemMatrix, BundleError> {
         let path = spec.file.clone();
+        // A shard's part of a split matrix: its rows only, in the same layout.
+        let held = match &self.held {
+            Some((held, split)) if split.contains(&spec.file) => held.len() as u64,
+            _ => spec.rows,
+        };
         // u64 and checked: on wasm32 a usize product could wrap to the file's real size.
-        let values = spec.rows.checked_mul(spec.cols);
+        let values = held.checked_mul(spec.cols);
         let (expected, what) = match spec.dtype.as_str() {
             "f32" => (values.and_then(|v| v.checked_mul(4)), "f32 values"),
-            "i8" => {
-                (values.and_then(|v| v.checked_add(spec.rows.checked_mul(4)?)), "i8 values and row scales")
-            }
+            "i8" => (values.and_then(|v| v.checked_add(held.checked_mul(4)?)), "i8 values and row scales"),
             _ => return Err(BundleError::UnsupportedDtype { path, dtype: spec.dtype.clone() }),
         };
         if let Some(rows) = rows.filter(|&rows| rows as u64 != spec.rows) {
@@ -451,14 +491,14 @@ impl<'m, 'f> Verified<'m, 'f> {
                 reason: format!(
                     "{} bytes do not hold {}x{} {what} ({} bytes)",
                     bytes.len(),
-                    spec.rows,
+                    held,
                     spec.cols,
                     expected.map_or("more than 2^64".into(), |e| e.to_string())
                 ),
             });
         }
         // Both fit a usize: their product is at most the length of bytes already in memory.
-        let (rows, cols) = (spec.rows as usize, spec.cols as usize);
+        let (rows, cols) = (held as usize, spec.cols as usize);
         let decoded = if spec.dtype == "f32" {
             Matrix::from_le_bytes(rows, cols, bytes).map(ItemMatrix::F32)
         } else {
@@ -480,7 +520,9 @@ impl<'m, 'f> Verified<'m, 'f> {
             });
         }
         let known_users = match (&spec.users, &spec.users_file) {
-            (Some(users), Some(users_file)) => Some(self.known_users(users, users_file, &items, limits)?),
+            (Some(users), Some(users_file)) => {
+                Some(self.known_users(users, users_file, &items, item_count, limits)?)
+            }
             _ => None,
         };
         Ok(FactorMatrices { items, known_users, fold_in_lambda: spec.fold_in_lambda })
@@ -491,6 +533,7 @@ impl<'m, 'f> Verified<'m, 'f> {
         spec: &MatrixSpec,
         users_file: &str,
         items: &ItemMatrix,
+        item_count: usize,
         limits: &Limits,
     ) -> Result<KnownUserParts, BundleError> {
         let list: Users = self.json(users_file)?;
@@ -510,10 +553,9 @@ impl<'m, 'f> Verified<'m, 'f> {
                 list.seen.len()
             )));
         }
-        if let Some(bad) = list.seen.iter().flatten().find(|&&i| i as usize >= items.rows()) {
+        if let Some(bad) = list.seen.iter().flatten().find(|&&i| i as usize >= item_count) {
             return Err(inconsistent(format!(
-                "seen item index {bad} is outside the catalog ({} items)",
-                items.rows()
+                "seen item index {bad} is outside the catalog ({item_count} items)"
             )));
         }
         Ok(KnownUserParts { factors, list })
@@ -521,7 +563,11 @@ impl<'m, 'f> Verified<'m, 'f> {
 }
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+    hex(&Sha256::digest(bytes))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Reads every regular file of a bundle folder, keyed by file name (native

@@ -78,6 +78,13 @@ impl Matrix {
     /// # Panics
     /// If `query.len() != self.cols()`; callers build queries from this
     /// matrix's own dimensions.
+    /// Row `index` · `query`, computed as [`Self::scores`] computes it.
+    pub fn score(&self, index: usize, query: &[f32]) -> f32 {
+        let cols = self.cols();
+        let values = self.values.as_slice().expect("standard layout");
+        dot(&values[index * cols..(index + 1) * cols], query)
+    }
+
     pub fn scores(&self, query: &[f32]) -> Vec<f32> {
         assert_eq!(query.len(), self.cols(), "query dimension");
         let values = self.values.as_slice().expect("standard layout");

@@ -51,6 +51,14 @@ impl ItemMatrix {
         }
     }
 
+    /// Exact dot product of row `index` with `query`, as [`Self::scores`] has it.
+    pub fn score(&self, index: usize, query: &[f32]) -> f32 {
+        match self {
+            Self::F32(m) => m.score(index, query),
+            Self::I8(m) => m.score(index, query),
+        }
+    }
+
     /// Exact dot product of every row with `query`.
     pub fn scores(&self, query: &[f32]) -> Vec<f32> {
         match self {

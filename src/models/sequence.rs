@@ -119,12 +119,30 @@ impl SequenceModel {
     /// When the graph is the exporter's (one forward LSTM whose final hidden
     /// state is the query), it also builds a one-step plan for clicks.
     pub fn new(onnx: &[u8], items: ItemMatrix, max_len: usize) -> Result<Self, SequenceError> {
-        Self::build(onnx, items, max_len, true)
+        let item_count = items.rows();
+        Self::build(onnx, items, item_count, max_len, true)
+    }
+
+    /// [`Self::new`] for shard 0 of a split version: `items` holds its rows
+    /// of the item matrix, the encoder reads any of the `item_count` items.
+    pub fn for_shard(
+        onnx: &[u8],
+        items: ItemMatrix,
+        item_count: usize,
+        max_len: usize,
+    ) -> Result<Self, SequenceError> {
+        Self::build(onnx, items, item_count, max_len, true)
     }
 
     /// [`Self::new`]; `own_table`: take the exporter's item table out of the
     /// graph (false only to test that this changes no answer).
-    fn build(onnx: &[u8], items: ItemMatrix, max_len: usize, own_table: bool) -> Result<Self, SequenceError> {
+    fn build(
+        onnx: &[u8],
+        items: ItemMatrix,
+        item_count: usize,
+        max_len: usize,
+        own_table: bool,
+    ) -> Result<Self, SequenceError> {
         if max_len == 0 {
             return Err(SequenceError::ZeroMaxLen);
         }
@@ -137,8 +155,8 @@ impl SequenceModel {
         let hidden = add_state_outputs(&mut proto);
         let table = hidden.filter(|_| own_table).and_then(|_| ItemTable::take_from(&mut proto));
         if let Some(table) = &table {
-            if table.rows < items.rows() + 1 {
-                return Err(SequenceError::TableTooSmall { rows: table.rows, needed: items.rows() + 1 });
+            if table.rows < item_count + 1 {
+                return Err(SequenceError::TableTooSmall { rows: table.rows, needed: item_count + 1 });
             }
         }
         let input_fact = |len: usize| -> InferenceFact {
@@ -152,7 +170,7 @@ impl SequenceModel {
             .and_then(|model| model.with_input_fact(0, input_fact(max_len)))
             .and_then(|model| model.into_typed())
             .map_err(load)?;
-        check_gathered_tables(&typed, items.rows() + 1)?;
+        check_gathered_tables(&typed, item_count + 1)?;
         let plan = typed.into_optimized().and_then(|model| model.into_runnable()).map_err(load)?;
         let step = match hidden {
             Some(hidden) => {
@@ -164,7 +182,7 @@ impl SequenceModel {
                     .and_then(|model| model.with_input_fact(2, f32::fact([1, 1, hidden]).into()))
                     .and_then(|model| model.into_typed())
                     .map_err(load)?;
-                check_gathered_tables(&typed, items.rows() + 1)?;
+                check_gathered_tables(&typed, item_count + 1)?;
                 let plan = typed.into_optimized().and_then(|model| model.into_runnable()).map_err(load)?;
                 Some(StepPlan { plan, hidden, settled_after: usize::MAX })
             }
@@ -550,8 +568,9 @@ mod tests {
     #[test]
     fn the_exporters_table_leaves_the_graph_and_no_query_changes() {
         let (onnx, items) = committed();
-        let owned = SequenceModel::build(&onnx, items.clone(), 50, true).unwrap();
-        let in_graph = SequenceModel::build(&onnx, items, 50, false).unwrap();
+        let count = items.rows();
+        let owned = SequenceModel::build(&onnx, items.clone(), count, 50, true).unwrap();
+        let in_graph = SequenceModel::build(&onnx, items, count, 50, false).unwrap();
         assert_eq!(owned.table.as_ref().map(|t| (t.rows, t.width)), Some((1683, 65)));
         assert!(in_graph.table.is_none());
         // Whole encodes, then one click at a time (steps), up to past max_len.

@@ -42,7 +42,13 @@ impl SimilarItems {
     /// one has bought, the content part of it, unit length (kept whole if that
     /// part is empty).
     pub fn query(&self, item: usize) -> Vec<f32> {
-        let mut row = self.unit_rows.row(item);
+        self.query_row(item, item)
+    }
+
+    /// [`Self::query`] in a shard of a split version: catalog item `item`
+    /// is row `row` of the rows it holds.
+    pub fn query_row(&self, item: usize, row: usize) -> Vec<f32> {
+        let mut row = self.unit_rows.row(row);
         if let Some(content) = self.content_queries.as_ref().filter(|c| c.items.contains(item)) {
             let norm = row[content.first_column..].iter().map(|v| v * v).sum::<f32>().sqrt();
             if norm > 0.0 {

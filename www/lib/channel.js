@@ -183,6 +183,35 @@ export async function reject(channel, version, code, reason) {
  * downloaded): no verifying signature throws `bundle_bad_signature`.
  */
 export async function readVersionFiles(channel, version, { publicKeys = [] } = {}) {
+  const { cache, manifest, manifestBytes, signatureBytes } = await readManifest(channel, version, publicKeys);
+  const files = { 'manifest.json': manifestBytes };
+  if (signatureBytes) files['manifest.sig'] = signatureBytes;
+  await Promise.all(manifest.files.map(async ({ path, sha256 }) => {
+    files[path] = new Uint8Array(await (await cachedContent(cache, channel, version, path, sha256)).arrayBuffer());
+  }));
+  return files;
+}
+
+/**
+ * A cached version's files for one shard of a split version, streamed:
+ * `start(manifestBytes, signatureBytes)` returns a receiver with
+ * `needs(path)` and `add(path, piece)`, given each needed file's bytes in
+ * pieces, in order, one file at a time, so no whole file need be held
+ * (docs/shards.md). Resolves to the receiver.
+ */
+export async function streamVersionFiles(channel, version, { publicKeys = [] } = {}, start) {
+  const { cache, manifest, manifestBytes, signatureBytes } = await readManifest(channel, version, publicKeys);
+  const receiver = start(manifestBytes, signatureBytes);
+  for (const { path, sha256 } of manifest.files) {
+    if (!receiver.needs(path)) continue;
+    const reader = (await cachedContent(cache, channel, version, path, sha256)).body.getReader();
+    for (let piece = await reader.read(); !piece.done; piece = await reader.read()) receiver.add(path, piece.value);
+  }
+  return receiver;
+}
+
+// A cached version's manifest, its signature checked when keys are pinned.
+async function readManifest(channel, version, publicKeys) {
   const keys = parsePublicKeys(publicKeys);
   const cache = await caches.open(CACHE_NAME);
   const manifestResponse = await cache.match(keyOf.manifest(channel, version));
@@ -196,15 +225,13 @@ export async function readVersionFiles(channel, version, { publicKeys = [] } = {
     }
     await verifyManifest(manifestBytes, parseSignature(signatureBytes), keys, version);
   }
-  const manifest = JSON.parse(new TextDecoder().decode(manifestBytes));
-  const files = { 'manifest.json': manifestBytes };
-  if (signatureBytes) files['manifest.sig'] = signatureBytes;
-  await Promise.all(manifest.files.map(async ({ path, sha256 }) => {
-    const response = await cache.match(keyOf.content(channel, sha256));
-    if (!response) throw new UpdateFailure('version_not_cached', `version ${version}: ${path} is not in the cache`);
-    files[path] = new Uint8Array(await response.arrayBuffer());
-  }));
-  return files;
+  return { cache, manifest: JSON.parse(new TextDecoder().decode(manifestBytes)), manifestBytes, signatureBytes };
+}
+
+async function cachedContent(cache, channel, version, path, sha256) {
+  const response = await cache.match(keyOf.content(channel, sha256));
+  if (!response) throw new UpdateFailure('version_not_cached', `version ${version}: ${path} is not in the cache`);
+  return response;
 }
 
 // --- updating ------------------------------------------------------------

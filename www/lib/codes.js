@@ -73,6 +73,7 @@ const table = [
   // --- UnavailableError: nothing can answer right now -------------------------
   ['model_missing', UNAVAILABLE, 'engine', 'the serving version has no model for this question'],
   ['model_not_in_build', UNAVAILABLE, 'engine', 'the core engine build does not run this model (next up waits for the full build)'],
+  ['part_of_version', UNAVAILABLE, 'engine', 'an engine holding one shard of a split version was asked a whole-version question (a bug)'],
   ['inference_failed', UNAVAILABLE, 'engine', 'the next-up encoder failed while running'],
   ['internal', UNAVAILABLE, 'engine', 'an unexpected error (a bug); the message says more'],
   ['no_cache_storage', UNAVAILABLE, 'page', 'no Cache API: the page is not served over https or from localhost'],

@@ -5,11 +5,11 @@
 // A trap (a Rust panic, running out of memory) leaves the wasm instance
 // unusable: this Worker then answers every request with `engine_trap`, and the
 // page replaces it.
-import { readVersionFiles } from './channel.js';
+import { readVersionFiles, streamVersionFiles } from './channel.js';
 import { withStock } from './stock.js';
 import {
-  FROM_WORKER, MAX_K, METHODS, RANKINGS, TO_WORKER, callArgs, checkToWorker, errorResultMessage, failedMessage, loadedMessage,
-  resultMessage,
+  FROM_WORKER, MAX_K, METHODS, RANKINGS, SHARD_METHODS, TO_WORKER, callArgs, checkToWorker, errorResultMessage, failedMessage,
+  loadedMessage, resultMessage,
 } from './protocol.js';
 
 // The two builds of the engine: the core (no next-up encoder, small, loaded
@@ -49,10 +49,16 @@ self.onmessage = ({ data }) => {
 };
 
 /** Instantiates one build's wasm and loads the version in it: all the engine's checks and parity cases. */
-async function instantiate(which, module, { channel, version, limits, publicKeys, files: preview }) {
+async function instantiate(which, module, { channel, version, limits, publicKeys, files: preview, shard }) {
   const glue = await GLUE[which]();
   const instance = await glue.default({ module_or_path: module });
   glue.setPanicHandler((message) => { panicMessage = String(message); });
+  if (shard) {
+    // One shard of a split version: the files stream in, each hashed whole, only this shard's rows kept.
+    const loader = await streamVersionFiles(channel, version, { publicKeys }, (manifest, signature) =>
+      guarded(() => new glue.ShardLoader(manifest, signature ?? undefined, { limits, publicKeys }, shard.index, shard.count)));
+    return { instance, engine: guarded(() => loader.finish()) };
+  }
   // A preview's files were verified as they arrived; the engine checks them again.
   const files = preview ?? await readVersionFiles(channel, version, { publicKeys }); // verifies the signature again
   const loadedEngine = guarded(() => new glue.Engine(files, { limits, publicKeys })); // sizes, hashes, limits, signature, parity cases
@@ -66,8 +72,8 @@ async function load(message) {
   ({ instance: wasm, engine } = await instantiate(message.build, message.wasm, message));
   build = message.build;
   const loadMs = performance.now() - started;
-  guarded(() => warmUp(engine));
-  const deferred = engine.deferredModels();
+  if (!message.shard) guarded(() => warmUp(engine));
+  const deferred = message.shard ? [] : engine.deferredModels();
   if (deferred.includes('next_up')) {
     nextUpReady = new Promise((resolve, reject) => { settleNextUp = { resolve, reject }; });
     nextUpReady.catch(() => {}); // each waiting call reports the failure itself
@@ -75,11 +81,12 @@ async function load(message) {
     // A later swap: not promoted before the full build has run every parity case.
     if (message.waitForFull) await nextUpReady;
   }
-  const items = engine.items();
+  // Rankings come back as rows of this (protocol.js); of a split version, shard 0 sends it.
+  const items = message.shard?.index > 0 ? null : engine.items();
   postMessage(loadedMessage({
     version: engine.version, name: engine.name, itemCount: engine.itemCount, build: message.build, deferred,
-    // Rankings come back as rows of this (protocol.js).
-    catalog: { ids: items.map((item) => item.id), titles: items.map((item) => item.title) },
+    models: engine.models(),
+    catalog: items && { ids: items.map((item) => item.id), titles: items.map((item) => item.title) },
     loadMs, warmMs: performance.now() - started - loadMs, wasmBytes: wasmMemoryBytes(),
     resources: [self.location.href, ...performance.getEntriesByType('resource').map((e) => e.name)],
   }));
@@ -109,6 +116,12 @@ function call({ id, method, args }) {
   try {
     if (trapped) throw trapped;
     if (!engine) throw Object.assign(new Error('no version is loaded in this Worker'), { code: 'internal' });
+    if (SHARD_METHODS.includes(method)) {
+      // A split version's steps, sent by the page's ShardedClient with checked arguments (and the stock applied).
+      const value = guarded(() => engine[method](...args));
+      postMessage(resultMessage(id, value), transferables(value));
+      return;
+    }
     // The page checked these already; a double k is what a fusion window asks for.
     const checked = callArgs(method, args, { maxK: 2 * MAX_K });
     if (method === 'nextUp' && build === 'core' && nextUpReady) {
@@ -162,6 +175,13 @@ function warmUp(target) {
   if (models.includes('similar')) target.similar(ids[0], 10);
   if (models.includes('factors')) target.forHistory(ids, 10);
   if (models.includes('next_up')) target.nextUp(ids, 10);
+}
+
+// The typed arrays of a shard's answer: moved, not copied.
+function transferables(value) {
+  if (ArrayBuffer.isView(value)) return [value.buffer];
+  if (!value || typeof value !== 'object') return [];
+  return [value, value.pins].flatMap((part) => Object.values(part ?? {})).filter(ArrayBuffer.isView).map((view) => view.buffer);
 }
 
 function wasmMemoryBytes() {

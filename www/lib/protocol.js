@@ -38,6 +38,15 @@ export const FROM_WORKER = Object.freeze({ LOADED: 'loaded', FAILED: 'failed', R
 /** The methods whose answers a Worker sends as catalog rows and scores (typed arrays), not objects. */
 export const RANKINGS = Object.freeze(['similar', 'forHistory', 'nextUp', 'search', 'trending', 'together']);
 
+/**
+ * The steps of a ranking over a split version (lib/shards.js), answered by
+ * each shard's Worker with the arguments the page's ShardedClient sends.
+ */
+export const SHARD_METHODS = Object.freeze([
+  'queryPart', 'scanPart', 'gramPart', 'completeGram', 'searchTastePart', 'searchWithTastes', 'splitParityCases',
+  'checkParity', 'rankRows',
+]);
+
 /** The methods a Worker answers, each with its parameter names (used to name a bad argument). */
 export const METHODS = Object.freeze({
   similar: ['id', 'k', 'category', 'rules'],
@@ -223,8 +232,8 @@ export function callArgs(method, args, { maxK = MAX_K } = {}) {
 
 // --- messages -------------------------------------------------------------------
 
-export const loadMessage = ({ wasm, build = 'full', waitForFull = false, channel, version, limits, publicKeys, files }) =>
-  ({ type: TO_WORKER.LOAD, wasm, build, waitForFull, channel, version, limits, publicKeys, ...(files && { files }) });
+export const loadMessage = ({ wasm, build = 'full', waitForFull = false, channel, version, limits, publicKeys, files, shard }) =>
+  ({ type: TO_WORKER.LOAD, wasm, build, waitForFull, channel, version, limits, publicKeys, ...(files && { files }), ...(shard && { shard }) });
 export const stockMessage = (stock) => ({ type: TO_WORKER.STOCK, stock });
 export const encoderMessage = ({ wasm, error }) =>
   (error ? { type: TO_WORKER.ENCODER, error: plainError(error) } : { type: TO_WORKER.ENCODER, wasm });
@@ -249,13 +258,14 @@ const isErrorShape = (error) => isObject(error) && typeof error.code === 'string
 export function checkToWorker(message) {
   if (!isObject(message)) return invalid('a Worker message must be an object');
   if (message.type === TO_WORKER.LOAD) {
-    const { build, waitForFull, channel, version, limits, publicKeys, files } = message;
+    const { build, waitForFull, channel, version, limits, publicKeys, files, shard } = message;
     const ok = typeof channel === 'string' && typeof version === 'string' && BUILDS.includes(build)
       && typeof waitForFull === 'boolean'
       && (files === undefined || (isObject(files) && Object.values(files).every((b) => b instanceof Uint8Array)))
+      && (shard === undefined || (isObject(shard) && isId(shard.index) && isId(shard.count) && shard.index < shard.count))
       && (limits === undefined || isObject(limits))
       && (publicKeys === undefined || (Array.isArray(publicKeys) && publicKeys.every((k) => typeof k === 'string')));
-    return ok ? null : invalid('a load message needs { wasm, build: "core" | "full", waitForFull, channel, version, limits?, publicKeys?, files? }');
+    return ok ? null : invalid('a load message needs { wasm, build: "core" | "full", waitForFull, channel, version, limits?, publicKeys?, files?, shard?: { index, count } }');
   }
   if (message.type === TO_WORKER.STOCK) {
     const { stock } = message;
@@ -268,7 +278,9 @@ export function checkToWorker(message) {
   }
   if (message.type === TO_WORKER.CALL) {
     if (!isId(message.id) || !Array.isArray(message.args)) return invalid('a call message needs { id, method, args }');
-    if (!Object.hasOwn(METHODS, message.method)) return new InputError('bad_method', `no method ${describe(message.method)}`);
+    if (!Object.hasOwn(METHODS, message.method) && !SHARD_METHODS.includes(message.method)) {
+      return new InputError('bad_method', `no method ${describe(message.method)}`);
+    }
     return null;
   }
   return invalid(`unknown message type ${describe(message.type)}`);
@@ -374,7 +386,8 @@ export class EngineClient {
   async call(method, args) {
     const id = this.#nextId++;
     const value = await this.#request(id, callMessage(id, method, args), this.#callTimeoutMs);
-    return value?.rows instanceof Uint32Array ? itemsFromRows(value, this.info.catalog) : value;
+    const rows = RANKINGS.includes(method) && value?.rows instanceof Uint32Array;
+    return rows ? itemsFromRows(value, this.info.catalog) : value;
   }
 
   /** Terminates once the requests already sent are settled. */
@@ -479,7 +492,7 @@ export class EngineClient {
 }
 
 // A ranking as the page API gives it: { version, items: [{ id, score, title }], skipped, source }.
-function itemsFromRows({ version, rows, scores, skipped, source }, { ids, titles }) {
+export function itemsFromRows({ version, rows, scores, skipped, source }, { ids, titles }) {
   const items = Array.from(rows, (row, i) => ({ id: ids[row], score: scores[i], title: titles[row] }));
   if (items.some((item) => item.id === undefined)) {
     throw new UnavailableError('worker_failed', `the Worker for version ${version} answered with a row outside its catalog`);

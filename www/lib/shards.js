@@ -1,0 +1,178 @@
+// One version split across N Workers (EdgeRec.open's `workers`): each holds
+// its rows of the item matrices the rankings scan, so memory is split, not
+// copied, and a ranking's scan runs on every core at once. No
+// SharedArrayBuffer: the page sends each Worker the query and merges their
+// best rows. The steps, the memory and what stays whole: docs/shards.md.
+//
+// A ShardedClient has an EngineClient's interface (lib/protocol.js), so the
+// lifecycle, fusion windows and rollbacks treat it as one Worker.
+import { UnavailableError } from './errors.js';
+import { EngineClient, itemsFromRows } from './protocol.js';
+import { withStock } from './stock.js';
+
+/** Rankings that scan a split matrix: answered by every shard, merged here. */
+const SPLIT = Object.freeze({ similar: 3, forHistory: 2, nextUp: 3 }); // method -> index of its rules argument
+
+export class ShardedClient {
+  version;
+  info = null;
+  terminated = false;
+  #shards;
+  #stock = null;
+  #hooks;
+
+  /** `workers`: one per shard; the rest as EngineClient's. */
+  constructor(workers, { version, load = {}, onTrap = () => {}, onCrash = () => {}, onTerminated = () => {}, ...options }) {
+    this.version = version;
+    this.#hooks = { onTrap, onCrash, onTerminated };
+    // A shard that fails takes the version with it: the owner replaces the whole.
+    const failed = (hook) => (error) => {
+      if (this.terminated) return;
+      this.terminate(error);
+      this.#hooks[hook](error);
+    };
+    this.#shards = workers.map((worker, index) => new EngineClient(worker, {
+      ...options, version, load: { ...load, build: 'full', waitForFull: false, shard: { index, count: workers.length } },
+      onTrap: failed('onTrap'), onCrash: failed('onCrash'), onTerminated: () => this.terminate(),
+    }));
+  }
+
+  get pendingCount() {
+    return this.#shards.reduce((sum, shard) => sum + shard.pendingCount, 0);
+  }
+
+  /** Shards run the full build from the start: nothing waits for an encoder. */
+  sendEncoder() {}
+
+  sendStock(stock) {
+    this.#stock = stock;
+    this.#lead.sendStock(stock); // for what shard 0 answers alone
+  }
+
+  /**
+   * Loads every shard, gives their factor models the whole catalog's VᵀV,
+   * then runs the split models' parity cases through the shards: a version
+   * is promoted only once all pass.
+   */
+  async load() {
+    const infos = await Promise.all(this.#shards.map((shard) => shard.load()));
+    const grams = await Promise.all(this.#shards.map((shard) => shard.call('gramPart', [])));
+    if (grams[0]) {
+      const whole = sum(grams);
+      await Promise.all(this.#shards.map((shard) => shard.call('completeGram', [whole])));
+    }
+    for (const { case: number, method, args } of await this.#lead.call('splitParityCases', [])) {
+      const answer = await this.#rank(method, args);
+      await this.#lead.call('checkParity', [number, answer.rows, answer.scores]);
+    }
+    const [lead] = infos;
+    this.info = {
+      ...lead,
+      shards: infos.length,
+      loadMs: Math.max(...infos.map((info) => info.loadMs)),
+      wasmBytes: infos.reduce((total, info) => total + info.wasmBytes, 0),
+      shardWasmBytes: infos.map((info) => info.wasmBytes),
+    };
+    return this.info;
+  }
+
+  /** A page call (arguments checked), answered as one Worker would answer it. */
+  async call(method, args) {
+    if (Object.hasOwn(SPLIT, method)) {
+      const rules = SPLIT[method];
+      const stocked = args.with(rules, withStock(args[rules], this.#stock));
+      return itemsFromRows(await this.#rank(method, stocked), this.info.catalog);
+    }
+    if (method === 'search') {
+      const stocked = args.with(3, withStock(args[3], this.#stock));
+      return itemsFromRows(await this.#search(stocked), this.info.catalog);
+    }
+    if (method === 'memory') {
+      const shards = await Promise.all(this.#shards.map((shard) => shard.call('memory', [])));
+      return { wasmBytes: shards.reduce((total, { wasmBytes }) => total + wasmBytes, 0), shards };
+    }
+    return this.#lead.call(method, args); // trending, together, the catalog: no split matrix
+  }
+
+  retire() {
+    return Promise.all(this.#shards.map((shard) => shard.retire())).then(() => {});
+  }
+
+  terminate(reason = new UnavailableError('worker_failed', `the Workers for version ${this.version} were terminated`)) {
+    if (this.terminated) return;
+    this.terminated = true;
+    for (const shard of this.#shards) shard.terminate(reason);
+    this.#hooks.onTerminated();
+  }
+
+  get #lead() {
+    return this.#shards[0];
+  }
+
+  // A ranking over the split matrices, as catalog rows: the shards' parts of
+  // the query summed, every shard's best rows, merged.
+  async #rank(method, args) {
+    const query = await this.#query(method, args);
+    if (!query) return this.#lead.call('rankRows', [method, args]); // no known item: popularity, on shard 0
+    const parts = await Promise.all(this.#shards.map((shard) => shard.call('scanPart', [method, args, query])));
+    const { rows, scores } = mergeParts(parts, args[1]);
+    const [{ version, skipped, source }] = parts;
+    return { version, rows, scores, skipped, source };
+  }
+
+  // Phase one: the summed query, or null when shard 0 answers alone.
+  async #query(method, args) {
+    const parts = await Promise.all(this.#shards.map((shard) => shard.call('queryPart', [method, args])));
+    if (parts.some((part) => part.fallback)) return null;
+    return sum(parts.map((part) => part.part));
+  }
+
+  // A search, personalised as one engine does it: the shards' tastes for the
+  // matches they hold, ranked by shard 0.
+  async #search(args) {
+    const [text, k, history] = args;
+    let tastes = [];
+    if (history.length && this.info.models.includes('factors')) {
+      const query = await this.#query('forHistory', [history, k]).catch((error) => {
+        if (error.code === 'empty_history') return null; // no known item: unpersonalised
+        throw error;
+      });
+      if (query) tastes = await Promise.all(this.#shards.map((shard) => shard.call('searchTastePart', [text, query])));
+    }
+    const rows = Uint32Array.from(tastes.flatMap((taste) => [...taste.rows]));
+    const scores = Float32Array.from(tastes.flatMap((taste) => [...taste.scores]));
+    return this.#lead.call('searchWithTastes', [args, rows, scores]);
+  }
+}
+
+/**
+ * The shards' parts of one ranking merged (the engine's `merge_parts`): the
+ * best `k` of their rows, higher score first and lower row on ties, then
+ * each pin at its position with the score the shard holding it gave (a NaN
+ * everywhere: left out). `parts`: `[{ rows, scores, pins: { rows, positions, scores } }]`.
+ */
+export function mergeParts(parts, k) {
+  const hits = [];
+  for (const part of parts) part.rows.forEach((row, i) => hits.push({ row, score: part.scores[i] }));
+  hits.sort((a, b) => b.score - a.score || a.row - b.row);
+  hits.length = Math.min(hits.length, k);
+  const pins = parts[0]?.pins ?? { rows: [], positions: [], scores: [] };
+  if (pins.rows.length) {
+    const pinned = new Set(pins.rows);
+    const kept = hits.filter((hit) => !pinned.has(hit.row));
+    pins.rows.forEach((row, i) => {
+      const score = parts.map((part) => part.pins.scores[i]).find((value) => !Number.isNaN(value));
+      if (score !== undefined) kept.splice(Math.min(pins.positions[i], kept.length), 0, { row, score });
+    });
+    hits.splice(0, hits.length, ...kept.slice(0, k));
+  }
+  return { rows: Uint32Array.from(hits, (hit) => hit.row), scores: Float32Array.from(hits, (hit) => hit.score) };
+}
+
+// Element-wise sum of the parts that are there (Float64Arrays), in shard order.
+function sum(parts) {
+  const present = parts.filter(Boolean);
+  const total = new Float64Array(present[0]?.length ?? 0);
+  for (const part of present) part.forEach((value, i) => { total[i] += value; });
+  return total;
+}
