@@ -1,5 +1,5 @@
 # The two commands the README promises, plus the pieces they are made of.
-.PHONY: demo test setup wasm bundle train instacart instacart-channel instacart-report publish-demo package bench bench-cold bench-peers bench-scan
+.PHONY: demo test setup wasm bundle train instacart instacart-channel instacart-report publish-demo package bench bench-cold bench-peers bench-scan bench-shards
 
 # The training pipeline's Python, installed first where it is missing (seconds once it is there).
 PYTHON = scripts/setup.sh python >/dev/null && .venv/bin/python
@@ -56,3 +56,8 @@ bench-peers: ## next up and similar: edgerec against onnxruntime-web 1.30 and pl
 	cmp -s benches/peers/package-lock.json benches/peers/node_modules/.installed-lock 2>/dev/null || \
 	  { npm ci --prefix benches/peers --no-audit --no-fund && cp benches/peers/package-lock.json benches/peers/node_modules/.installed-lock; }
 	node tests/e2e/bench-peers.mjs
+
+bench-shards: ## one version split across Workers against one Worker at 1M items: latency, throughput, memory (builds the synthetic catalog once) [WORKERS=2] [ROUNDS=3] [CHANNEL=...]
+	$(BROWSER) true
+	$(if $(CHANNEL),,$(PYTHON) -m models.synthetic --items 1000000 --channel build/channels/synthetic-1m)
+	node tests/e2e/bench-shards.mjs
