@@ -37,6 +37,7 @@ SETTINGS: dict[str, dict] = {
     "full-softmax": {"negatives": None},  # the default samples 4,096 negatives above 16,384 items
     "patience6": {"patience": 6},
     "negatives8192": {"negatives": 8192},
+    "batch256-negatives8192": {"batch_tokens": 256, "negatives": 8192},
 }
 
 

@@ -870,63 +870,51 @@ impl Engine {
         query: &[f64],
     ) -> Result<ScanPart, EngineError> {
         check_k(k)?;
-        let first_row = self.held().start;
-        let as_f32 = |model: &'static str, expected: usize| {
-            if query.len() != expected {
-                return Err(EngineError::BadQueryPart { model, expected, found: query.len() });
-            }
-            Ok(query.iter().map(|&v| v as f32).collect::<Vec<f32>>())
+        let sized = |model: &'static str, expected: usize| match query.len() {
+            found if found != expected => Err(EngineError::BadQueryPart { model, expected, found }),
+            _ => Ok(query.to_vec()),
         };
-        let part = |(hits, pins): (Vec<Hit>, Vec<PinPart>), skipped, source| ScanPart {
-            hits,
-            pins,
-            skipped,
-            source,
-        };
-        match ranking {
+        let to_f32 = |query: Vec<f64>| query.into_iter().map(|v| v as f32).collect::<Vec<f32>>();
+        type Keep<'k> = Box<dyn Fn(usize) -> bool + 'k>;
+        let (items, query, keep, skipped, source): (
+            &ItemMatrix,
+            Vec<f32>,
+            Keep<'_>,
+            Vec<String>,
+            &'static str,
+        ) = match ranking {
             Ranking::Similar { item, category } => {
                 let model = self.similar.as_ref().ok_or(EngineError::ModelMissing { model: "similar" })?;
                 let item = self.item_index(item)?;
                 let members = self.members(category.as_deref())?;
-                let query = as_f32("similar", model.items().cols())?;
-                let keep = |i: usize| i != item && members.is_none_or(|m| m.contains(i));
-                let scanned = self.scan_rows(model.items(), first_row, &query, k, &keep, rules)?;
-                Ok(part(scanned, Vec::new(), "similar"))
+                let query = to_f32(sized("similar", model.items().cols())?);
+                let keep = move |i: usize| i != item && members.as_ref().is_none_or(|m| m.contains(i));
+                (model.items(), query, Box::new(keep), Vec::new(), "similar")
             }
             Ranking::ForUser { user } => {
                 let (factors, users, user) = self.known_user(user)?;
                 let seen = &users.seen[user];
-                let query = as_f32("factors", factors.model.items().cols())?;
-                let keep = |i: usize| !seen.contains(i);
-                let scanned = self.scan_rows(factors.model.items(), first_row, &query, k, &keep, rules)?;
-                Ok(part(scanned, Vec::new(), "for_user"))
+                let query = to_f32(sized("factors", factors.model.items().cols())?);
+                (factors.model.items(), query, Box::new(|i| !seen.contains(i)), Vec::new(), "for_user")
             }
             Ranking::ForHistory { history } => {
                 let factors = self.factors.as_ref().ok_or(EngineError::ModelMissing { model: "factors" })?;
                 let (known, skipped) = self.resolve_history(history)?;
                 let seen = RowSet::new(known);
-                let cols = factors.model.items().cols();
-                as_f32("factors", cols)?;
-                let query = factors.model.solve(query.to_vec())?;
-                let keep = |i: usize| !seen.contains(i);
-                let scanned = self.scan_rows(factors.model.items(), first_row, &query, k, &keep, rules)?;
-                Ok(part(scanned, skipped, "for_you"))
+                let query = factors.model.solve(sized("factors", factors.model.items().cols())?)?;
+                (factors.model.items(), query, Box::new(move |i| !seen.contains(i)), skipped, "for_you")
             }
             Ranking::NextUp { history, exclude_history } => {
                 let items = self.next_up_items()?;
                 let (known, skipped) = self.resolve_history(history)?;
                 let seen = RowSet::new(known);
-                let query = as_f32("next_up", items.cols())?;
-                let keep = |i: usize| !exclude_history || !seen.contains(i);
-                let scanned = self.scan_rows(items, first_row, &query, k, &keep, rules)?;
-                Ok(part(scanned, skipped, "next_up"))
+                let query = to_f32(sized("next_up", items.cols())?);
+                let exclude = *exclude_history;
+                (items, query, Box::new(move |i| !exclude || !seen.contains(i)), skipped, "next_up")
             }
-        }
-    }
-
-    /// The answer a merged ranking gives (the version, the items' ids and titles).
-    pub fn answer_rows(&self, hits: Vec<Hit>, skipped: Vec<String>, source: &str) -> Recommendations {
-        self.answer(hits, skipped, source)
+        };
+        let (hits, pins) = self.scan_rows(items, self.held().start, &query, k, &*keep, rules)?;
+        Ok(ScanPart { hits, pins, skipped, source })
     }
 
     /// VᵀV over this shard's rows of the item factors: summed over the
@@ -1061,7 +1049,8 @@ impl Engine {
         (known, skipped)
     }
 
-    fn answer(&self, hits: Vec<Hit>, skipped: Vec<String>, source: &str) -> Recommendations {
+    /// The answer ranked rows give: their ids, titles and scores, and the version.
+    pub fn answer(&self, hits: Vec<Hit>, skipped: Vec<String>, source: &str) -> Recommendations {
         let items = hits
             .into_iter()
             .map(|hit| {
