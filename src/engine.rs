@@ -163,7 +163,8 @@ pub struct Engine {
     similar: Option<SimilarItems>,
     factors: Option<Factors>,
     sequence: Option<SequenceModel>,
-    text: TextIndex,
+    /// Search's index; shard 0's alone in a split version.
+    text: Option<TextIndex>,
     /// items × 2: trending, all-time popularity.
     popularity: Option<ItemMatrix>,
     together: Option<Together>,
@@ -255,7 +256,7 @@ impl Engine {
             Some(NextUpParts { encoder: None, items, .. }) => (None, Some(items)),
             _ => (None, None),
         };
-        let text = TextIndex::new(&bundle.catalog);
+        let text = bundle.shard.is_none_or(|shard| shard.index == 0).then(|| TextIndex::new(&bundle.catalog));
         Ok(Self {
             manifest: bundle.manifest,
             catalog: bundle.catalog,
@@ -517,10 +518,16 @@ impl Engine {
         self.search_ranked(text, k, skipped, rules, taste.as_ref().map(|t| t as &dyn Fn(usize) -> f32))
     }
 
+    /// The catalog rows matching `text` (shard 0 of a split version: the
+    /// rows whose taste [`Self::search_taste_part`] asks for).
+    pub fn search_matches(&self, text: &str) -> Result<Vec<usize>, EngineError> {
+        Ok(self.text_index()?.matches(text).iter().map(|m| m.row).collect())
+    }
+
     /// Phase two of a personalised search across shards: the taste (fold-in
-    /// score) of each item matching `text` that this shard holds, for the
-    /// query the shards' parts of [`Ranking::ForHistory`] sum to.
-    pub fn search_taste_part(&self, text: &str, query: &[f64]) -> Result<Vec<(usize, f32)>, EngineError> {
+    /// score) of each of `rows` (the matches) that this shard holds, for
+    /// the query the shards' parts of [`Ranking::ForHistory`] sum to.
+    pub fn search_taste_part(&self, rows: &[usize], query: &[f64]) -> Result<Vec<(usize, f32)>, EngineError> {
         let factors = self.factors.as_ref().ok_or(EngineError::ModelMissing { model: "factors" })?;
         let items = factors.model.items();
         if query.len() != items.cols() {
@@ -532,9 +539,8 @@ impl Engine {
         }
         let query = factors.model.solve(query.to_vec())?;
         let held = self.held();
-        let matches = self.text.matches(text);
-        let held_matches = matches.iter().filter(|m| held.contains(&m.row));
-        Ok(held_matches.map(|m| (m.row, items.score(m.row - held.start, &query))).collect())
+        let held_rows = rows.iter().filter(|row| held.contains(row));
+        Ok(held_rows.map(|&row| (row, items.score(row - held.start, &query))).collect())
     }
 
     /// Phase three, on shard 0: the search ranked with every shard's tastes
@@ -561,7 +567,7 @@ impl Engine {
             }
             taste[row] = score;
         }
-        if let Some(missing) = self.text.matches(text).iter().find(|m| taste[m.row].is_nan()) {
+        if let Some(missing) = self.text_index()?.matches(text).iter().find(|m| taste[m.row].is_nan()) {
             return Err(EngineError::Rules(RulesError::Invalid(format!(
                 "no search taste for matching row {}",
                 missing.row
@@ -581,7 +587,7 @@ impl Engine {
         taste: Option<&dyn Fn(usize) -> f32>,
     ) -> Result<Recommendations, EngineError> {
         let compiled = rules.compile(&self.catalog)?;
-        let matches = self.text.matches(text);
+        let matches = self.text_index()?.matches(text);
         let best = matches.iter().map(|m| m.bm25).fold(0.0f32, f32::max);
         let mut scores = vec![f32::NEG_INFINITY; self.catalog.len()];
         // Relevance is at most 1 and the taste bonus at most the weight, so
@@ -1011,6 +1017,14 @@ impl Engine {
         match self.resolve_history(history) {
             Err(EngineError::EmptyHistory { .. }) if self.popularity.is_some() => Ok(None),
             resolved => resolved.map(Some),
+        }
+    }
+
+    fn text_index(&self) -> Result<&TextIndex, EngineError> {
+        match &self.text {
+            Some(text) => Ok(text),
+            // Only a shard other than shard 0 has none.
+            None => self.whole_version().and(Err(EngineError::ModelMissing { model: "search" })),
         }
     }
 

@@ -77,8 +77,9 @@ impl Shards {
         };
         let mut tastes = Vec::new();
         if let Some(query) = query.filter(|query| !query.is_empty()) {
+            let matches = self.lead().search_matches(text)?;
             for engine in &self.engines {
-                tastes.extend(engine.search_taste_part(text, &query)?);
+                tastes.extend(engine.search_taste_part(&matches, &query)?);
             }
         }
         self.lead().search_with_tastes(text, k, history, rules, &tastes)

@@ -248,12 +248,20 @@ impl Engine {
         self.inner.complete_gram(whole).map_err(engine_error)
     }
 
+    /// The catalog rows matching `text` (shard 0 of a split version).
+    #[wasm_bindgen(js_name = searchMatches)]
+    pub fn search_matches(&self, text: &JsValue) -> Result<Vec<u32>, JsValue> {
+        let rows = self.inner.search_matches(&string_arg("text", text)?).map_err(engine_error)?;
+        Ok(rows.into_iter().map(|row| row as u32).collect())
+    }
+
     /// Phase two of a personalised search: `{ rows, scores }`, the taste of
-    /// each match this shard holds, for the summed `forHistory` query.
+    /// each of the matching `rows` this shard holds, for the summed
+    /// `forHistory` query.
     #[wasm_bindgen(js_name = searchTastePart)]
-    pub fn search_taste_part(&self, text: &JsValue, query: &[f64]) -> Result<JsValue, JsValue> {
-        let text = string_arg("text", text)?;
-        let tastes = self.inner.search_taste_part(&text, query).map_err(engine_error)?;
+    pub fn search_taste_part(&self, rows: &[u32], query: &[f64]) -> Result<JsValue, JsValue> {
+        let rows: Vec<usize> = rows.iter().map(|&row| row as usize).collect();
+        let tastes = self.inner.search_taste_part(&rows, query).map_err(engine_error)?;
         let value = Object::new();
         let rows: Vec<u32> = tastes.iter().map(|&(row, _)| row as u32).collect();
         let scores: Vec<f32> = tastes.iter().map(|&(_, score)| score).collect();

@@ -225,6 +225,8 @@ fn a_shard_refuses_bad_files_and_whole_version_calls() {
     assert_eq!(engine.for_history(&["1"], 10).unwrap_err().code(), "part_of_version");
     assert_eq!(engine.next_up(&["1"], 10, true).unwrap_err().code(), "part_of_version");
     assert_eq!(engine.for_user("1", 10).unwrap_err().code(), "part_of_version");
+    // Shard 0 alone holds the search index.
+    assert_eq!(engine.search("star", 10, &[] as &[&str]).unwrap_err().code(), "part_of_version");
     // Before it has the whole VᵀV its factor model cannot fold in.
     let ranking = Ranking::ForHistory { history: vec!["1".into()] };
     assert_eq!(

@@ -43,7 +43,7 @@ export const RANKINGS = Object.freeze(['similar', 'forHistory', 'nextUp', 'searc
  * each shard's Worker with the arguments the page's ShardedClient sends.
  */
 export const SHARD_METHODS = Object.freeze([
-  'queryPart', 'scanPart', 'gramPart', 'completeGram', 'searchTastePart', 'searchWithTastes', 'splitParityCases',
+  'queryPart', 'scanPart', 'gramPart', 'completeGram', 'searchMatches', 'searchTastePart', 'searchWithTastes', 'splitParityCases',
   'checkParity', 'rankRows',
 ]);
 

@@ -127,17 +127,20 @@ export class ShardedClient {
     return sum(parts.map((part) => part.part));
   }
 
-  // A search, personalised as one engine does it: the shards' tastes for the
-  // matches they hold, ranked by shard 0.
+  // A search, personalised as one engine does it: shard 0's matches, each
+  // shard's taste for those it holds, ranked by shard 0.
   async #search(args) {
     const [text, k, history] = args;
     let tastes = [];
     if (history.length && this.info.models.includes('factors')) {
-      const query = await this.#query('forHistory', [history, k]).catch((error) => {
-        if (error.code === 'empty_history') return null; // no known item: unpersonalised
-        throw error;
-      });
-      if (query) tastes = await Promise.all(this.#shards.map((shard) => shard.call('searchTastePart', [text, query])));
+      const [matches, query] = await Promise.all([
+        this.#lead.call('searchMatches', [text]), // shard 0 alone holds the search index
+        this.#query('forHistory', [history, k]).catch((error) => {
+          if (error.code === 'empty_history') return null; // no known item: unpersonalised
+          throw error;
+        }),
+      ]);
+      if (query) tastes = await Promise.all(this.#shards.map((shard) => shard.call('searchTastePart', [matches, query])));
     }
     const rows = Uint32Array.from(tastes.flatMap((taste) => [...taste.rows]));
     const scores = Float32Array.from(tastes.flatMap((taste) => [...taste.scores]));
