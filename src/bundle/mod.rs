@@ -229,8 +229,8 @@ impl<'a> Bundle<'a> {
             _ => Vec::new(),
         };
         let verified = Verified::check(&manifest, files, &optional)?;
-        let next_up_loaded = ENCODERS_BUILT_IN;
-        Self::decode(manifest, verified, limits, next_up_loaded, ENCODERS_BUILT_IN)
+        // Next up, its items and its encoder, only in the build that runs it.
+        Self::decode(manifest, verified, limits, ENCODERS_BUILT_IN, ENCODERS_BUILT_IN)
     }
 
     /// One shard's part of a version, its files verified as they arrived

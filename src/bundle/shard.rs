@@ -163,11 +163,6 @@ impl ShardFiles {
         })
     }
 
-    /// The manifest, verified.
-    pub fn manifest(&self) -> &Manifest {
-        &self.manifest
-    }
-
     /// Whether this shard needs `path` (every listed file but the next-up
     /// encoder, which only shard 0 runs).
     pub fn needs(&self, path: &str) -> bool {
@@ -175,8 +170,7 @@ impl ShardFiles {
     }
 
     fn skipped(&self, path: &str) -> bool {
-        !self.shard.has_encoder()
-            && self.manifest.models.next_up.as_ref().is_some_and(|spec| spec.encoder == path)
+        skipped(&self.manifest, self.shard, path)
     }
 
     /// The next piece of `path`, in order.
@@ -223,9 +217,7 @@ impl ShardFiles {
             files.insert(SIGNATURE_PATH.to_owned(), signature);
         }
         for (path, file) in self.incoming {
-            let skipped = !self.shard.has_encoder()
-                && self.manifest.models.next_up.as_ref().is_some_and(|spec| spec.encoder == path);
-            if skipped {
+            if skipped(&self.manifest, self.shard, &path) {
                 continue;
             }
             if file.received == 0 && file.expected_bytes > 0 {
@@ -246,6 +238,11 @@ impl ShardFiles {
         }
         Ok(VerifiedShard { manifest: self.manifest, files, shard: self.shard })
     }
+}
+
+/// The next-up encoder, in a shard that does not run it.
+fn skipped(manifest: &Manifest, shard: Shard, path: &str) -> bool {
+    !shard.has_encoder() && manifest.models.next_up.as_ref().is_some_and(|spec| spec.encoder == path)
 }
 
 /// A whole version's files cut into one shard's, through [`ShardFiles`] in
