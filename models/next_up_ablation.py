@@ -27,9 +27,8 @@ SETTINGS: dict[str, dict] = {
     "dropout0.5": {"emb_dropout": 0.5},
     "dim128-dropout0.5": {"dim": 128, "emb_dropout": 0.5},
     "lr1e-3": {"lr": 1e-3},
-    "batch256": {"batch_tokens": 256},
-    "batch1024": {"batch_tokens": 1024},
-    "no-out-dropout": {"out_dropout": 0.0},  # the default before output dropout
+    "batch512": {"batch_tokens": 512},  # the default before batches of 256
+    "no-out-dropout": {"out_dropout": 0.0, "batch_tokens": 512},  # the defaults before output dropout
     "out-dropout0.2": {"out_dropout": 0.2},
     "out-dropout0.4": {"out_dropout": 0.4},
     "out-dropout0.6": {"out_dropout": 0.6},
@@ -37,7 +36,7 @@ SETTINGS: dict[str, dict] = {
     "full-softmax": {"negatives": None},  # the default samples 4,096 negatives above 16,384 items
     "patience6": {"patience": 6},
     "negatives8192": {"negatives": 8192},
-    "batch256-negatives8192": {"batch_tokens": 256, "negatives": 8192},
+    "batch512-negatives8192": {"batch_tokens": 512, "negatives": 8192},
 }
 
 

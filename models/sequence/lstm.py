@@ -331,7 +331,7 @@ def train_next_up(
     valid: bool = True,
     log: Callable[[str], None] = print,
     lr: float = 2e-3,
-    batch_tokens: int = 512,
+    batch_tokens: int = 256,
     emb_dropout: float = 0.3,
     out_dropout: float = 0.5,
     weight_decay: float = 0.0,
