@@ -20,6 +20,9 @@ export class ShardedClient {
   #shards;
   #stock = null;
   #hooks;
+  #active = 0; // page calls not settled yet: each spans several messages to each shard
+  #whenIdle = null; // set by retire()
+  #retired = null;
 
   /** `workers`: one per shard; the rest as EngineClient's. */
   constructor(workers, { version, load = {}, onTrap = () => {}, onCrash = () => {}, onTerminated = () => {}, ...options }) {
@@ -33,12 +36,13 @@ export class ShardedClient {
     };
     this.#shards = workers.map((worker, index) => new EngineClient(worker, {
       ...options, version, load: { ...load, build: 'full', waitForFull: false, shard: { index, count: workers.length } },
-      onTrap: failed('onTrap'), onCrash: failed('onCrash'), onTerminated: () => this.terminate(),
+      // A shard's own trap or crash hook runs right after it terminates: report that first.
+      onTrap: failed('onTrap'), onCrash: failed('onCrash'), onTerminated: () => queueMicrotask(() => this.terminate()),
     }));
   }
 
   get pendingCount() {
-    return this.#shards.reduce((sum, shard) => sum + shard.pendingCount, 0);
+    return this.#active;
   }
 
   /** Shards run the full build from the start: nothing waits for an encoder. */
@@ -78,6 +82,15 @@ export class ShardedClient {
 
   /** A page call (arguments checked), answered as one Worker would answer it. */
   async call(method, args) {
+    this.#active++;
+    try {
+      return await this.#answer(method, args);
+    } finally {
+      if (--this.#active === 0) this.#whenIdle?.();
+    }
+  }
+
+  async #answer(method, args) {
     if (Object.hasOwn(SPLIT, method)) {
       const rules = SPLIT[method];
       const stocked = args.with(rules, withStock(args[rules], this.#stock));
@@ -94,8 +107,19 @@ export class ShardedClient {
     return this.#lead.call(method, args); // trending, together, the catalog: no split matrix
   }
 
+  /**
+   * Terminates every shard once the calls already made are answered. A
+   * shard may be idle between two steps of a call: no shard retires alone.
+   */
   retire() {
-    return Promise.all(this.#shards.map((shard) => shard.retire())).then(() => {});
+    this.#retired ??= new Promise((resolve) => {
+      this.#whenIdle = () => {
+        this.terminate();
+        resolve();
+      };
+      if (this.#active === 0 || this.terminated) this.#whenIdle();
+    });
+    return this.#retired;
   }
 
   terminate(reason = new UnavailableError('worker_failed', `the Workers for version ${this.version} were terminated`)) {
