@@ -1,6 +1,7 @@
 """A synthetic shop of any size, published into a channel, for benchmarks at
 catalog sizes no dataset here has: random item vectors for similar items and
-for you, and an untrained LSTM of the shipped shape for next up. Its answers
+for you, random popularity for trending, and an untrained LSTM of the
+shipped shape for next up. Its answers
 mean nothing; its files, sizes and code paths are a real bundle's (int8 item
 matrices, parity cases from numpy and onnxruntime).
 
@@ -31,6 +32,9 @@ CATEGORIES = 50
 def build(items: int, out: Path, *, dim: int = DIM, seed: int = 0) -> Path:
     """Writes a synthetic bundle of `items` items to `out`; returns its manifest's path."""
     rng = np.random.default_rng(seed)
+    # Popularity: all-time counts, and trending as a random share of them.
+    popularity = rng.integers(0, 50, items).astype(np.float32)
+    trending = np.stack([popularity * rng.random(items, dtype=np.float32), popularity], axis=1)
     catalog = data.Catalog(
         items=[data.Item(id=f"sku-{i:07d}", title=f"Synthetic product {i}", categories=[f"department {i % CATEGORIES}"])
                for i in range(items)],
@@ -40,7 +44,8 @@ def build(items: int, out: Path, *, dim: int = DIM, seed: int = 0) -> Path:
         created=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         item_embeddings=rng.standard_normal((items, dim), np.float32),
         item_factors=rng.standard_normal((items, dim), np.float32) * 0.1, fold_in_lambda=10.0,
-        popular=list(range(min(items, 1000))), next_up_model=lstm.untrained(items, dim, MAX_LEN, seed), seed=seed)
+        popular=list(range(min(items, 1000))), next_up_model=lstm.untrained(items, dim, MAX_LEN, seed), seed=seed,
+        trending=trending)
 
 
 def main() -> None:

@@ -95,6 +95,20 @@ fn questions(whole: &Engine) -> Vec<(Ranking, Rules, Recommendations)> {
                 questions.push((ranking, rules.clone(), answer.unwrap()));
             }
         }
+        // No known item: what trends, from shard 0, under the same rules.
+        if whole.models().contains(&"popularity") {
+            let unknown = vec!["no such item".to_owned()];
+            questions.push((
+                Ranking::ForHistory { history: unknown.clone() },
+                rules.clone(),
+                whole.for_history_with(&unknown, 10, &rules).unwrap(),
+            ));
+            questions.push((
+                Ranking::NextUp { history: Vec::new(), exclude_history: true },
+                rules.clone(),
+                whole.next_up_with(&[] as &[&str], 10, true, &rules).unwrap(),
+            ));
+        }
     }
     questions
 }
@@ -143,6 +157,12 @@ fn shards_answer_what_one_engine_answers_int8() {
 }
 
 #[test]
+fn a_history_with_no_known_item_falls_back_to_what_trends_as_one_engine_does() {
+    let (files, _) = common::with_popularity(&[]);
+    assert_same_answers(&files, &[3], 1e-6);
+}
+
+#[test]
 fn a_personalised_search_across_shards_is_the_whole_engines() {
     let files = common::default_bundle();
     let whole = Engine::load(&files).unwrap();
@@ -168,7 +188,7 @@ fn a_personalised_search_across_shards_is_the_whole_engines() {
 }
 
 #[test]
-fn a_history_the_catalog_does_not_know_gets_the_whole_engines_answer() {
+fn without_popularity_an_unknown_history_is_the_error_one_engine_gives() {
     let files = common::default_bundle();
     let shard = Engine::load_shard(
         &shard_of(&files, &LoadOptions::default(), Shard::new(1, 2).unwrap(), 999).unwrap(),

@@ -10,53 +10,8 @@ use edgerec::rules::Rules;
 use edgerec::{Engine, EngineError};
 use serde_json::{json, Value};
 
-/// Column 0 trending (each item's users, weighted by 1/(1 + row % 5), so
-/// trending and popularity order differ), column 1 popularity (its users).
-/// Rows in `cold` have no recent events: trending 0, popularity kept.
-fn popularity(files: &edgerec::BundleFiles, cold: &[usize]) -> Vec<[f32; 2]> {
-    let users: Value = serde_json::from_slice(&files["users.json"]).unwrap();
-    let mut counts = vec![0f32; 1682];
-    for seen in users["seen"].as_array().unwrap() {
-        for row in seen.as_array().unwrap() {
-            counts[row.as_u64().unwrap() as usize] += 1.0;
-        }
-    }
-    let trending = |row: usize, c: f32| if cold.contains(&row) { 0.0 } else { c / (1 + row % 5) as f32 };
-    counts.iter().enumerate().map(|(row, &c)| [trending(row, c), c]).collect()
-}
-
-/// The best k rows by `scores` among `allowed`: higher first, lower row on ties.
-fn ranked(scores: &[f32], allowed: impl Fn(usize) -> bool, k: usize) -> Vec<usize> {
-    let mut rows: Vec<usize> = (0..scores.len()).filter(|&row| allowed(row)).collect();
-    rows.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]).then(a.cmp(&b)));
-    rows.truncate(k);
-    rows
-}
-
 fn shop(cold: &[usize]) -> (Engine, Vec<[f32; 2]>) {
-    let mut files = common::default_bundle();
-    let scores = popularity(&files, cold);
-    let bundle = edgerec::Bundle::from_files(&files).unwrap();
-    let ids: Vec<String> = bundle.catalog.items().iter().map(|item| item.id.clone()).collect();
-    let trending: Vec<f32> = scores.iter().map(|s| s[0]).collect();
-    let expected = |rows: Vec<usize>| -> Value {
-        rows.iter().map(|&row| json!({ "id": ids[row], "score": trending[row] })).collect()
-    };
-    let drama = |row: usize| bundle.catalog.item(row).categories.iter().any(|c| c == "Drama");
-    let cases = [
-        json!({ "kind": "trending", "category": null, "expected": expected(ranked(&trending, |_| true, 10)) }),
-        json!({ "kind": "trending", "category": "Drama", "expected": expected(ranked(&trending, drama, 10)) }),
-    ];
-    files.insert("popularity.f32".into(), Vec::new());
-    common::edit_manifest(&mut files, |m| {
-        m["files"]
-            .as_array_mut()
-            .unwrap()
-            .push(json!({ "path": "popularity.f32", "bytes": 0, "sha256": "" }));
-        m["models"]["popularity"] = json!({ "scores": { "file": "popularity.f32", "rows": 1682, "cols": 2, "dtype": "f32" }, "half_life_days": 7 });
-        m["parity"]["cases"].as_array_mut().unwrap().extend(cases);
-    });
-    common::replace_file(&mut files, "popularity.f32", common::f32_bytes(&scores.concat()));
+    let (files, scores) = common::with_popularity(cold);
     (Engine::load(&files).expect("a bundle with popularity loads and passes its trending cases"), scores)
 }
 
@@ -68,8 +23,8 @@ fn trending_ranks_by_decayed_popularity_per_category_and_under_rules() {
     let answer = engine.trending(10, None, &Rules::default()).unwrap();
     assert_eq!(answer.source, "trending");
     let rows: Vec<usize> = answer.items.iter().map(|i| engine.catalog().index_of(&i.id).unwrap()).collect();
-    assert_eq!(rows, ranked(&trending, |_| true, 10));
-    let popular_rows = ranked(&scores.iter().map(|s| s[1]).collect::<Vec<_>>(), |_| true, 10);
+    assert_eq!(rows, common::ranked(&trending, |_| true, 10));
+    let popular_rows = common::ranked(&scores.iter().map(|s| s[1]).collect::<Vec<_>>(), |_| true, 10);
     assert_ne!(rows, popular_rows, "decay changes the order");
     let rules: Rules =
         serde_json::from_value(json!({ "filter": { "category": "Sci-Fi" }, "exclude": ["50"] })).unwrap();
@@ -105,7 +60,7 @@ fn a_history_with_no_known_item_falls_back_to_trending_then_popular() {
     assert_eq!(fallback.source, "popular");
     let popularity: Vec<f32> = scores.iter().map(|s| s[1]).collect();
     let rows: Vec<usize> = fallback.items.iter().map(|i| engine.catalog().index_of(&i.id).unwrap()).collect();
-    assert_eq!(rows, ranked(&popularity, |row| animation.contains(&row), 5));
+    assert_eq!(rows, common::ranked(&popularity, |row| animation.contains(&row), 5));
     assert!(fallback.items[0].score > 0.0);
     // And without a popularity model there is no fallback: the old error.
     let error = engine_without_popularity().for_history(&unknown, 10).unwrap_err();

@@ -42,10 +42,10 @@ class SyntheticCatalogTest(unittest.TestCase):
             folder = channel / "versions" / version
             manifest = json.loads((folder / "manifest.json").read_text())
             self.assertEqual(manifest["item_count"], 300)
-            self.assertEqual(set(manifest["models"]), {"similar", "factors", "next_up"})
+            self.assertEqual(set(manifest["models"]), {"similar", "factors", "next_up", "popularity"})
             self.assertEqual(manifest["models"]["next_up"]["items"]["dtype"], "i8")
             kinds = {case["kind"] for case in manifest["parity"]["cases"]}
-            self.assertEqual(kinds, {"similar", "for_history", "next_up"})
+            self.assertEqual(kinds, {"similar", "for_history", "next_up", "trending"})
             self.assertEqual(len(json.loads((folder / "catalog.json").read_text())["items"]), 300)
             verify(self, folder)
 

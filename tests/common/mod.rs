@@ -178,3 +178,55 @@ pub fn hand_made_bundle() -> BundleFiles {
     }
     .build()
 }
+
+/// Column 0 trending (each item's users, weighted by 1/(1 + row % 5), so
+/// trending and popularity order differ), column 1 popularity (its users).
+/// Rows in `cold` have no recent events: trending 0, popularity kept.
+fn popularity(files: &BundleFiles, cold: &[usize]) -> Vec<[f32; 2]> {
+    let users: Value = serde_json::from_slice(&files["users.json"]).unwrap();
+    let mut counts = vec![0f32; 1682];
+    for seen in users["seen"].as_array().unwrap() {
+        for row in seen.as_array().unwrap() {
+            counts[row.as_u64().unwrap() as usize] += 1.0;
+        }
+    }
+    let trending = |row: usize, c: f32| if cold.contains(&row) { 0.0 } else { c / (1 + row % 5) as f32 };
+    counts.iter().enumerate().map(|(row, &c)| [trending(row, c), c]).collect()
+}
+
+/// The best k rows by `scores` among `allowed`: higher first, lower row on ties.
+pub fn ranked(scores: &[f32], allowed: impl Fn(usize) -> bool, k: usize) -> Vec<usize> {
+    let mut rows: Vec<usize> = (0..scores.len()).filter(|&row| allowed(row)).collect();
+    rows.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]).then(a.cmp(&b)));
+    rows.truncate(k);
+    rows
+}
+
+/// The committed bundle given a popularity file (scores from [`popularity`])
+/// and two trending parity cases; also the scores, per row.
+pub fn with_popularity(cold: &[usize]) -> (BundleFiles, Vec<[f32; 2]>) {
+    let mut files = default_bundle();
+    let scores = popularity(&files, cold);
+    let bundle = edgerec::Bundle::from_files(&files).unwrap();
+    let ids: Vec<String> = bundle.catalog.items().iter().map(|item| item.id.clone()).collect();
+    let trending: Vec<f32> = scores.iter().map(|s| s[0]).collect();
+    let expected = |rows: Vec<usize>| -> Value {
+        rows.iter().map(|&row| json!({ "id": ids[row], "score": trending[row] })).collect()
+    };
+    let drama = |row: usize| bundle.catalog.item(row).categories.iter().any(|c| c == "Drama");
+    let cases = [
+        json!({ "kind": "trending", "category": null, "expected": expected(ranked(&trending, |_| true, 10)) }),
+        json!({ "kind": "trending", "category": "Drama", "expected": expected(ranked(&trending, drama, 10)) }),
+    ];
+    files.insert("popularity.f32".into(), Vec::new());
+    edit_manifest(&mut files, |m| {
+        m["files"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({ "path": "popularity.f32", "bytes": 0, "sha256": "" }));
+        m["models"]["popularity"] = json!({ "scores": { "file": "popularity.f32", "rows": 1682, "cols": 2, "dtype": "f32" }, "half_life_days": 7 });
+        m["parity"]["cases"].as_array_mut().unwrap().extend(cases);
+    });
+    replace_file(&mut files, "popularity.f32", f32_bytes(&scores.concat()));
+    (files, scores)
+}

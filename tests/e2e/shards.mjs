@@ -1,9 +1,10 @@
 // A version split across Workers (EdgeRec.open({ workers })) in Chromium,
 // against the same version in one Worker, on the release build: the same
-// answers (ids in order, scores) for similar items, for you, next up and
-// search, with and without merchandising rules, on the committed MovieLens
-// channel (f32) split 3 ways and on a synthetic 100,000-item channel (int8,
-// popularity fallback) split 2 ways; a live update swaps every shard; each
+// answers (ids in order, scores) for similar items, for you, next up,
+// search and trending, with and without merchandising rules, on the
+// committed MovieLens channel (f32) split 3 ways and on a synthetic
+// 100,000-item channel (int8, with popularity: a history with no known item
+// falls back to it) split 2 ways; a live update swaps every shard; each
 // shard holds a part of the memory one Worker needs.
 // Usage: node tests/e2e/shards.mjs
 import { spawnSync } from 'node:child_process';
@@ -56,7 +57,8 @@ async function questions(page, { category, text }) {
     calls.push(['nextUp', { ...options, history, excludeHistory: n % 4 !== 0 }]);
     calls.push(['search', n % 2 ? text : text.slice(0, 4), { ...options, history: n % 3 ? history : [] }]);
   }
-  calls.push(['forShopper', { history: ['no such item'], k: 10 }], ['nextUp', { history: [], k: 10 }]);
+  calls.push(['forShopper', { history: ['no such item'], k: 10 }], ['nextUp', { history: [], k: 10, rules: rules[1] }]);
+  calls.push(['trending', { k: 10 }], ['trending', { k: 5, category, rules: rules[1] }]);
   return calls;
 }
 
