@@ -8,7 +8,7 @@ mod common;
 
 use edgerec::rules::Rules;
 use edgerec::{Engine, EngineError};
-use serde_json::{json, Value};
+use serde_json::json;
 
 fn shop(cold: &[usize]) -> (Engine, Vec<[f32; 2]>) {
     let (files, scores) = common::with_popularity(cold);
