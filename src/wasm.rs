@@ -4,12 +4,12 @@
 //! and converts results and errors back. No logic lives here. Every error
 //! becomes a thrown JS `Error` with a stable `code`; bad input never panics.
 
-use js_sys::{Array, Float32Array, Float64Array, Map, Object, Reflect, Uint32Array, Uint8Array};
+use js_sys::{Array, Float32Array, Map, Object, Reflect, Uint32Array, Uint8Array};
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
-use crate::bundle::{BundleFiles, Limits, LoadOptions, PublicKey, Shard, ShardFiles};
-use crate::engine::{Engine as CoreEngine, EngineError, QueryPart, Ranking, Recommendations};
+use crate::bundle::{BundleFiles, Limits, LoadOptions, PublicKey};
+use crate::engine::{Engine as CoreEngine, EngineError, Recommendations};
 use crate::kernel::{self, Hit, ItemMatrix};
 use crate::rules::Rules;
 
@@ -191,148 +191,6 @@ impl Engine {
         self.rows_answer(&answer)
     }
 
-    // --- one shard of a split version (docs/shards.md) ---------------------
-
-    /// Phase one of `method` (`similar`, `forUser`, `forHistory`, `nextUp`,
-    /// with its arguments) across shards: `{ fallback: true }` when the
-    /// history has no known item (shard 0 answers the plain call), else
-    /// `{ part }`: this shard's part of the query (a Float64Array, or null),
-    /// summed over the shards for `scanPart`.
-    #[wasm_bindgen(js_name = queryPart)]
-    pub fn query_part(&self, method: &str, args: &Array) -> Result<JsValue, JsValue> {
-        let (ranking, _, _) = ranking_args(method, args)?;
-        let value = Object::new();
-        match self.inner.query_part(&ranking).map_err(engine_error)? {
-            QueryPart::Fallback => set(&value, "fallback", &JsValue::TRUE)?,
-            QueryPart::Part(part) => {
-                set(&value, "fallback", &JsValue::FALSE)?;
-                set(
-                    &value,
-                    "part",
-                    &part.map_or(JsValue::NULL, |part| Float64Array::from(part.as_slice()).into()),
-                )?;
-            }
-        }
-        Ok(value.into())
-    }
-
-    /// Phase two: this shard's best rows for the summed `query`, as
-    /// `rankRows` gives them, plus `pins: { rows, positions, scores }` (a
-    /// NaN score: not held here, or excluded by the call).
-    #[wasm_bindgen(js_name = scanPart)]
-    pub fn scan_part(&self, method: &str, args: &Array, query: &[f64]) -> Result<JsValue, JsValue> {
-        let (ranking, k, rules) = ranking_args(method, args)?;
-        let part = self.inner.scan_part(&ranking, k, &rules, query).map_err(engine_error)?;
-        let value = rows_object(&self.inner, &part.hits, &part.skipped, part.source)?;
-        let pins = Object::new();
-        let rows: Vec<u32> = part.pins.iter().map(|pin| pin.row as u32).collect();
-        let positions: Vec<u32> = part.pins.iter().map(|pin| pin.position as u32).collect();
-        let scores: Vec<f32> = part.pins.iter().map(|pin| pin.score.unwrap_or(f32::NAN)).collect();
-        set(&pins, "rows", &Uint32Array::from(rows.as_slice()).into())?;
-        set(&pins, "positions", &Uint32Array::from(positions.as_slice()).into())?;
-        set(&pins, "scores", &Float32Array::from(scores.as_slice()).into())?;
-        set(&value, "pins", &pins.into())?;
-        Ok(value)
-    }
-
-    /// VᵀV over this shard's item factor rows (summed over the shards for
-    /// `completeGram`); undefined without factors.
-    #[wasm_bindgen(js_name = gramPart)]
-    pub fn gram_part(&self) -> Option<Vec<f64>> {
-        self.inner.gram_part()
-    }
-
-    /// Gives this shard VᵀV over the whole catalog, so it can fold in.
-    #[wasm_bindgen(js_name = completeGram)]
-    pub fn complete_gram(&mut self, whole: &[f64]) -> Result<(), JsValue> {
-        self.inner.complete_gram(whole).map_err(engine_error)
-    }
-
-    /// The catalog rows matching `text` (shard 0 of a split version).
-    #[wasm_bindgen(js_name = searchMatches)]
-    pub fn search_matches(&self, text: &JsValue) -> Result<Vec<u32>, JsValue> {
-        let rows = self.inner.search_matches(&string_arg("text", text)?).map_err(engine_error)?;
-        Ok(rows.into_iter().map(|row| row as u32).collect())
-    }
-
-    /// Phase two of a personalised search: `{ rows, scores }`, the taste of
-    /// each of the matching `rows` this shard holds, for the summed
-    /// `forHistory` query.
-    #[wasm_bindgen(js_name = searchTastePart)]
-    pub fn search_taste_part(&self, rows: &[u32], query: &[f64]) -> Result<JsValue, JsValue> {
-        let rows: Vec<usize> = rows.iter().map(|&row| row as usize).collect();
-        let tastes = self.inner.search_taste_part(&rows, query).map_err(engine_error)?;
-        let value = Object::new();
-        let rows: Vec<u32> = tastes.iter().map(|&(row, _)| row as u32).collect();
-        let scores: Vec<f32> = tastes.iter().map(|&(_, score)| score).collect();
-        set(&value, "rows", &Uint32Array::from(rows.as_slice()).into())?;
-        set(&value, "scores", &Float32Array::from(scores.as_slice()).into())?;
-        Ok(value.into())
-    }
-
-    /// Phase three, on shard 0: `search` ranked with every shard's tastes
-    /// (none: unpersonalised), as `rankRows` gives it.
-    #[wasm_bindgen(js_name = searchWithTastes)]
-    pub fn search_with_tastes(&self, args: &Array, rows: &[u32], scores: &[f32]) -> Result<JsValue, JsValue> {
-        let text = string_arg("text", &args.get(0))?;
-        let k = k_arg(args.get(1).as_f64().unwrap_or(f64::NAN))?;
-        let history = optional_history_arg(&args.get(2))?;
-        let rules = rules_arg(&args.get(3))?;
-        if rows.len() != scores.len() {
-            return Err(invalid_argument("search tastes need as many scores as rows"));
-        }
-        let tastes: Vec<(usize, f32)> =
-            rows.iter().zip(scores).map(|(&row, &score)| (row as usize, score)).collect();
-        let answer =
-            self.inner.search_with_tastes(&text, k, &history, &rules, &tastes).map_err(engine_error)?;
-        self.rows_answer(&answer)
-    }
-
-    /// The parity cases a split version runs through its shards:
-    /// `[{ case, method, args }]`, each answered across the shards and
-    /// checked with `checkParity`.
-    #[wasm_bindgen(js_name = splitParityCases)]
-    pub fn split_parity_cases(&self) -> Result<JsValue, JsValue> {
-        #[derive(Serialize)]
-        struct Case {
-            case: usize,
-            method: &'static str,
-            args: Vec<serde_json::Value>,
-        }
-        use serde_json::{json, Value};
-        let (k, cases) = self.inner.split_parity_cases();
-        let cases: Vec<Case> = cases
-            .into_iter()
-            .map(|(case, ranking)| {
-                let (method, args) = match ranking {
-                    Ranking::Similar { item, category } => {
-                        ("similar", vec![json!(item), json!(k), json!(category)])
-                    }
-                    Ranking::ForUser { user } => ("forUser", vec![json!(user), json!(k)]),
-                    Ranking::ForHistory { history } => ("forHistory", vec![json!(history), json!(k)]),
-                    Ranking::NextUp { history, exclude_history } => {
-                        ("nextUp", vec![json!(history), json!(k), Value::Bool(exclude_history)])
-                    }
-                };
-                Case { case, method, args }
-            })
-            .collect();
-        to_js(&cases)
-    }
-
-    /// Checks a merged answer (catalog rows and scores) to parity case
-    /// `case`; throws `bundle_parity_failed` when it disagrees.
-    #[wasm_bindgen(js_name = checkParity)]
-    pub fn check_parity(&self, case: usize, rows: &[u32], scores: &[f32]) -> Result<(), JsValue> {
-        let items = self.inner.catalog().len();
-        if rows.len() != scores.len() || rows.iter().any(|&row| row as usize >= items) {
-            return Err(invalid_argument("a parity answer needs one score per row, each row in the catalog"));
-        }
-        let hits = rows.iter().zip(scores).map(|(&row, &score)| Hit { index: row as usize, score }).collect();
-        let answer = self.inner.answer(hits, Vec::new(), "");
-        self.inner.check_parity_answer(case, &answer.items).map_err(engine_error)
-    }
-
     /// Which models this bundle has: some of `"similar"`, `"factors"`, `"next_up"`.
     pub fn models(&self) -> Result<JsValue, JsValue> {
         to_js(&self.inner.models())
@@ -346,53 +204,250 @@ impl Engine {
     }
 }
 
-/// One shard of a version split across Workers (docs/shards.md): takes the
-/// version's files in pieces, hashes each file whole and keeps only the
-/// shard's rows of the split matrices, then becomes that shard's Engine.
-#[wasm_bindgen(js_name = ShardLoader)]
-pub struct ShardLoader {
-    files: Option<ShardFiles>,
-    options: LoadOptions,
-}
+/// A version split across Workers (docs/shards.md). Shards run the full
+/// build, so the core build leaves these bindings out.
+#[cfg(feature = "shards")]
+mod split {
+    use js_sys::{Array, Float32Array, Float64Array, Object, Uint32Array};
+    use serde::Serialize;
+    use wasm_bindgen::prelude::*;
 
-#[wasm_bindgen(js_class = ShardLoader)]
-impl ShardLoader {
-    /// Checks the manifest (and its signature, with `options.publicKeys`)
-    /// for shard `index` of `count`.
-    #[wasm_bindgen(constructor)]
-    pub fn new(
-        manifest: &[u8],
-        signature: Option<Vec<u8>>,
-        options: &JsValue,
-        index: u32,
-        count: u32,
-    ) -> Result<ShardLoader, JsValue> {
-        run_static_constructors_once();
-        let options = load_options(options)?;
-        let shard = Shard::new(index as usize, count as usize).map_err(|e| invalid_argument(&e))?;
-        let files = ShardFiles::new(manifest, signature.as_deref(), &options, shard)
-            .map_err(|e| engine_error(e.into()))?;
-        Ok(Self { files: Some(files), options })
+    use super::{
+        engine_error, error, exclude_history_arg, history_arg, invalid_argument, k_arg, load_options,
+        optional_history_arg, optional_string_arg, rows_object, rules_arg, run_static_constructors_once, set,
+        string_arg, to_js, Engine,
+    };
+    use crate::bundle::{LoadOptions, Shard, ShardFiles};
+    use crate::engine::{Engine as CoreEngine, QueryPart, Ranking};
+    use crate::kernel::Hit;
+    use crate::rules::Rules;
+
+    /// One shard of a split version (docs/shards.md): the steps of a ranking
+    /// across shards. Shards run the full build, so the core build leaves these out.
+    #[wasm_bindgen(js_class = Engine)]
+    impl Engine {
+        /// Phase one of `method` (`similar`, `forUser`, `forHistory`, `nextUp`,
+        /// with its arguments) across shards: `{ fallback: true }` when the
+        /// history has no known item (shard 0 answers the plain call), else
+        /// `{ part }`: this shard's part of the query (a Float64Array, or null),
+        /// summed over the shards for `scanPart`.
+        #[wasm_bindgen(js_name = queryPart)]
+        pub fn query_part(&self, method: &str, args: &Array) -> Result<JsValue, JsValue> {
+            let (ranking, _, _) = ranking_args(method, args)?;
+            let value = Object::new();
+            match self.inner.query_part(&ranking).map_err(engine_error)? {
+                QueryPart::Fallback => set(&value, "fallback", &JsValue::TRUE)?,
+                QueryPart::Part(part) => {
+                    set(&value, "fallback", &JsValue::FALSE)?;
+                    set(
+                        &value,
+                        "part",
+                        &part.map_or(JsValue::NULL, |part| Float64Array::from(part.as_slice()).into()),
+                    )?;
+                }
+            }
+            Ok(value.into())
+        }
+
+        /// Phase two: this shard's best rows for the summed `query`, as
+        /// `rankRows` gives them, plus `pins: { rows, positions, scores }` (a
+        /// NaN score: not held here, or excluded by the call).
+        #[wasm_bindgen(js_name = scanPart)]
+        pub fn scan_part(&self, method: &str, args: &Array, query: &[f64]) -> Result<JsValue, JsValue> {
+            let (ranking, k, rules) = ranking_args(method, args)?;
+            let part = self.inner.scan_part(&ranking, k, &rules, query).map_err(engine_error)?;
+            let value = rows_object(&self.inner, &part.hits, &part.skipped, part.source)?;
+            let pins = Object::new();
+            let rows: Vec<u32> = part.pins.iter().map(|pin| pin.row as u32).collect();
+            let positions: Vec<u32> = part.pins.iter().map(|pin| pin.position as u32).collect();
+            let scores: Vec<f32> = part.pins.iter().map(|pin| pin.score.unwrap_or(f32::NAN)).collect();
+            set(&pins, "rows", &Uint32Array::from(rows.as_slice()).into())?;
+            set(&pins, "positions", &Uint32Array::from(positions.as_slice()).into())?;
+            set(&pins, "scores", &Float32Array::from(scores.as_slice()).into())?;
+            set(&value, "pins", &pins.into())?;
+            Ok(value)
+        }
+
+        /// VᵀV over this shard's item factor rows (summed over the shards for
+        /// `completeGram`); undefined without factors.
+        #[wasm_bindgen(js_name = gramPart)]
+        pub fn gram_part(&self) -> Option<Vec<f64>> {
+            self.inner.gram_part()
+        }
+
+        /// Gives this shard VᵀV over the whole catalog, so it can fold in.
+        #[wasm_bindgen(js_name = completeGram)]
+        pub fn complete_gram(&mut self, whole: &[f64]) -> Result<(), JsValue> {
+            self.inner.complete_gram(whole).map_err(engine_error)
+        }
+
+        /// The catalog rows matching `text` (shard 0 of a split version).
+        #[wasm_bindgen(js_name = searchMatches)]
+        pub fn search_matches(&self, text: &JsValue) -> Result<Vec<u32>, JsValue> {
+            let rows = self.inner.search_matches(&string_arg("text", text)?).map_err(engine_error)?;
+            Ok(rows.into_iter().map(|row| row as u32).collect())
+        }
+
+        /// Phase two of a personalised search: `{ rows, scores }`, the taste of
+        /// each of the matching `rows` this shard holds, for the summed
+        /// `forHistory` query.
+        #[wasm_bindgen(js_name = searchTastePart)]
+        pub fn search_taste_part(&self, rows: &[u32], query: &[f64]) -> Result<JsValue, JsValue> {
+            let rows: Vec<usize> = rows.iter().map(|&row| row as usize).collect();
+            let tastes = self.inner.search_taste_part(&rows, query).map_err(engine_error)?;
+            let value = Object::new();
+            let rows: Vec<u32> = tastes.iter().map(|&(row, _)| row as u32).collect();
+            let scores: Vec<f32> = tastes.iter().map(|&(_, score)| score).collect();
+            set(&value, "rows", &Uint32Array::from(rows.as_slice()).into())?;
+            set(&value, "scores", &Float32Array::from(scores.as_slice()).into())?;
+            Ok(value.into())
+        }
+
+        /// Phase three, on shard 0: `search` ranked with every shard's tastes
+        /// (none: unpersonalised), as `rankRows` gives it.
+        #[wasm_bindgen(js_name = searchWithTastes)]
+        pub fn search_with_tastes(
+            &self,
+            args: &Array,
+            rows: &[u32],
+            scores: &[f32],
+        ) -> Result<JsValue, JsValue> {
+            let text = string_arg("text", &args.get(0))?;
+            let k = k_arg(args.get(1).as_f64().unwrap_or(f64::NAN))?;
+            let history = optional_history_arg(&args.get(2))?;
+            let rules = rules_arg(&args.get(3))?;
+            if rows.len() != scores.len() {
+                return Err(invalid_argument("search tastes need as many scores as rows"));
+            }
+            let tastes: Vec<(usize, f32)> =
+                rows.iter().zip(scores).map(|(&row, &score)| (row as usize, score)).collect();
+            let answer =
+                self.inner.search_with_tastes(&text, k, &history, &rules, &tastes).map_err(engine_error)?;
+            self.rows_answer(&answer)
+        }
+
+        /// The parity cases a split version runs through its shards:
+        /// `[{ case, method, args }]`, each answered across the shards and
+        /// checked with `checkParity`.
+        #[wasm_bindgen(js_name = splitParityCases)]
+        pub fn split_parity_cases(&self) -> Result<JsValue, JsValue> {
+            #[derive(Serialize)]
+            struct Case {
+                case: usize,
+                method: &'static str,
+                args: Vec<serde_json::Value>,
+            }
+            use serde_json::{json, Value};
+            let (k, cases) = self.inner.split_parity_cases();
+            let cases: Vec<Case> = cases
+                .into_iter()
+                .map(|(case, ranking)| {
+                    let (method, args) = match ranking {
+                        Ranking::Similar { item, category } => {
+                            ("similar", vec![json!(item), json!(k), json!(category)])
+                        }
+                        Ranking::ForUser { user } => ("forUser", vec![json!(user), json!(k)]),
+                        Ranking::ForHistory { history } => ("forHistory", vec![json!(history), json!(k)]),
+                        Ranking::NextUp { history, exclude_history } => {
+                            ("nextUp", vec![json!(history), json!(k), Value::Bool(exclude_history)])
+                        }
+                    };
+                    Case { case, method, args }
+                })
+                .collect();
+            to_js(&cases)
+        }
+
+        /// Checks a merged answer (catalog rows and scores) to parity case
+        /// `case`; throws `bundle_parity_failed` when it disagrees.
+        #[wasm_bindgen(js_name = checkParity)]
+        pub fn check_parity(&self, case: usize, rows: &[u32], scores: &[f32]) -> Result<(), JsValue> {
+            let items = self.inner.catalog().len();
+            if rows.len() != scores.len() || rows.iter().any(|&row| row as usize >= items) {
+                return Err(invalid_argument(
+                    "a parity answer needs one score per row, each row in the catalog",
+                ));
+            }
+            let hits =
+                rows.iter().zip(scores).map(|(&row, &score)| Hit { index: row as usize, score }).collect();
+            let answer = self.inner.answer(hits, Vec::new(), "");
+            self.inner.check_parity_answer(case, &answer.items).map_err(engine_error)
+        }
     }
 
-    /// Whether this shard needs the file at `path` (all but the next-up
-    /// encoder, which only shard 0 runs).
-    pub fn needs(&self, path: &str) -> bool {
-        self.files.as_ref().is_some_and(|files| files.needs(path))
+    /// One shard of a version split across Workers (docs/shards.md): takes the
+    /// version's files in pieces, hashes each file whole and keeps only the
+    /// shard's rows of the split matrices, then becomes that shard's Engine.
+    #[wasm_bindgen(js_name = ShardLoader)]
+    pub struct ShardLoader {
+        files: Option<ShardFiles>,
+        options: LoadOptions,
     }
 
-    /// The next piece of `path`'s bytes, in order.
-    pub fn add(&mut self, path: &str, piece: &[u8]) -> Result<(), JsValue> {
-        let files = self.files.as_mut().ok_or_else(|| invalid_argument("this loader has finished"))?;
-        files.add(path, piece).map_err(|e| engine_error(e.into()))
+    #[wasm_bindgen(js_class = ShardLoader)]
+    impl ShardLoader {
+        /// Checks the manifest (and its signature, with `options.publicKeys`)
+        /// for shard `index` of `count`.
+        #[wasm_bindgen(constructor)]
+        pub fn new(
+            manifest: &[u8],
+            signature: Option<Vec<u8>>,
+            options: &JsValue,
+            index: u32,
+            count: u32,
+        ) -> Result<ShardLoader, JsValue> {
+            run_static_constructors_once();
+            let options = load_options(options)?;
+            let shard = Shard::new(index as usize, count as usize).map_err(|e| invalid_argument(&e))?;
+            let files = ShardFiles::new(manifest, signature.as_deref(), &options, shard)
+                .map_err(|e| engine_error(e.into()))?;
+            Ok(Self { files: Some(files), options })
+        }
+
+        /// Whether this shard needs the file at `path` (all but the next-up
+        /// encoder, which only shard 0 runs).
+        pub fn needs(&self, path: &str) -> bool {
+            self.files.as_ref().is_some_and(|files| files.needs(path))
+        }
+
+        /// The next piece of `path`'s bytes, in order.
+        pub fn add(&mut self, path: &str, piece: &[u8]) -> Result<(), JsValue> {
+            let files = self.files.as_mut().ok_or_else(|| invalid_argument("this loader has finished"))?;
+            files.add(path, piece).map_err(|e| engine_error(e.into()))
+        }
+
+        /// Checks every file's size and hash and loads the shard.
+        pub fn finish(&mut self) -> Result<Engine, JsValue> {
+            let files = self.files.take().ok_or_else(|| invalid_argument("this loader has finished"))?;
+            let verified = files.finish().map_err(|e| engine_error(e.into()))?;
+            let inner = CoreEngine::load_shard(&verified, &self.options).map_err(engine_error)?;
+            Ok(Engine { inner })
+        }
     }
 
-    /// Checks every file's size and hash and loads the shard.
-    pub fn finish(&mut self) -> Result<Engine, JsValue> {
-        let files = self.files.take().ok_or_else(|| invalid_argument("this loader has finished"))?;
-        let verified = files.finish().map_err(|e| engine_error(e.into()))?;
-        let inner = CoreEngine::load_shard(&verified, &self.options).map_err(engine_error)?;
-        Ok(Engine { inner })
+    /// A ranking of a split version, its k and rules, from a method's arguments.
+    fn ranking_args(method: &str, args: &Array) -> Result<(Ranking, usize, Rules), JsValue> {
+        let k = k_arg(args.get(1).as_f64().unwrap_or(f64::NAN))?;
+        let (ranking, rules) = match method {
+            "similar" => (
+                Ranking::Similar {
+                    item: string_arg("itemId", &args.get(0))?,
+                    category: optional_string_arg("category", &args.get(2))?,
+                },
+                args.get(3),
+            ),
+            "forUser" => (Ranking::ForUser { user: string_arg("userId", &args.get(0))? }, args.get(2)),
+            "forHistory" => (Ranking::ForHistory { history: history_arg(&args.get(0))? }, args.get(2)),
+            "nextUp" => (
+                Ranking::NextUp {
+                    history: history_arg(&args.get(0))?,
+                    exclude_history: exclude_history_arg(&args.get(2))?,
+                },
+                args.get(3),
+            ),
+            _ => return Err(error("bad_method", &format!("no split ranking method {method:?}"))),
+        };
+        Ok((ranking, k, rules_arg(&rules)?))
     }
 }
 
@@ -617,31 +672,6 @@ fn rows_object(
 
 fn set(object: &JsValue, name: &str, value: &JsValue) -> Result<(), JsValue> {
     Reflect::set(object, &JsValue::from_str(name), value).map(|_| ())
-}
-
-/// A ranking of a split version, its k and rules, from a method's arguments.
-fn ranking_args(method: &str, args: &Array) -> Result<(Ranking, usize, Rules), JsValue> {
-    let k = k_arg(args.get(1).as_f64().unwrap_or(f64::NAN))?;
-    let (ranking, rules) = match method {
-        "similar" => (
-            Ranking::Similar {
-                item: string_arg("itemId", &args.get(0))?,
-                category: optional_string_arg("category", &args.get(2))?,
-            },
-            args.get(3),
-        ),
-        "forUser" => (Ranking::ForUser { user: string_arg("userId", &args.get(0))? }, args.get(2)),
-        "forHistory" => (Ranking::ForHistory { history: history_arg(&args.get(0))? }, args.get(2)),
-        "nextUp" => (
-            Ranking::NextUp {
-                history: history_arg(&args.get(0))?,
-                exclude_history: exclude_history_arg(&args.get(2))?,
-            },
-            args.get(3),
-        ),
-        _ => return Err(error("bad_method", &format!("no split ranking method {method:?}"))),
-    };
-    Ok((ranking, k, rules_arg(&rules)?))
 }
 
 fn exclude_history_arg(value: &JsValue) -> Result<bool, JsValue> {
