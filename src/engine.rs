@@ -67,7 +67,7 @@ pub enum EngineError {
     PartOfVersion { index: usize, count: usize },
     #[error("a query part of {found} values was given, the {model:?} model needs {expected}")]
     BadQueryPart { model: &'static str, expected: usize, found: usize },
-    #[error("no parity case {case}: the bundle has {cases}")]
+    #[error("no parity case {case} of a split model: the bundle has {cases} cases")]
     NoParityCase { case: usize, cases: usize },
 }
 
@@ -172,6 +172,14 @@ pub struct Engine {
     next_up_rows: Option<ItemMatrix>,
     /// Set when this engine is one shard of a split version.
     shard: Option<Shard>,
+}
+
+/// A history resolved against the catalog.
+enum Resolved {
+    /// Its known rows, in order, and the ids the catalog does not know.
+    Known(Vec<usize>, Vec<String>),
+    /// No known item: the answer falls back to popularity (these ids skipped).
+    Fallback(Vec<String>),
 }
 
 /// The factor model, and the known users of a research bundle.
@@ -318,6 +326,10 @@ impl Engine {
         match &self.sequence {
             Some(model) => Ok(model),
             None if self.next_up_deferred() => Err(EngineError::NotInThisBuild { model: "next_up" }),
+            // A shard other than shard 0 holds next up's rows, not its encoder.
+            None if self.next_up_rows.is_some() => {
+                self.whole_version().and(Err(EngineError::ModelMissing { model: "next_up" }))
+            }
             None => Err(EngineError::ModelMissing { model: "next_up" }),
         }
     }
@@ -402,11 +414,9 @@ impl Engine {
     ) -> Result<Recommendations, EngineError> {
         check_k(k)?;
         let factors = self.factors.as_ref().ok_or(EngineError::ModelMissing { model: "factors" })?;
-        let (known, skipped) = match self.resolve_history(history) {
-            Err(EngineError::EmptyHistory { skipped }) if self.popularity.is_some() => {
-                return self.fallback(k, skipped, rules)
-            }
-            resolved => resolved?,
+        let (known, skipped) = match self.resolve_or_fallback(history)? {
+            Resolved::Known(known, skipped) => (known, skipped),
+            Resolved::Fallback(skipped) => return self.fallback(k, skipped, rules),
         };
         self.whole_version()?;
         let seen = RowSet::new(known);
@@ -448,22 +458,12 @@ impl Engine {
         rules: &Rules,
     ) -> Result<Recommendations, EngineError> {
         check_k(k)?;
-        // A shard without the encoder still answers a fallback.
-        match self.shard {
-            None => drop(self.sequence_model()?),
-            Some(_) if self.manifest.models.next_up.is_none() => {
-                return Err(EngineError::ModelMissing { model: "next_up" })
-            }
-            Some(_) => {}
-        }
-        let (known, skipped) = match self.resolve_history(history) {
-            Err(EngineError::EmptyHistory { skipped }) if self.popularity.is_some() => {
-                return self.fallback(k, skipped, rules)
-            }
-            resolved => resolved?,
+        let model = self.sequence_model()?;
+        let (known, skipped) = match self.resolve_or_fallback(history)? {
+            Resolved::Known(known, skipped) => (known, skipped),
+            Resolved::Fallback(skipped) => return self.fallback(k, skipped, rules),
         };
         self.whole_version()?;
-        let model = self.sequence_model()?;
         let seen = RowSet::new(known.iter().copied());
         let query = model.checked_query(&known)?;
         let hits = self.scan(model.items(), &query, k, &|i| !exclude_history || !seen.contains(i), rules)?;
@@ -530,14 +530,7 @@ impl Engine {
     pub fn search_taste_part(&self, rows: &[usize], query: &[f64]) -> Result<Vec<(usize, f32)>, EngineError> {
         let factors = self.factors.as_ref().ok_or(EngineError::ModelMissing { model: "factors" })?;
         let items = factors.model.items();
-        if query.len() != items.cols() {
-            return Err(EngineError::BadQueryPart {
-                model: "factors",
-                expected: items.cols(),
-                found: query.len(),
-            });
-        }
-        let query = factors.model.solve(query.to_vec())?;
+        let query = factors.model.solve(sized_query(query, "factors", items.cols())?)?;
         let held = self.held();
         let held_rows = rows.iter().filter(|row| held.contains(row));
         Ok(held_rows.map(|&row| (row, items.score(row - held.start, &query))).collect())
@@ -567,17 +560,12 @@ impl Engine {
             }
             taste[row] = score;
         }
-        if let Some(missing) = self.text_index()?.matches(text).iter().find(|m| taste[m.row].is_nan()) {
-            return Err(EngineError::Rules(RulesError::Invalid(format!(
-                "no search taste for matching row {}",
-                missing.row
-            ))));
-        }
         self.search_ranked(text, k, skipped, rules, Some(&|row| taste[row]))
     }
 
     /// Search: matches of `text` by relevance, reordered by `taste` (a
-    /// score per catalog row) when given (see [`SEARCH_PERSONAL_WEIGHT`]).
+    /// score per catalog row; NaN where a split version's shards gave none)
+    /// when given (see [`SEARCH_PERSONAL_WEIGHT`]).
     fn search_ranked(
         &self,
         text: &str,
@@ -604,6 +592,10 @@ impl Engine {
             // the shopper already has score far above everything else and
             // would squash a min-max scale.
             let tastes: HashMap<usize, f32> = matches.iter().map(|m| (m.row, taste(m.row))).collect();
+            if let Some((row, _)) = tastes.iter().find(|(_, taste)| taste.is_nan()) {
+                let reason = format!("no search taste for matching row {row}");
+                return Err(EngineError::Rules(RulesError::Invalid(reason)));
+            }
             let mut by_taste: Vec<usize> = matches.iter().map(|m| m.row).collect();
             by_taste.sort_by(|a, b| tastes[a].total_cmp(&tastes[b]).then(a.cmp(b)));
             let last = (by_taste.len() - 1) as f32;
@@ -843,7 +835,7 @@ impl Engine {
             }
             Ranking::ForHistory { history } => {
                 let factors = self.factors.as_ref().ok_or(EngineError::ModelMissing { model: "factors" })?;
-                let Some((known, _)) = self.resolve_or_fallback(history)? else {
+                let Resolved::Known(known, _) = self.resolve_or_fallback(history)? else {
                     return Ok(QueryPart::Fallback);
                 };
                 let seen = RowSet::new(known);
@@ -854,7 +846,7 @@ impl Engine {
                 if self.manifest.models.next_up.is_none() {
                     return Err(EngineError::ModelMissing { model: "next_up" });
                 }
-                let Some((known, _)) = self.resolve_or_fallback(history)? else {
+                let Resolved::Known(known, _) = self.resolve_or_fallback(history)? else {
                     return Ok(QueryPart::Fallback);
                 };
                 Ok(if lead {
@@ -876,10 +868,7 @@ impl Engine {
         query: &[f64],
     ) -> Result<ScanPart, EngineError> {
         check_k(k)?;
-        let sized = |model: &'static str, expected: usize| match query.len() {
-            found if found != expected => Err(EngineError::BadQueryPart { model, expected, found }),
-            _ => Ok(query.to_vec()),
-        };
+        let sized = |model: &'static str, expected: usize| sized_query(query, model, expected);
         let to_f32 = |query: Vec<f64>| query.into_iter().map(|v| v as f32).collect::<Vec<f32>>();
         type Keep<'k> = Box<dyn Fn(usize) -> bool + 'k>;
         let (items, query, keep, skipped, source): (
@@ -939,33 +928,17 @@ impl Engine {
     /// the split models), by case number, with the `k` to ask for: check
     /// each merged answer with [`Self::check_parity_answer`].
     pub fn split_parity_cases(&self) -> (usize, Vec<(usize, Ranking)>) {
-        let cases = self.manifest.parity.cases.iter().enumerate().filter_map(|(case, spec)| {
-            let ranking = match spec {
-                ParityCase::Similar { item, category, .. } => {
-                    Ranking::Similar { item: item.clone(), category: category.clone() }
-                }
-                ParityCase::ForUser { user, .. } => Ranking::ForUser { user: user.clone() },
-                ParityCase::ForHistory { history, .. } => Ranking::ForHistory { history: history.clone() },
-                ParityCase::NextUp { history, .. } => {
-                    Ranking::NextUp { history: history.clone(), exclude_history: true }
-                }
-                _ => return None,
-            };
-            Some((case, ranking))
-        });
-        (self.manifest.parity.k, cases.collect())
+        let cases = self.manifest.parity.cases.iter().enumerate();
+        let split = cases.filter_map(|(case, spec)| Some((case, split_ranking(spec)?.0)));
+        (self.manifest.parity.k, split.collect())
     }
 
     /// Checks a merged answer to parity case `case` against the training side's.
     pub fn check_parity_answer(&self, case: usize, answer: &[Recommendation]) -> Result<(), EngineError> {
         let cases = &self.manifest.parity.cases;
         let spec = cases.get(case).ok_or(EngineError::NoParityCase { case, cases: cases.len() })?;
-        let expected = match spec {
-            ParityCase::Similar { expected, .. }
-            | ParityCase::ForUser { expected, .. }
-            | ParityCase::ForHistory { expected, .. }
-            | ParityCase::NextUp { expected, .. } => expected,
-            _ => return Ok(()),
+        let Some((_, expected)) = split_ranking(spec) else {
+            return Err(EngineError::NoParityCase { case, cases: cases.len() });
         };
         compare_ranking(answer, expected, self.manifest.parity.tolerance)
             .map_err(|reason| EngineError::Parity { case, input: parity_input(spec), reason })
@@ -1007,16 +980,15 @@ impl Engine {
         Ok((factors, users, user))
     }
 
-    /// A history's known rows and skipped ids; None where it has no known
-    /// item and the answer falls back to popularity.
-    #[allow(clippy::type_complexity)]
-    fn resolve_or_fallback<S: AsRef<str>>(
-        &self,
-        history: &[S],
-    ) -> Result<Option<(Vec<usize>, Vec<String>)>, EngineError> {
+    /// A history's known rows and skipped ids, or, where it has no known
+    /// item and the bundle has popularity, the fallback to it.
+    fn resolve_or_fallback<S: AsRef<str>>(&self, history: &[S]) -> Result<Resolved, EngineError> {
         match self.resolve_history(history) {
-            Err(EngineError::EmptyHistory { .. }) if self.popularity.is_some() => Ok(None),
-            resolved => resolved.map(Some),
+            Ok((known, skipped)) => Ok(Resolved::Known(known, skipped)),
+            Err(EngineError::EmptyHistory { skipped }) if self.popularity.is_some() => {
+                Ok(Resolved::Fallback(skipped))
+            }
+            Err(error) => Err(error),
         }
     }
 
@@ -1078,13 +1050,7 @@ impl Engine {
     fn check_parity(&self) -> Result<(), EngineError> {
         let parity = &self.manifest.parity;
         for (case, spec) in parity.cases.iter().enumerate() {
-            let split = matches!(
-                spec,
-                ParityCase::Similar { .. }
-                    | ParityCase::ForUser { .. }
-                    | ParityCase::ForHistory { .. }
-                    | ParityCase::NextUp { .. }
-            );
+            let split = split_ranking(spec).is_some();
             // A shard runs none of the split models' cases (they run through
             // every shard once all have loaded); shard 0 runs the others.
             if self.shard.is_some_and(|shard| split || shard.index != 0) {
@@ -1119,6 +1085,31 @@ impl Engine {
             compare_ranking(&got.items, expected, parity.tolerance).map_err(fail)?;
         }
         Ok(())
+    }
+}
+
+/// The ranking a parity case of a split model asks, and its expected answer.
+fn split_ranking(spec: &ParityCase) -> Option<(Ranking, &[Expected])> {
+    Some(match spec {
+        ParityCase::Similar { item, category, expected } => {
+            (Ranking::Similar { item: item.clone(), category: category.clone() }, expected)
+        }
+        ParityCase::ForUser { user, expected } => (Ranking::ForUser { user: user.clone() }, expected),
+        ParityCase::ForHistory { history, expected } => {
+            (Ranking::ForHistory { history: history.clone() }, expected)
+        }
+        ParityCase::NextUp { history, expected } => {
+            (Ranking::NextUp { history: history.clone(), exclude_history: true }, expected)
+        }
+        _ => return None,
+    })
+}
+
+/// A query part summed over the shards, if it has the model's dimension.
+fn sized_query(query: &[f64], model: &'static str, expected: usize) -> Result<Vec<f64>, EngineError> {
+    match query.len() {
+        found if found != expected => Err(EngineError::BadQueryPart { model, expected, found }),
+        _ => Ok(query.to_vec()),
     }
 }
 

@@ -54,8 +54,8 @@ fn rules(value: Value) -> Rules {
     serde_json::from_value(value).unwrap()
 }
 
-/// Every split ranking the comparison asks, with the whole engine's answer.
-fn questions(whole: &Engine) -> Vec<(Ranking, Rules, Recommendations)> {
+/// Every split ranking the comparison asks, its k and rules, with the whole engine's answer.
+fn questions(whole: &Engine) -> Vec<(Ranking, usize, Rules, Recommendations)> {
     let ids: Vec<String> = whole.catalog().items().iter().map(|item| item.id.clone()).collect();
     let rule_sets = [
         json!({}),
@@ -92,7 +92,7 @@ fn questions(whole: &Engine) -> Vec<(Ranking, Rules, Recommendations)> {
                 ),
             ];
             for (ranking, answer) in asked {
-                questions.push((ranking, rules.clone(), answer.unwrap()));
+                questions.push((ranking, k, rules.clone(), answer.unwrap()));
             }
         }
         // No known item: what trends, from shard 0, under the same rules.
@@ -100,11 +100,13 @@ fn questions(whole: &Engine) -> Vec<(Ranking, Rules, Recommendations)> {
             let unknown = vec!["no such item".to_owned()];
             questions.push((
                 Ranking::ForHistory { history: unknown.clone() },
+                10,
                 rules.clone(),
                 whole.for_history_with(&unknown, 10, &rules).unwrap(),
             ));
             questions.push((
                 Ranking::NextUp { history: Vec::new(), exclude_history: true },
+                10,
                 rules.clone(),
                 whole.next_up_with(&[] as &[&str], 10, true, &rules).unwrap(),
             ));
@@ -113,20 +115,13 @@ fn questions(whole: &Engine) -> Vec<(Ranking, Rules, Recommendations)> {
     questions
 }
 
-fn k_of(answer: &Recommendations, ranking: &Ranking) -> usize {
-    // The whole engine was asked for as many as it gave, except where the
-    // rules left fewer: ask the shards the same k.
-    let _ = ranking;
-    answer.items.len().max(1)
-}
-
 fn assert_same_answers(files: &BundleFiles, counts: &[usize], score_tolerance: f32) {
     let whole = Engine::load(files).unwrap();
     let questions = questions(&whole);
     for &count in counts {
         let shards = Shards::load(files, &LoadOptions::default(), count).unwrap();
-        for (ranking, rules, expected) in &questions {
-            let got = shards.rank(ranking, k_of(expected, ranking), rules).unwrap();
+        for (ranking, k, rules, expected) in &questions {
+            let got = shards.rank(ranking, *k, rules).unwrap();
             let ids =
                 |answer: &Recommendations| answer.items.iter().map(|i| i.id.clone()).collect::<Vec<_>>();
             assert_eq!(ids(&got), ids(expected), "{count} shards, {ranking:?}");

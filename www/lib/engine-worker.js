@@ -6,9 +6,9 @@
 // unusable: this Worker then answers every request with `engine_trap`, and the
 // page replaces it.
 import { readVersionFiles, streamVersionFiles } from './channel.js';
-import { withStock } from './stock.js';
+import { argsWithStock } from './stock.js';
 import {
-  FROM_WORKER, MAX_K, METHODS, RANKINGS, SHARD_METHODS, TO_WORKER, callArgs, checkToWorker, errorResultMessage, failedMessage,
+  FROM_WORKER, MAX_K, RANKINGS, SHARD_METHODS, TO_WORKER, callArgs, checkToWorker, errorResultMessage, failedMessage,
   loadedMessage, resultMessage,
 } from './protocol.js';
 
@@ -138,8 +138,7 @@ function answer(id, method, checked) {
   try {
     if (trapped) throw trapped;
     if (RANKINGS.includes(method)) {
-      const rules = METHODS[method].indexOf('rules');
-      const args = checked.with(rules, withStock(checked[rules], stock));
+      const args = argsWithStock(method, checked, stock);
       // Catalog rows and scores in two buffers, transferred; the page knows the catalog.
       const value = guarded(() => engine.rankRows(method, args));
       postMessage(resultMessage(id, value), [value.rows.buffer, value.scores.buffer]);

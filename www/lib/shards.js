@@ -8,10 +8,10 @@
 // lifecycle, fusion windows and rollbacks treat it as one Worker.
 import { UnavailableError } from './errors.js';
 import { EngineClient, itemsFromRows } from './protocol.js';
-import { withStock } from './stock.js';
+import { argsWithStock } from './stock.js';
 
 /** Rankings that scan a split matrix: answered by every shard, merged here. */
-const SPLIT = Object.freeze({ similar: 3, forHistory: 2, nextUp: 3 }); // method -> index of its rules argument
+const SPLIT = Object.freeze(['similar', 'forHistory', 'nextUp']);
 
 export class ShardedClient {
   version;
@@ -91,14 +91,10 @@ export class ShardedClient {
   }
 
   async #answer(method, args) {
-    if (Object.hasOwn(SPLIT, method)) {
-      const rules = SPLIT[method];
-      const stocked = args.with(rules, withStock(args[rules], this.#stock));
-      return itemsFromRows(await this.#rank(method, stocked), this.info.catalog);
-    }
-    if (method === 'search') {
-      const stocked = args.with(3, withStock(args[3], this.#stock));
-      return itemsFromRows(await this.#search(stocked), this.info.catalog);
+    if (SPLIT.includes(method) || method === 'search') {
+      const stocked = argsWithStock(method, args, this.#stock);
+      const rows = method === 'search' ? await this.#search(stocked) : await this.#rank(method, stocked);
+      return itemsFromRows(rows, this.info.catalog);
     }
     if (method === 'memory') {
       const shards = await Promise.all(this.#shards.map((shard) => shard.call('memory', [])));

@@ -13,6 +13,7 @@
 import {
   CACHE_NAME, POINTER_MAX_BYTES, UpdateFailure, parsePublicKeys, parseSignature, readBounded, verifyManifest,
 } from './channel.js';
+import { METHODS } from './protocol.js';
 
 export const STOCK_FILE = 'stock.json';
 export const STOCK_MAX_BYTES = 4 * 1024 * 1024;
@@ -98,6 +99,12 @@ export function parseStock(bytes) {
       && Object.entries(fields).every(([name, value]) => name !== 'id' && name !== 'category' && scalar(value)));
   if (!fine) throw bad('overrides must map item ids to { attribute: text, number or true/false }');
   return { outOfStock, overrides };
+}
+
+/** A ranking method's arguments with the stock applied to its rules (the argument protocol.js's METHODS names `rules`). */
+export function argsWithStock(method, args, stock) {
+  const rules = METHODS[method].indexOf('rules');
+  return args.with(rules, withStock(args[rules], stock));
 }
 
 /** `rules` (a call's, maybe undefined) with the stock applied: its ids excluded, its overrides under the call's own. */
