@@ -144,3 +144,33 @@ fn a_click_costs_one_lstm_step_and_gives_the_full_encodes_answer() {
         "a changed item is encoded whole"
     );
 }
+
+/// The encoder keeps its tract sessions between calls: one history's query
+/// must not depend on what was encoded before it (a scan that carried its
+/// state from run to run would make it so).
+#[test]
+fn a_query_does_not_depend_on_the_histories_encoded_before() {
+    use edgerec::models::SequenceModel;
+    let files = common::default_bundle();
+    let bundle = edgerec::Bundle::from_files(&files).unwrap();
+    let parts = bundle.next_up.unwrap();
+    let fresh = || {
+        SequenceModel::new(
+            parts.encoder.expect("the full build loads the encoder"),
+            parts.items.clone(),
+            parts.max_len,
+        )
+        .unwrap()
+    };
+    let engine = engine();
+    let rows: Vec<usize> =
+        real_history(&engine, 60).iter().map(|id| engine.catalog().index_of(id).unwrap()).collect();
+    let kept = fresh();
+    // Unrelated histories (each a full encode), then clicks, then unrelated ones again.
+    let histories: Vec<&[usize]> =
+        vec![&rows[5..25], &rows[30..32], &rows[..10], &rows[..11], &rows[..12], &rows[40..60], &rows[1..9]];
+    for history in histories {
+        let query = kept.query(history).unwrap();
+        assert_eq!(query, fresh().query(history).unwrap(), "history {history:?}");
+    }
+}

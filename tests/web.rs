@@ -150,6 +150,29 @@ fn int8_scan_on_simd128_returns_the_exact_top_k() {
     }
 }
 
+/// The f32 scan scores four rows at a time on simd128: every score must be
+/// the one row-by-row scoring gives, bit for bit, whatever the shape.
+#[wasm_bindgen_test]
+fn f32_scan_on_simd128_scores_every_row_as_one_row_alone() {
+    use edgerec::kernel::Matrix;
+    let mut state = 0x9E37_79B9_7F4A_7C15u64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0
+    };
+    for (rows, cols) in [(1_682, 64), (1_001, 48), (7, 40), (3, 64), (13, 37), (9, 5), (5, 8)] {
+        let matrix = Matrix::new(rows, cols, (0..rows * cols).map(|_| next()).collect()).unwrap();
+        let query: Vec<f32> = (0..cols).map(|_| 3.0 * next()).collect();
+        let scores = matrix.scores(&query);
+        assert_eq!(scores.len(), rows);
+        for (row, score) in scores.iter().enumerate() {
+            assert_eq!(score.to_bits(), matrix.score(row, &query).to_bits(), "{rows}x{cols}, row {row}");
+        }
+    }
+}
+
 /// `rankRows` is the same answer as the method it names, as catalog rows.
 #[wasm_bindgen_test]
 fn rank_rows_names_the_same_items_as_the_method() {

@@ -47,7 +47,13 @@ pub fn top_k(scores: &[f32], k: usize, keep: impl Fn(usize) -> bool) -> Vec<Hit>
         return Vec::new();
     }
     let mut heap: BinaryHeap<Worst> = BinaryHeap::with_capacity(k.min(scores.len()) + 1);
+    // The worst kept score once k are kept: most rows score below it, and a
+    // plain comparison turns them away before the full ranking order is asked.
+    let mut bar = f32::NEG_INFINITY;
     for (index, &score) in scores.iter().enumerate() {
+        if score < bar {
+            continue;
+        }
         let hit = Hit { index, score };
         if heap.len() == k {
             let worst = &heap.peek().expect("heap holds k > 0 hits").0;
@@ -61,6 +67,9 @@ pub fn top_k(scores: &[f32], k: usize, keep: impl Fn(usize) -> bool) -> Vec<Hit>
         heap.push(Worst(hit));
         if heap.len() > k {
             heap.pop();
+        }
+        if heap.len() == k {
+            bar = heap.peek().expect("heap holds k > 0 hits").0.score;
         }
     }
     let mut hits: Vec<Hit> = heap.into_iter().map(|w| w.0).collect();

@@ -70,7 +70,7 @@ pub const ENCODERS_BUILT_IN: bool = cfg!(feature = "next-up");
 #[cfg(feature = "next-up")]
 pub struct SequenceModel {
     /// history -> query, and the LSTM's final (h, c) when `step` is there.
-    plan: Arc<TypedRunnableModel>,
+    plan: Session,
     /// One LSTM step from a given state, for histories that grow by a click.
     step: Option<StepPlan>,
     /// The exporter's item table, taken out of the graph (see [`ItemTable`]);
@@ -84,12 +84,54 @@ pub struct SequenceModel {
 
 #[cfg(feature = "next-up")]
 struct StepPlan {
-    plan: Arc<TypedRunnableModel>,
+    plan: Session,
     hidden: usize,
     /// Padding steps after which the state no longer moves (by 1e-7): a
     /// history with at least this many left is encoded the same with one
     /// padding step fewer, which is what a step from a cached state skips.
     settled_after: usize,
+}
+
+/// The model optimised into a plan whose every run starts from its inputs
+/// alone: a scan (the LSTM) otherwise carries its state from one run of a
+/// kept [`Session`] to the next, as a streaming model would want. (A scan of
+/// one step, the click plan's, is then inlined: no scan is left to run.)
+#[cfg(feature = "next-up")]
+fn runnable(mut model: TypedModel) -> TractResult<Arc<TypedRunnableModel>> {
+    use tract_onnx::tract_core::ops::scan::Scan;
+    for node in &mut model.nodes {
+        if let Some(scan) = node.op_as::<Scan>() {
+            node.op = Box::new(Scan { reset_every_turn: true, ..scan.clone() });
+        }
+    }
+    model.into_optimized()?.into_runnable()
+}
+
+/// A plan and one running state of it, kept between calls: spawning a state
+/// (the LSTM's scan body included) costs more than a one-step run.
+#[cfg(feature = "next-up")]
+struct Session {
+    plan: Arc<TypedRunnableModel>,
+    state: Mutex<TypedSimpleState>,
+}
+
+#[cfg(feature = "next-up")]
+impl Session {
+    fn new(plan: Arc<TypedRunnableModel>) -> Result<Self, SequenceError> {
+        let state = plan.spawn().map_err(|e| SequenceError::Load { reason: format!("{e:#}") })?;
+        Ok(Self { plan, state: Mutex::new(state) })
+    }
+
+    fn run(&self, inputs: TVec<TValue>) -> Result<TVec<TValue>, SequenceError> {
+        // A poisoned lock only means a panic elsewhere; the state is replaced after any failure.
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let outputs = state.run(inputs);
+        if outputs.is_err() {
+            // A failed run may leave values of its turn behind: start the next one afresh.
+            *state = self.plan.spawn().map_err(run_error)?;
+        }
+        outputs.map_err(run_error)
+    }
 }
 
 #[cfg(feature = "next-up")]
@@ -171,7 +213,7 @@ impl SequenceModel {
             .and_then(|model| model.into_typed())
             .map_err(load)?;
         check_gathered_tables(&typed, item_count + 1)?;
-        let plan = typed.into_optimized().and_then(|model| model.into_runnable()).map_err(load)?;
+        let plan = Session::new(runnable(typed).map_err(load)?)?;
         let step = match hidden {
             Some(hidden) => {
                 into_step_graph(&mut proto, hidden);
@@ -183,7 +225,7 @@ impl SequenceModel {
                     .and_then(|model| model.into_typed())
                     .map_err(load)?;
                 check_gathered_tables(&typed, item_count + 1)?;
-                let plan = typed.into_optimized().and_then(|model| model.into_runnable()).map_err(load)?;
+                let plan = Session::new(runnable(typed).map_err(load)?)?;
                 Some(StepPlan { plan, hidden, settled_after: usize::MAX })
             }
             None => None,
@@ -247,7 +289,7 @@ impl SequenceModel {
     fn encode_full(&self, recent: &[usize]) -> Result<Encoded, SequenceError> {
         let mut tokens = vec![0i64; self.max_len - recent.len()];
         tokens.extend(recent.iter().map(|&i| i as i64 + 1));
-        let outputs = self.plan.run(tvec!(self.history_input(&tokens)?.into_tvalue())).map_err(run_error)?;
+        let outputs = self.plan.run(tvec!(self.history_input(&tokens)?.into_tvalue()))?;
         // (h, c) are there only when the step plan is.
         let values = |i: usize| -> Result<Vec<f32>, SequenceError> {
             match outputs.get(i) {
@@ -273,8 +315,7 @@ impl SequenceModel {
         let token = self.history_input(&[token])?;
         let h = Tensor::from_shape(&[1, 1, step.hidden], h).map_err(run_error)?;
         let c = Tensor::from_shape(&[1, 1, step.hidden], c).map_err(run_error)?;
-        let outputs =
-            step.plan.run(tvec!(token.into_tvalue(), h.into_tvalue(), c.into_tvalue())).map_err(run_error)?;
+        let outputs = step.plan.run(tvec!(token.into_tvalue(), h.into_tvalue(), c.into_tvalue()))?;
         let values = |i: usize| -> Result<Vec<f32>, SequenceError> {
             Ok(outputs[i].to_plain_array_view::<f32>().map_err(run_error)?.iter().copied().collect())
         };
