@@ -138,7 +138,7 @@ fn int8_scan_on_simd128_returns_the_exact_top_k() {
         state ^= state << 17;
         (state >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0
     };
-    for (rows, cols) in [(3_000, 64), (2_000, 37), (500, 16), (800, 5)] {
+    for (rows, cols) in [(3_000, 64), (2_000, 37), (1_003, 24), (500, 16), (800, 5), (23, 33)] {
         let values: Vec<f32> = (0..rows * cols).map(|_| next()).collect();
         let matrix = QuantizedMatrix::quantize(rows, cols, &values);
         let query: Vec<f32> = (0..cols).map(|_| 3.0 * next()).collect();

@@ -170,7 +170,15 @@ impl QuantizedMatrix {
             scores.resize(self.rows, 0.0);
             return scores;
         }
-        for (row, &scale) in self.values.chunks_exact(self.cols).zip(&self.scales) {
+        // Four rows at a time: independent sums the CPU overlaps (integer sums
+        // are exact, so the order changes nothing).
+        let mut blocks = self.values.chunks_exact(4 * self.cols);
+        let mut scales = self.scales.chunks_exact(4);
+        for (block, scales) in (&mut blocks).zip(&mut scales) {
+            let sums = integer_dots4(block, self.cols, &rounded);
+            scores.extend(sums.iter().zip(scales).map(|(&sum, &scale)| sum as f32 * scale * step));
+        }
+        for (row, &scale) in blocks.remainder().chunks_exact(self.cols).zip(scales.remainder()) {
             scores.push(integer_dot(row, &rounded) as f32 * scale * step);
         }
         scores
@@ -217,6 +225,45 @@ fn integer_dot(row: &[i8], query: &[i16]) -> i32 {
         total += i32::from(r) * i32::from(q);
     }
     total
+}
+
+/// [`integer_dot`] of the four rows of `block` (each `cols` wide).
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+fn integer_dots4(block: &[i8], cols: usize, query: &[i16]) -> [i32; 4] {
+    use core::arch::wasm32::*;
+    let mut sums = [i32x4_splat(0); 4];
+    let steps = cols / 16;
+    for step in 0..steps {
+        let at = step * 16;
+        // SAFETY: `at + 16 <= cols == query.len()`, and row `r` of the block
+        // spans `r * cols .. (r + 1) * cols`; v128_load reads unaligned.
+        unsafe {
+            let q_low = v128_load(query.as_ptr().add(at) as *const v128);
+            let q_high = v128_load(query.as_ptr().add(at + 8) as *const v128);
+            for (r, sum) in sums.iter_mut().enumerate() {
+                let values = v128_load(block.as_ptr().add(r * cols + at) as *const v128);
+                *sum = i32x4_add(*sum, i32x4_dot_i16x8(i16x8_extend_low_i8x16(values), q_low));
+                *sum = i32x4_add(*sum, i32x4_dot_i16x8(i16x8_extend_high_i8x16(values), q_high));
+            }
+        }
+    }
+    let tail = steps * 16;
+    let mut out = [0i32; 4];
+    for (r, (sum, total)) in sums.iter().zip(&mut out).enumerate() {
+        let row = &block[r * cols..(r + 1) * cols];
+        *total = i32x4_extract_lane::<0>(*sum)
+            + i32x4_extract_lane::<1>(*sum)
+            + i32x4_extract_lane::<2>(*sum)
+            + i32x4_extract_lane::<3>(*sum)
+            + row[tail..].iter().zip(&query[tail..]).map(|(&v, &q)| i32::from(v) * i32::from(q)).sum::<i32>();
+    }
+    out
+}
+
+#[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+fn integer_dots4(block: &[i8], cols: usize, query: &[i16]) -> [i32; 4] {
+    let mut rows = block.chunks_exact(cols);
+    std::array::from_fn(|_| integer_dot(rows.next().expect("four rows"), query))
 }
 
 #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
