@@ -78,6 +78,10 @@ pub struct SequenceModel {
     table: Option<ItemTable>,
     items: ItemMatrix,
     max_len: usize,
+    /// The whole-history plan takes any length, so a short history runs
+    /// without the padding steps that would not move the state (the step
+    /// plan's `settled_after` says how many do).
+    unpadded: bool,
     /// The last history encoded (its newest `max_len` rows) and its state.
     last: Mutex<Option<Encoded>>,
 }
@@ -134,6 +138,22 @@ impl Session {
     }
 }
 
+/// What [`SequenceModel::build`] may do for the exporter's graph; each
+/// changes no answer (tested).
+#[cfg(feature = "next-up")]
+#[derive(Clone, Copy)]
+struct Shortcuts {
+    /// Take the item table out of the graph: the engine gathers the rows.
+    own_table: bool,
+    /// Encode a history without the padding steps that do not move the state.
+    skip_padding: bool,
+}
+
+#[cfg(feature = "next-up")]
+impl Shortcuts {
+    const ALL: Self = Self { own_table: true, skip_padding: true };
+}
+
 #[cfg(feature = "next-up")]
 #[derive(Clone)]
 struct Encoded {
@@ -162,7 +182,7 @@ impl SequenceModel {
     /// state is the query), it also builds a one-step plan for clicks.
     pub fn new(onnx: &[u8], items: ItemMatrix, max_len: usize) -> Result<Self, SequenceError> {
         let item_count = items.rows();
-        Self::build(onnx, items, item_count, max_len, true)
+        Self::build(onnx, items, item_count, max_len, Shortcuts::ALL)
     }
 
     /// [`Self::new`] for shard 0 of a split version: `items` holds its rows
@@ -173,17 +193,17 @@ impl SequenceModel {
         item_count: usize,
         max_len: usize,
     ) -> Result<Self, SequenceError> {
-        Self::build(onnx, items, item_count, max_len, true)
+        Self::build(onnx, items, item_count, max_len, Shortcuts::ALL)
     }
 
-    /// [`Self::new`]; `own_table`: take the exporter's item table out of the
-    /// graph (false only to test that this changes no answer).
+    /// [`Self::new`], with the shortcuts the exporter's graph allows (all of
+    /// them, except to test that one changes no answer).
     fn build(
         onnx: &[u8],
         items: ItemMatrix,
         item_count: usize,
         max_len: usize,
-        own_table: bool,
+        shortcuts: Shortcuts,
     ) -> Result<Self, SequenceError> {
         if max_len == 0 {
             return Err(SequenceError::ZeroMaxLen);
@@ -195,21 +215,26 @@ impl SequenceModel {
         // The graph is edited in place, never copied: its item table can be
         // hundreds of MB, and wasm memory never shrinks.
         let hidden = add_state_outputs(&mut proto);
-        let table = hidden.filter(|_| own_table).and_then(|_| ItemTable::take_from(&mut proto));
+        let table = hidden.filter(|_| shortcuts.own_table).and_then(|_| ItemTable::take_from(&mut proto));
         if let Some(table) = &table {
             if table.rows < item_count + 1 {
                 return Err(SequenceError::TableTooSmall { rows: table.rows, needed: item_count + 1 });
             }
         }
-        let input_fact = |len: usize| -> InferenceFact {
+        let input_fact = |len: TDim| -> InferenceFact {
             match &table {
-                Some(table) => f32::fact([1, len, table.width]).into(),
-                None => i64::fact([1, len]).into(),
+                Some(table) => f32::fact([1.to_dim(), len, table.width.to_dim()]).into(),
+                None => i64::fact([1.to_dim(), len]).into(),
             }
         };
+        // The exporter's graph takes a history of any length (see `unpadded`).
+        let unpadded = hidden.is_some() && shortcuts.skip_padding;
         let typed = framework
             .model_for_proto_model(&proto)
-            .and_then(|model| model.with_input_fact(0, input_fact(max_len)))
+            .and_then(|model| {
+                let len = if unpadded { model.symbols.sym("S").to_dim() } else { max_len.to_dim() };
+                model.with_input_fact(0, input_fact(len))
+            })
             .and_then(|model| model.into_typed())
             .map_err(load)?;
         check_gathered_tables(&typed, item_count + 1)?;
@@ -219,7 +244,7 @@ impl SequenceModel {
                 into_step_graph(&mut proto, hidden);
                 let typed = framework
                     .model_for_proto_model(&proto)
-                    .and_then(|model| model.with_input_fact(0, input_fact(1)))
+                    .and_then(|model| model.with_input_fact(0, input_fact(1.to_dim())))
                     .and_then(|model| model.with_input_fact(1, f32::fact([1, 1, hidden]).into()))
                     .and_then(|model| model.with_input_fact(2, f32::fact([1, 1, hidden]).into()))
                     .and_then(|model| model.into_typed())
@@ -230,7 +255,7 @@ impl SequenceModel {
             }
             None => None,
         };
-        let mut model = Self { plan, step, table, items, max_len, last: Mutex::new(None) };
+        let mut model = Self { plan, step, table, items, max_len, unpadded, last: Mutex::new(None) };
         let probe = model.encode_full(&[])?;
         if probe.query.len() != model.items.cols() {
             return Err(SequenceError::OutputSize { expected: model.items.cols(), found: probe.query.len() });
@@ -287,7 +312,12 @@ impl SequenceModel {
 
     /// The whole history (at most `max_len` rows) through the encoder.
     fn encode_full(&self, recent: &[usize]) -> Result<Encoded, SequenceError> {
-        let mut tokens = vec![0i64; self.max_len - recent.len()];
+        let mut pads = self.max_len - recent.len();
+        if let (true, Some(step)) = (self.unpadded, &self.step) {
+            // At least one token: a scan of no steps is not a run.
+            pads = pads.min(step.settled_after).max(usize::from(recent.is_empty()));
+        }
+        let mut tokens = vec![0i64; pads];
         tokens.extend(recent.iter().map(|&i| i as i64 + 1));
         let outputs = self.plan.run(tvec!(self.history_input(&tokens)?.into_tvalue()))?;
         // (h, c) are there only when the step plan is.
@@ -610,8 +640,10 @@ mod tests {
     fn the_exporters_table_leaves_the_graph_and_no_query_changes() {
         let (onnx, items) = committed();
         let count = items.rows();
-        let owned = SequenceModel::build(&onnx, items.clone(), count, 50, true).unwrap();
-        let in_graph = SequenceModel::build(&onnx, items, count, 50, false).unwrap();
+        let owned = SequenceModel::build(&onnx, items.clone(), count, 50, Shortcuts::ALL).unwrap();
+        let in_graph =
+            SequenceModel::build(&onnx, items, count, 50, Shortcuts { own_table: false, ..Shortcuts::ALL })
+                .unwrap();
         assert_eq!(owned.table.as_ref().map(|t| (t.rows, t.width)), Some((1683, 65)));
         assert!(in_graph.table.is_none());
         // Whole encodes, then one click at a time (steps), up to past max_len.
@@ -622,5 +654,35 @@ mod tests {
             assert_eq!(how_a, how_b, "length {len}");
             assert_eq!(a, b, "length {len}");
         }
+    }
+
+    #[test]
+    fn a_history_encoded_without_its_padding_gets_the_padded_query() {
+        let (onnx, items) = committed();
+        let count = items.rows();
+        let unpadded = SequenceModel::build(&onnx, items.clone(), count, 50, Shortcuts::ALL).unwrap();
+        let padded = SequenceModel::build(
+            &onnx,
+            items,
+            count,
+            50,
+            Shortcuts { skip_padding: false, ..Shortcuts::ALL },
+        )
+        .unwrap();
+        assert!(unpadded.unpadded && !padded.unpadded);
+        // tract's sigmoid leaves a trace of the padding in the state for a few steps.
+        let settled_after = unpadded.step.as_ref().map(|step| step.settled_after);
+        assert!(settled_after.is_some_and(|steps| steps < 10), "{settled_after:?}");
+        let history: Vec<usize> = (0..60).map(|i| (i * 53 + 11) % 1682).collect();
+        let mut largest = 0f32;
+        for len in [0usize, 1, 2, 3, 7, 20, 30, 49, 50, 51, 60] {
+            // Whole encodes only: a fresh history each time.
+            let a = unpadded.encode_full(&history[len.saturating_sub(50)..len]).unwrap();
+            let b = padded.encode_full(&history[len.saturating_sub(50)..len]).unwrap();
+            for (x, y) in a.query.iter().chain(&a.h).chain(&a.c).zip(b.query.iter().chain(&b.h).chain(&b.c)) {
+                largest = largest.max((x - y).abs());
+            }
+        }
+        assert!(largest <= 1e-5, "largest difference {largest:e}");
     }
 }
