@@ -92,26 +92,21 @@ fn a_broken_encoder_is_refused_with_its_own_code() {
 /// cached state, and gives the full re-encode's query within 1e-5; anything
 /// else (a changed item, a history past max_len's padding margin) is encoded
 /// whole.
+/// A maker of the bundle's encoder, each one new (no history encoded yet).
+fn sequence_model(files: &edgerec::BundleFiles) -> impl Fn() -> edgerec::models::SequenceModel + '_ {
+    move || {
+        let parts = edgerec::Bundle::from_files(files).unwrap().next_up.unwrap();
+        let encoder = parts.encoder.expect("the full build loads the encoder");
+        edgerec::models::SequenceModel::new(encoder, parts.items, parts.max_len).unwrap()
+    }
+}
+
 #[test]
 fn a_click_costs_one_lstm_step_and_gives_the_full_encodes_answer() {
-    use edgerec::models::{Encoding, SequenceModel};
+    use edgerec::models::Encoding;
     let files = common::default_bundle();
-    let bundle = edgerec::Bundle::from_files(&files).unwrap();
-    let parts = bundle.next_up.unwrap();
-    let clicking = SequenceModel::new(
-        parts.encoder.expect("the full build loads the encoder"),
-        parts.items.clone(),
-        parts.max_len,
-    )
-    .unwrap();
-    let fresh = || {
-        SequenceModel::new(
-            parts.encoder.expect("the full build loads the encoder"),
-            parts.items.clone(),
-            parts.max_len,
-        )
-        .unwrap()
-    };
+    let fresh = sequence_model(&files);
+    let clicking = fresh();
     let engine = engine();
     let rows: Vec<usize> =
         real_history(&engine, 60).iter().map(|id| engine.catalog().index_of(id).unwrap()).collect();
@@ -150,18 +145,8 @@ fn a_click_costs_one_lstm_step_and_gives_the_full_encodes_answer() {
 /// state from run to run would make it so).
 #[test]
 fn a_query_does_not_depend_on_the_histories_encoded_before() {
-    use edgerec::models::SequenceModel;
     let files = common::default_bundle();
-    let bundle = edgerec::Bundle::from_files(&files).unwrap();
-    let parts = bundle.next_up.unwrap();
-    let fresh = || {
-        SequenceModel::new(
-            parts.encoder.expect("the full build loads the encoder"),
-            parts.items.clone(),
-            parts.max_len,
-        )
-        .unwrap()
-    };
+    let fresh = sequence_model(&files);
     let engine = engine();
     let rows: Vec<usize> =
         real_history(&engine, 60).iter().map(|id| engine.catalog().index_of(id).unwrap()).collect();

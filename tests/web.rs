@@ -126,18 +126,23 @@ fn load_options_from_js_are_checked() {
     Engine::new(&files, &parse(r#"{ "limits": { "maxItems": 1682 } }"#)).expect("within the limits");
 }
 
+/// Values in [-1, 1) from a fixed seed (xorshift).
+fn pseudo_random(seed: u64) -> impl FnMut() -> f32 {
+    let mut state = seed;
+    move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0
+    }
+}
+
 /// The int8 scan's integer pass runs on simd128 here: it must find exactly
 /// the top k of the exact int8 scores, as the scalar pass does natively.
 #[wasm_bindgen_test]
 fn int8_scan_on_simd128_returns_the_exact_top_k() {
     use edgerec::kernel::{search, top_k, ItemMatrix, QuantizedMatrix};
-    let mut state = 0x2545_F491_4F6C_DD1Du64;
-    let mut next = move || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        (state >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0
-    };
+    let mut next = pseudo_random(0x2545_F491_4F6C_DD1D);
     for (rows, cols) in [(3_000, 64), (2_000, 37), (1_003, 24), (500, 16), (800, 5), (23, 33)] {
         let values: Vec<f32> = (0..rows * cols).map(|_| next()).collect();
         let matrix = QuantizedMatrix::quantize(rows, cols, &values);
@@ -155,13 +160,7 @@ fn int8_scan_on_simd128_returns_the_exact_top_k() {
 #[wasm_bindgen_test]
 fn f32_scan_on_simd128_scores_every_row_as_one_row_alone() {
     use edgerec::kernel::Matrix;
-    let mut state = 0x9E37_79B9_7F4A_7C15u64;
-    let mut next = move || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        (state >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0
-    };
+    let mut next = pseudo_random(0x9E37_79B9_7F4A_7C15);
     for (rows, cols) in [(1_682, 64), (1_001, 48), (7, 40), (3, 64), (13, 37), (9, 5), (5, 8)] {
         let matrix = Matrix::new(rows, cols, (0..rows * cols).map(|_| next()).collect()).unwrap();
         let query: Vec<f32> = (0..cols).map(|_| 3.0 * next()).collect();

@@ -1,0 +1,11 @@
+import { serve } from './static-server.mjs';
+import { launch } from './browser.mjs';
+const repo = '/work/main/';
+const server = await serve(`${repo}www/`, { isolated: true, mounts: { '/fixture/': `${repo}tests/e2e/fixtures/` } });
+const browser = await launch();
+const page = await browser.newPage();
+page.on('console', (m) => console.log('console:', m.text()));
+await page.goto(`${server.url}fixture/breakdown.html`);
+const r = await page.waitForFunction(() => window.result, null, { timeout: 600000 }).then((h) => h.jsonValue());
+console.log(r);
+await browser.close(); await server.close();

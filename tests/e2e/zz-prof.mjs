@@ -1,0 +1,23 @@
+import { serve } from './static-server.mjs';
+import { launch } from './browser.mjs';
+const repo = new URL('../../', import.meta.url).pathname;
+const server = await serve(`${repo}www/`, { isolated: true, mounts: { '/fixture/': `${repo}tests/e2e/fixtures/`, '/pkgnames/': '/work/scratch/pkgnames/' } });
+const browser = await launch();
+const page = await browser.newPage();
+await page.goto(`${server.url}fixture/prof.html`);
+console.log(await page.waitForFunction(() => window.ready, null, { timeout: 60000 }).then((h) => h.jsonValue()));
+await page.evaluate(() => window.run(100));
+const cdp = await page.context().newCDPSession(page);
+await cdp.send('Profiler.enable');
+await cdp.send('Profiler.setSamplingInterval', { interval: 25 });
+await cdp.send('Profiler.start');
+console.log('ms per pair', await page.evaluate(() => window.run(1500)));
+const { profile } = await cdp.send('Profiler.stop');
+const self = new Map();
+const total = profile.samples.length;
+const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+const counts = new Map();
+for (const s of profile.samples) counts.set(s, (counts.get(s) ?? 0) + 1);
+for (const [id, c] of counts) { const n = byId.get(id); const name = n.callFrame.functionName || n.callFrame.url.split('/').pop() || '(anon)'; self.set(name, (self.get(name) ?? 0) + c); }
+for (const [name, c] of [...self].sort((a, b) => b[1] - a[1]).slice(0, 45)) console.log((100 * c / total).toFixed(1).padStart(5), name.slice(0, 150));
+await browser.close(); await server.close();
