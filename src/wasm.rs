@@ -659,15 +659,25 @@ fn rows_object(
     skipped: &[String],
     source: &str,
 ) -> Result<JsValue, JsValue> {
+    thread_local! {
+        /// The answer's property names, made once: each JS string made from
+        /// Rust is decoded again, and every ranking through a Worker comes here.
+        static KEYS: [JsValue; 5] = ["version", "rows", "scores", "skipped", "source"].map(JsValue::from_str);
+    }
     let rows: Vec<u32> = hits.iter().map(|hit| hit.index as u32).collect();
     let scores: Vec<f32> = hits.iter().map(|hit| hit.score).collect();
-    let value = Object::new();
-    set(&value, "version", &JsValue::from_str(engine.version()))?;
-    set(&value, "rows", &Uint32Array::from(rows.as_slice()).into())?;
-    set(&value, "scores", &Float32Array::from(scores.as_slice()).into())?;
-    set(&value, "skipped", &to_js(skipped)?)?;
-    set(&value, "source", &JsValue::from_str(source))?;
-    Ok(value.into())
+    let values = [
+        JsValue::from_str(engine.version()),
+        Uint32Array::from(rows.as_slice()).into(),
+        Float32Array::from(scores.as_slice()).into(),
+        to_js(skipped)?,
+        JsValue::from_str(source),
+    ];
+    let object = Object::new();
+    KEYS.with(|keys| {
+        keys.iter().zip(&values).try_for_each(|(key, value)| Reflect::set(&object, key, value).map(|_| ()))
+    })?;
+    Ok(object.into())
 }
 
 fn set(object: &JsValue, name: &str, value: &JsValue) -> Result<(), JsValue> {

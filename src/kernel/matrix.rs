@@ -73,11 +73,6 @@ impl Matrix {
         Self { values }
     }
 
-    /// Dot product of every row with `query`.
-    ///
-    /// # Panics
-    /// If `query.len() != self.cols()`; callers build queries from this
-    /// matrix's own dimensions.
     /// Row `index` · `query`, computed as [`Self::scores`] computes it.
     pub fn score(&self, index: usize, query: &[f32]) -> f32 {
         let cols = self.cols();
@@ -85,6 +80,11 @@ impl Matrix {
         dot(&values[index * cols..(index + 1) * cols], query)
     }
 
+    /// Dot product of every row with `query`.
+    ///
+    /// # Panics
+    /// If `query.len() != self.cols()`; callers build queries from this
+    /// matrix's own dimensions.
     pub fn scores(&self, query: &[f32]) -> Vec<f32> {
         assert_eq!(query.len(), self.cols(), "query dimension");
         let values = self.values.as_slice().expect("standard layout");

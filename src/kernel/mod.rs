@@ -10,7 +10,7 @@ mod top_k;
 pub use matrix::{Matrix, MatrixError};
 pub use quantized::{rerank_depth, QuantizedMatrix};
 pub use row_set::RowSet;
-pub use top_k::{top_k, Hit};
+pub use top_k::{top_k, Hit, TopK};
 
 /// An item matrix as a bundle stores it: f32, or int8 with a scale per row.
 #[derive(Debug, Clone, PartialEq)]
@@ -119,6 +119,8 @@ pub fn search_with(
     }
     match matrix {
         ItemMatrix::F32(m) => {
+            // Scored first, ranked after: in wasm, ranking inside the
+            // simd128 scan slowed the scan more than it saved.
             let mut scores = m.scores(query);
             if let Some(bonus) = bonus {
                 scores.iter_mut().zip(bonus).for_each(|(score, b)| *score += b);

@@ -11,7 +11,7 @@
 //! the exact top k.
 
 use super::matrix::MatrixError;
-use super::top_k::{top_k, Hit};
+use super::top_k::{Hit, TopK};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct QuantizedMatrix {
@@ -148,11 +148,15 @@ impl QuantizedMatrix {
     ) -> Vec<Hit> {
         assert_eq!(query.len(), self.cols, "query dimension");
         let extra = |row: usize| bonus.map_or(0.0, |b| b[row]);
-        let mut approximate = self.approximate_scores(query);
-        if let Some(bonus) = bonus {
-            approximate.iter_mut().zip(bonus).for_each(|(score, b)| *score += b);
-        }
-        let mut hits: Vec<Hit> = top_k(&approximate, rerank_depth(k), keep)
+        // Ranked as scored: at a million rows, holding every score cost more
+        // memory traffic than it saved.
+        let mut candidates = TopK::new(rerank_depth(k), self.rows);
+        self.each_approximate_score(query, |row, score| match bonus {
+            Some(bonus) => candidates.offer(row, score + bonus[row], &keep),
+            None => candidates.offer(row, score, &keep),
+        });
+        let mut hits: Vec<Hit> = candidates
+            .into_hits()
             .into_iter()
             .map(|hit| Hit { index: hit.index, score: self.score(hit.index, query) + extra(hit.index) })
             .collect();
@@ -161,27 +165,31 @@ impl QuantizedMatrix {
         hits
     }
 
-    /// Every row's score against the query rounded to i16 (in the same units
-    /// as the exact scores, so a bonus adds to both alike).
-    fn approximate_scores(&self, query: &[f32]) -> Vec<f32> {
+    /// Calls `visit(row, score)` for every row in order, scored against the
+    /// query rounded to i16 (in the same units as the exact scores, so a
+    /// bonus adds to both alike).
+    fn each_approximate_score(&self, query: &[f32], mut visit: impl FnMut(usize, f32)) {
         let (rounded, step) = rounded_query(query);
-        let mut scores = Vec::with_capacity(self.rows);
         if self.cols == 0 {
-            scores.resize(self.rows, 0.0);
-            return scores;
+            (0..self.rows).for_each(|row| visit(row, 0.0));
+            return;
         }
         // Four rows at a time: independent sums the CPU overlaps (integer sums
         // are exact, so the order changes nothing).
         let mut blocks = self.values.chunks_exact(4 * self.cols);
         let mut scales = self.scales.chunks_exact(4);
+        let mut row = 0;
         for (block, scales) in (&mut blocks).zip(&mut scales) {
             let sums = integer_dots4(block, self.cols, &rounded);
-            scores.extend(sums.iter().zip(scales).map(|(&sum, &scale)| sum as f32 * scale * step));
+            for (&sum, &scale) in sums.iter().zip(scales) {
+                visit(row, sum as f32 * scale * step);
+                row += 1;
+            }
         }
-        for (row, &scale) in blocks.remainder().chunks_exact(self.cols).zip(scales.remainder()) {
-            scores.push(integer_dot(row, &rounded) as f32 * scale * step);
+        for (values, &scale) in blocks.remainder().chunks_exact(self.cols).zip(scales.remainder()) {
+            visit(row, integer_dot(values, &rounded) as f32 * scale * step);
+            row += 1;
         }
-        scores
     }
 }
 

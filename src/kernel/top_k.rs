@@ -46,33 +46,69 @@ pub fn top_k(scores: &[f32], k: usize, keep: impl Fn(usize) -> bool) -> Vec<Hit>
     if k == 0 {
         return Vec::new();
     }
-    let mut heap: BinaryHeap<Worst> = BinaryHeap::with_capacity(k.min(scores.len()) + 1);
-    // The worst kept score once k are kept: most rows score below it, and a
-    // plain comparison turns them away before the full ranking order is asked.
-    let mut bar = f32::NEG_INFINITY;
+    let mut best = TopK::new(k, scores.len());
     for (index, &score) in scores.iter().enumerate() {
-        if score < bar {
-            continue;
+        best.offer(index, score, &keep);
+    }
+    best.into_hits()
+}
+
+/// The best `k` of the rows offered to it, one at a time, so a scan can rank
+/// as it scores, without holding every score.
+pub struct TopK {
+    k: usize,
+    heap: BinaryHeap<Worst>,
+    /// The worst kept score once k are kept: most rows score below it, and a
+    /// plain comparison turns them away before the full ranking order is asked.
+    bar: f32,
+}
+
+impl TopK {
+    /// For the best `k` of at most `rows` rows.
+    pub fn new(k: usize, rows: usize) -> Self {
+        Self { k, heap: BinaryHeap::with_capacity(k.min(rows) + 1), bar: f32::NEG_INFINITY }
+    }
+
+    /// Keeps row `index` if it ranks among the best `k` so far and `keep`
+    /// accepts it (asked only of rows that would be kept).
+    #[inline(always)]
+    #[allow(clippy::neg_cmp_op_on_partial_ord)]
+    pub fn offer(&mut self, index: usize, score: f32, keep: impl Fn(usize) -> bool) {
+        // The one comparison most rows get (a NaN on either side fails it
+        // and is ranked in full); the rest out of line.
+        if !(score < self.bar) {
+            self.consider(Hit { index, score }, keep);
         }
-        let hit = Hit { index, score };
-        if heap.len() == k {
-            let worst = &heap.peek().expect("heap holds k > 0 hits").0;
+    }
+
+    #[inline(never)]
+    fn consider(&mut self, hit: Hit, keep: impl Fn(usize) -> bool) {
+        if self.k == 0 {
+            return;
+        }
+        let index = hit.index;
+        if self.heap.len() == self.k {
+            let worst = &self.heap.peek().expect("heap holds k > 0 hits").0;
             if hit.rank_cmp(worst) != Ordering::Less {
-                continue;
+                return;
             }
         }
         if !keep(index) {
-            continue;
+            return;
         }
-        heap.push(Worst(hit));
-        if heap.len() > k {
-            heap.pop();
+        self.heap.push(Worst(hit));
+        if self.heap.len() > self.k {
+            self.heap.pop();
         }
-        if heap.len() == k {
-            bar = heap.peek().expect("heap holds k > 0 hits").0.score;
+        if self.heap.len() == self.k {
+            self.bar = self.heap.peek().expect("heap holds k > 0 hits").0.score;
         }
     }
-    let mut hits: Vec<Hit> = heap.into_iter().map(|w| w.0).collect();
-    hits.sort_by(Hit::rank_cmp);
-    hits
+
+    /// The rows kept, best first.
+    pub fn into_hits(self) -> Vec<Hit> {
+        let mut hits: Vec<Hit> = self.heap.into_iter().map(|w| w.0).collect();
+        hits.sort_by(Hit::rank_cmp);
+        hits
+    }
 }
