@@ -66,6 +66,7 @@ class NextUpModel:
     best_epoch: int
     valid_metric: float  # validation NDCG@10 at the best epoch
     valid_hit_rate: float = float("nan")  # and HR@10
+    valid_sampled: tuple = (float("nan"), float("nan"))  # HR@10, NDCG@10 against 100 uniform negatives
 
 
 # --------------------------------------------------------------------------
@@ -207,6 +208,19 @@ def _make_rank_fn():
 # --------------------------------------------------------------------------
 
 
+def uniform_unseen(histories, targets, n_items, count, rng) -> np.ndarray:
+    """[len(targets), count] items drawn uniformly from those neither in the
+    user's history nor the target (with replacement among themselves)."""
+    out = np.zeros((len(targets), count), np.int32)
+    for u, (history, target) in enumerate(zip(histories, targets)):
+        seen = set(history) | {int(target)}
+        picked = []
+        while len(picked) < count:
+            picked.extend(int(i) for i in rng.integers(0, n_items, count) if int(i) not in seen)
+        out[u] = picked[:count]
+    return out
+
+
 def _bucket_len(n: int) -> int:
     for b in BUCKETS:
         if n <= b:
@@ -340,6 +354,7 @@ def train_next_up(
     negatives: int | str | None = "auto",
     max_seconds: float | None = None,
     valid_users: int = 10000,
+    refit: bool = True,
 ) -> NextUpModel:
     """Train the next-item LSTM; see the module docstring for the model.
 
@@ -374,6 +389,7 @@ def train_next_up(
             v_hist = [v_hist[i] for i in pick]
             v_tgt = [v_tgt[i] for i in pick]
         v_tgt = np.asarray(v_tgt, np.int32)
+        v_neg = uniform_unseen(v_hist, v_tgt, n_items, 100, vr)
         if len(v_tgt) == 0:
             log("lstm: no user has a validation item; training without validation")
             valid = False
@@ -392,15 +408,32 @@ def train_next_up(
         f"softmax={'sampled %d' % negatives if sampled else 'full'}"
     )
 
-    params = {k: jnp.asarray(v) for k, v in _init_params(n_items, dim, seed, tied).items()}
-    m = {k: jnp.zeros_like(v) for k, v in params.items()}
-    v = {k: jnp.zeros_like(v) for k, v in params.items()}
-    t = jnp.asarray(0, jnp.int32)
     step = _make_train_step(lr, weight_decay, emb_dropout, out_dropout)
     fwd = jax.jit(lambda p, tok: _lstm(p, tok)[1])
     rank_fn = _make_rank_fn()
     key = jax.random.PRNGKey(seed)
-    rng = np.random.default_rng(seed)
+
+    def fresh():
+        """Initial parameters, optimiser state [params, m, v, t] and the seeded batch order."""
+        params = {k: jnp.asarray(v) for k, v in _init_params(n_items, dim, seed, tied).items()}
+        zeros = lambda: {k: jnp.zeros_like(v) for k, v in params.items()}  # noqa: E731
+        return [params, zeros(), zeros(), jnp.asarray(0, jnp.int32)], np.random.default_rng(seed)
+
+    def train_epoch(state, windows, rng):
+        """One pass over `windows` in shuffled batches, updating `state`; the mean loss."""
+        total, count = 0.0, 0
+        batches = _packed_batches(windows, batch_tokens, rng)
+        for bidx in rng.permutation(len(batches)):
+            bi, bp, bt, w = batches[bidx]
+            neg = rng.integers(0, n_items, negatives).astype(np.int32) if sampled else None
+            number = int(state[3]) + 1  # the step about to run, which draws its own dropout
+            *updated, loss = step(*state, bi, bp, bt, neg, jax.random.fold_in(key, number))
+            state[:] = updated
+            total += float(loss) * w
+            count += w
+        return total / max(count, 1)
+
+    state, rng = fresh()
 
     def evaluate(p):
         Q = _queries_jax(p, v_hist, max_len, fwd)
@@ -416,34 +449,30 @@ def train_next_up(
             ranks.append(np.asarray(rank_fn(q, items, tg))[:n])
         r = np.concatenate(ranks)
         hit = r < 10
-        return float(np.mean(hit)), float(np.mean(np.where(hit, 1.0 / np.log2(r + 2.0), 0.0)))
+        # The same items against 100 uniformly drawn ones the user has not seen (reported, not chosen on).
+        ts = np.sum(Q * items[v_tgt], axis=1)
+        ns = np.einsum("nd,nkd->nk", Q, np.asarray(items)[v_neg])
+        rs = np.sum(ns > ts[:, None], axis=1)
+        hs = rs < 10
+        sampled_metrics = (float(np.mean(hs)), float(np.mean(np.where(hs, 1.0 / np.log2(rs + 2.0), 0.0))))
+        return float(np.mean(hit)), float(np.mean(np.where(hit, 1.0 / np.log2(r + 2.0), 0.0))), sampled_metrics
 
     best = (-1.0, 0, None)
     best_hit_rate = float("nan")
+    best_sampled = (float("nan"), float("nan"))
     bad = 0
-    step_i = 0
     for epoch in range(1, epochs + 1):
         te = time.time()
-        batches = _packed_batches(windows, batch_tokens, rng)
-        tot, cnt = 0.0, 0
-        for bidx in rng.permutation(len(batches)):
-            bi, bp, bt, w = batches[bidx]
-            step_i += 1
-            neg = None
-            if sampled:
-                neg = rng.integers(0, n_items, negatives).astype(np.int32)
-            params, m, v, t, loss = step(
-                params, m, v, t, bi, bp, bt, neg, jax.random.fold_in(key, step_i)
-            )
-            tot += float(loss) * w
-            cnt += w
-        msg = f"epoch {epoch:3d} loss {tot / max(cnt, 1):.4f}"
+        loss = train_epoch(state, windows, rng)
+        params = state[0]
+        msg = f"epoch {epoch:3d} loss {loss:.4f}"
         if valid:
-            hr, ndcg = evaluate(params)
-            msg += f" valid HR@10 {hr:.4f} NDCG@10 {ndcg:.4f}"
+            hr, ndcg, sampled_metrics = evaluate(params)
+            msg += f" valid HR@10 {hr:.4f} NDCG@10 {ndcg:.4f} sampled {sampled_metrics[0]:.4f} {sampled_metrics[1]:.4f}"
             if ndcg > best[0]:
                 best = (ndcg, epoch, jax.tree_util.tree_map(np.asarray, params))
                 best_hit_rate = hr
+                best_sampled = sampled_metrics
                 bad = 0
             else:
                 bad += 1
@@ -458,6 +487,17 @@ def train_next_up(
             break
 
     valid_metric, best_epoch, bp = best
+    if valid and refit:
+        # The validation items were held out only to choose the epoch count:
+        # train again from the start on every sequence for that many epochs,
+        # so the model learns each user's most recent step too.
+        state, rng = fresh()
+        windows = _training_windows([list(s) for s in sequences], max_len)
+        for epoch in range(1, best_epoch + 1):
+            te = time.time()
+            loss = train_epoch(state, windows, rng)
+            log(f"refit epoch {epoch:3d} loss {loss:.4f} {time.time() - te:.1f}s (total {time.time() - t0:.0f}s)")
+        bp = jax.tree_util.tree_map(np.asarray, state[0])
     bp = {k: np.asarray(v, np.float32) for k, v in bp.items()}
     onnx_bytes = export_onnx(bp, max_len)
     item_matrix = np.ascontiguousarray(_out_matrix(bp), np.float32)
@@ -470,6 +510,7 @@ def train_next_up(
         best_epoch=best_epoch,
         valid_metric=valid_metric,
         valid_hit_rate=best_hit_rate,
+        valid_sampled=best_sampled,
     )
 
 
