@@ -386,7 +386,8 @@ def arguments(argv=None):
     parser.add_argument("--next-up-dim", type=int, default=64)
     parser.add_argument("--next-up-max-len", type=int, default=50)
     parser.add_argument("--next-up-epochs", type=int, default=30, help="upper bound; early stopping decides")
-    parser.add_argument("--next-up-max-seconds", type=float, default=None, help="time budget of the LSTM")
+    parser.add_argument("--next-up-max-seconds", type=float, default=None,
+                        help="time budget of the LSTM, its refit included (skipped if it would not fit)")
     parser.add_argument("--no-next-up", action="store_true", help="leave the LSTM out")
     parser.add_argument("--trending-half-life-days", type=float, default=TRENDING_HALF_LIFE_DAYS,
                         help="trending: an event's weight halves every this many days before the newest event")
