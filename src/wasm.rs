@@ -214,7 +214,7 @@ mod split {
 
     use super::{
         engine_error, error, exclude_history_arg, history_arg, invalid_argument, k_arg, load_options,
-        optional_history_arg, optional_string_arg, rows_object, rules_arg, run_static_constructors_once, set,
+        optional_history_arg, optional_string_arg, rows_object, rules_arg, run_static_constructors_once,
         string_arg, to_js, Engine,
     };
     use crate::bundle::{LoadOptions, Shard, ShardFiles};
@@ -423,6 +423,10 @@ mod split {
             let inner = CoreEngine::load_shard(&verified, &self.options).map_err(engine_error)?;
             Ok(Engine { inner })
         }
+    }
+
+    fn set(object: &JsValue, name: &str, value: &JsValue) -> Result<(), JsValue> {
+        js_sys::Reflect::set(object, &JsValue::from_str(name), value).map(|_| ())
     }
 
     /// A ranking of a split version, its k and rules, from a method's arguments.
@@ -678,10 +682,6 @@ fn rows_object(
         keys.iter().zip(&values).try_for_each(|(key, value)| Reflect::set(&object, key, value).map(|_| ()))
     })?;
     Ok(object.into())
-}
-
-fn set(object: &JsValue, name: &str, value: &JsValue) -> Result<(), JsValue> {
-    Reflect::set(object, &JsValue::from_str(name), value).map(|_| ())
 }
 
 fn exclude_history_arg(value: &JsValue) -> Result<bool, JsValue> {
