@@ -454,9 +454,12 @@ def train_next_up(
         r = np.concatenate(ranks)
         hit = r < 10
         # The same items against 100 uniformly drawn ones the user has not seen (reported, not chosen on).
-        ts = np.sum(Q * items[v_tgt], axis=1)
-        ns = np.einsum("nd,nkd->nk", Q, np.asarray(items)[v_neg])
-        rs = np.sum(ns > ts[:, None], axis=1)
+        item_rows = np.asarray(items)
+        ts = np.sum(Q * item_rows[v_tgt], axis=1)
+        rs = np.zeros(len(Q), np.int64)
+        for a in range(0, len(Q), 1024):  # 1,024 users' negatives gathered at a time
+            ns = np.einsum("nd,nkd->nk", Q[a : a + 1024], item_rows[v_neg[a : a + 1024]])
+            rs[a : a + 1024] = np.sum(ns > ts[a : a + 1024, None], axis=1)
         hs = rs < 10
         sampled_metrics = (float(np.mean(hs)), float(np.mean(np.where(hs, 1.0 / np.log2(rs + 2.0), 0.0))))
         return float(np.mean(hit)), float(np.mean(np.where(hit, 1.0 / np.log2(r + 2.0), 0.0))), sampled_metrics
