@@ -312,13 +312,7 @@ impl SequenceModel {
 
     /// The whole history (at most `max_len` rows) through the encoder.
     fn encode_full(&self, recent: &[usize]) -> Result<Encoded, SequenceError> {
-        let mut pads = self.max_len - recent.len();
-        if let (true, Some(step)) = (self.unpadded, &self.step) {
-            // At least one token: a scan of no steps is not a run.
-            pads = pads.min(step.settled_after).max(usize::from(recent.is_empty()));
-        }
-        let mut tokens = vec![0i64; pads];
-        tokens.extend(recent.iter().map(|&i| i as i64 + 1));
+        let tokens = self.whole_tokens(recent);
         let outputs = self.plan.run(tvec!(self.history_input(&tokens)?.into_tvalue()))?;
         // (h, c) are there only when the step plan is.
         let values = |i: usize| -> Result<Vec<f32>, SequenceError> {
@@ -330,6 +324,19 @@ impl SequenceModel {
             }
         };
         Ok(Encoded { rows: recent.to_vec(), query: values(0)?, h: values(1)?, c: values(2)? })
+    }
+
+    /// What a whole encode runs: the padding (all of it up to `max_len`, or
+    /// only the steps that still move the state), then the rows + 1.
+    fn whole_tokens(&self, recent: &[usize]) -> Vec<i64> {
+        let mut pads = self.max_len - recent.len();
+        if let (true, Some(step)) = (self.unpadded, &self.step) {
+            // At least one token: a scan of no steps is not a run.
+            pads = pads.min(step.settled_after).max(usize::from(recent.is_empty()));
+        }
+        let mut tokens = vec![0i64; pads];
+        tokens.extend(recent.iter().map(|&i| i as i64 + 1));
+        tokens
     }
 
     /// One LSTM step from (h, c) on `token` (catalog row + 1; 0 pads):
@@ -673,12 +680,19 @@ mod tests {
         // tract's sigmoid leaves a trace of the padding in the state for a few steps.
         let settled_after = unpadded.step.as_ref().map(|step| step.settled_after);
         assert!(settled_after.is_some_and(|steps| steps < 10), "{settled_after:?}");
+        let settled_after = settled_after.unwrap();
         let history: Vec<usize> = (0..60).map(|i| (i * 53 + 11) % 1682).collect();
         let mut largest = 0f32;
         for len in [0usize, 1, 2, 3, 7, 20, 30, 49, 50, 51, 60] {
+            let recent = &history[len.saturating_sub(50)..len];
+            // The padding really is skipped: only what still moves the state runs.
+            let runs =
+                recent.len() + (50 - recent.len()).min(settled_after).max(usize::from(recent.is_empty()));
+            assert_eq!(unpadded.whole_tokens(recent).len(), runs, "length {len}");
+            assert_eq!(padded.whole_tokens(recent).len(), 50, "length {len}");
             // Whole encodes only: a fresh history each time.
-            let a = unpadded.encode_full(&history[len.saturating_sub(50)..len]).unwrap();
-            let b = padded.encode_full(&history[len.saturating_sub(50)..len]).unwrap();
+            let a = unpadded.encode_full(recent).unwrap();
+            let b = padded.encode_full(recent).unwrap();
             for (x, y) in a.query.iter().chain(&a.h).chain(&a.c).zip(b.query.iter().chain(&b.h).chain(&b.c)) {
                 largest = largest.max((x - y).abs());
             }
