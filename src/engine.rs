@@ -116,6 +116,23 @@ pub struct Recommendation {
     pub title: String,
 }
 
+/// A ranking as catalog rows, before [`Engine::answer`] names them: what a
+/// Worker sends, since the page already holds the catalog.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ranked {
+    pub hits: Vec<Hit>,
+    /// As [`Recommendations::skipped`].
+    pub skipped: Vec<String>,
+    /// As [`Recommendations::source`].
+    pub source: &'static str,
+}
+
+impl Ranked {
+    fn new(hits: Vec<Hit>, skipped: Vec<String>, source: &'static str) -> Self {
+        Self { hits, skipped, source }
+    }
+}
+
 /// A ranking that scans a split matrix: what the shards of a split
 /// version answer together (docs/shards.md), each argument as the
 /// whole-version method takes it.
@@ -352,6 +369,16 @@ impl Engine {
         category: Option<&str>,
         rules: &Rules,
     ) -> Result<Recommendations, EngineError> {
+        self.similar_rows(item_id, k, category, rules).map(|ranked| self.answer(ranked))
+    }
+
+    pub(crate) fn similar_rows(
+        &self,
+        item_id: &str,
+        k: usize,
+        category: Option<&str>,
+        rules: &Rules,
+    ) -> Result<Ranked, EngineError> {
         check_k(k)?;
         self.whole_version()?;
         let model = self.similar.as_ref().ok_or(EngineError::ModelMissing { model: "similar" })?;
@@ -359,7 +386,7 @@ impl Engine {
         let members = self.members(category)?;
         let keep = |i: usize| i != item && members.is_none_or(|m| m.contains(i));
         let hits = self.scan(model.items(), &model.query(item), k, &keep, rules)?;
-        Ok(self.answer(hits, Vec::new(), "similar"))
+        Ok(Ranked::new(hits, Vec::new(), "similar"))
     }
 
     /// Best items for a user known to a research bundle's factor model, their
@@ -381,7 +408,7 @@ impl Engine {
         let seen = &users.seen[user];
         let factor = users.factors.row(user).to_vec();
         let hits = self.scan(factors.model.items(), &factor, k, &|i| !seen.contains(i), rules)?;
-        Ok(self.answer(hits, Vec::new(), "for_user"))
+        Ok(self.answer(Ranked::new(hits, Vec::new(), "for_user")))
     }
 
     /// Best items for an anonymous shopper folded in from their history of
@@ -403,15 +430,15 @@ impl Engine {
     ) -> Result<Recommendations, EngineError> {
         // One copy of the body, whatever the id type.
         let ids: Vec<&str> = history.iter().map(AsRef::as_ref).collect();
-        self.for_history_with_ids(&ids, k, rules)
+        self.for_history_rows(&ids, k, rules).map(|ranked| self.answer(ranked))
     }
 
-    fn for_history_with_ids(
+    pub(crate) fn for_history_rows(
         &self,
         history: &[&str],
         k: usize,
         rules: &Rules,
-    ) -> Result<Recommendations, EngineError> {
+    ) -> Result<Ranked, EngineError> {
         check_k(k)?;
         let factors = self.factors.as_ref().ok_or(EngineError::ModelMissing { model: "factors" })?;
         let (known, skipped) = match self.resolve_or_fallback(history)? {
@@ -422,7 +449,7 @@ impl Engine {
         let seen = RowSet::new(known);
         let query = factors.model.fold_in(&seen)?;
         let hits = self.scan(factors.model.items(), &query, k, &|i| !seen.contains(i), rules)?;
-        Ok(self.answer(hits, skipped, "for_you"))
+        Ok(Ranked::new(hits, skipped, "for_you"))
     }
 
     /// What comes next after a session of item ids (oldest first): the LSTM
@@ -447,16 +474,16 @@ impl Engine {
     ) -> Result<Recommendations, EngineError> {
         // One copy of the body, whatever the id type.
         let ids: Vec<&str> = history.iter().map(AsRef::as_ref).collect();
-        self.next_up_with_ids(&ids, k, exclude_history, rules)
+        self.next_up_rows(&ids, k, exclude_history, rules).map(|ranked| self.answer(ranked))
     }
 
-    fn next_up_with_ids(
+    pub(crate) fn next_up_rows(
         &self,
         history: &[&str],
         k: usize,
         exclude_history: bool,
         rules: &Rules,
-    ) -> Result<Recommendations, EngineError> {
+    ) -> Result<Ranked, EngineError> {
         check_k(k)?;
         let model = self.sequence_model()?;
         let (known, skipped) = match self.resolve_or_fallback(history)? {
@@ -467,7 +494,7 @@ impl Engine {
         let seen = RowSet::new(known.iter().copied());
         let query = model.checked_query(&known)?;
         let hits = self.scan(model.items(), &query, k, &|i| !exclude_history || !seen.contains(i), rules)?;
-        Ok(self.answer(hits, skipped, "next_up"))
+        Ok(Ranked::new(hits, skipped, "next_up"))
     }
 
     /// Catalog items matching `text` (BM25 over titles and categories),
@@ -494,16 +521,16 @@ impl Engine {
     ) -> Result<Recommendations, EngineError> {
         // One copy of the body, whatever the id type.
         let ids: Vec<&str> = history.iter().map(AsRef::as_ref).collect();
-        self.search_with_ids(text, k, &ids, rules)
+        self.search_rows(text, k, &ids, rules).map(|ranked| self.answer(ranked))
     }
 
-    fn search_with_ids(
+    pub(crate) fn search_rows(
         &self,
         text: &str,
         k: usize,
         history: &[&str],
         rules: &Rules,
-    ) -> Result<Recommendations, EngineError> {
+    ) -> Result<Ranked, EngineError> {
         check_k(k)?;
         // An empty or unknown history is fine here: the search is then unpersonalised.
         let (known, skipped) = self.resolve(history);
@@ -546,6 +573,17 @@ impl Engine {
         rules: &Rules,
         tastes: &[(usize, f32)],
     ) -> Result<Recommendations, EngineError> {
+        self.search_with_tastes_rows(text, k, history, rules, tastes).map(|ranked| self.answer(ranked))
+    }
+
+    pub(crate) fn search_with_tastes_rows<S: AsRef<str>>(
+        &self,
+        text: &str,
+        k: usize,
+        history: &[S],
+        rules: &Rules,
+        tastes: &[(usize, f32)],
+    ) -> Result<Ranked, EngineError> {
         check_k(k)?;
         let (_, skipped) = self.resolve(history);
         if tastes.is_empty() {
@@ -573,7 +611,7 @@ impl Engine {
         skipped: Vec<String>,
         rules: &Rules,
         taste: Option<&dyn Fn(usize) -> f32>,
-    ) -> Result<Recommendations, EngineError> {
+    ) -> Result<Ranked, EngineError> {
         let compiled = rules.compile(&self.catalog)?;
         let matches = self.text_index()?.matches(text);
         let best = matches.iter().map(|m| m.bm25).fold(0.0f32, f32::max);
@@ -608,7 +646,7 @@ impl Engine {
         }
         let matched = |row: usize| scores[row] > f32::NEG_INFINITY;
         let hits = top_k(&scores, k, |row| matched(row) && compiled.allows(row));
-        Ok(self.answer(
+        Ok(Ranked::new(
             place_pins(hits, &pin_parts(&compiled, &|row| matched(row).then_some(scores[row])), k),
             skipped,
             "search",
@@ -627,10 +665,15 @@ impl Engine {
     ) -> Result<Recommendations, EngineError> {
         // One copy of the body, whatever the id type.
         let ids: Vec<&str> = cart.iter().map(AsRef::as_ref).collect();
-        self.together_ids(&ids, k, rules)
+        self.together_rows(&ids, k, rules).map(|ranked| self.answer(ranked))
     }
 
-    fn together_ids(&self, cart: &[&str], k: usize, rules: &Rules) -> Result<Recommendations, EngineError> {
+    pub(crate) fn together_rows(
+        &self,
+        cart: &[&str],
+        k: usize,
+        rules: &Rules,
+    ) -> Result<Ranked, EngineError> {
         check_k(k)?;
         let together = self.together.as_ref().ok_or(EngineError::ModelMissing { model: "together" })?;
         let compiled = rules.compile(&self.catalog)?;
@@ -667,7 +710,7 @@ impl Engine {
                 hits.extend(more.into_iter().map(|hit| Hit { index: hit.index, score: 0.0 }));
             }
         }
-        Ok(self.answer(
+        Ok(Ranked::new(
             place_pins(
                 hits,
                 &pin_parts(&compiled, &|row| {
@@ -689,29 +732,33 @@ impl Engine {
         category: Option<&str>,
         rules: &Rules,
     ) -> Result<Recommendations, EngineError> {
+        self.trending_rows(k, category, rules).map(|ranked| self.answer(ranked))
+    }
+
+    pub(crate) fn trending_rows(
+        &self,
+        k: usize,
+        category: Option<&str>,
+        rules: &Rules,
+    ) -> Result<Ranked, EngineError> {
         check_k(k)?;
         let scores = self.popularity.as_ref().ok_or(EngineError::ModelMissing { model: "popularity" })?;
         let members = self.members(category)?;
         let hits = self.scan(scores, &TRENDING, k, &|i| members.is_none_or(|m| m.contains(i)), rules)?;
-        Ok(self.answer(hits, Vec::new(), "trending"))
+        Ok(Ranked::new(hits, Vec::new(), "trending"))
     }
 
     /// For a history with no known item: what is trending under the call's
     /// rules (a page's category filter gives trending in that category), or,
     /// where nothing trends there, what was ever popular.
-    fn fallback(
-        &self,
-        k: usize,
-        skipped: Vec<String>,
-        rules: &Rules,
-    ) -> Result<Recommendations, EngineError> {
+    fn fallback(&self, k: usize, skipped: Vec<String>, rules: &Rules) -> Result<Ranked, EngineError> {
         let scores = self.popularity.as_ref().ok_or(EngineError::ModelMissing { model: "popularity" })?;
         let trending = self.scan(scores, &TRENDING, k, &|_| true, rules)?;
         if trending.iter().any(|hit| hit.score > 0.0) {
-            return Ok(self.answer(trending, skipped, "trending"));
+            return Ok(Ranked::new(trending, skipped, "trending"));
         }
         let popular = self.scan(scores, &POPULAR, k, &|_| true, rules)?;
-        Ok(self.answer(popular, skipped, "popular"))
+        Ok(Ranked::new(popular, skipped, "popular"))
     }
 
     /// The best `k` rows of a whole matrix by `query`, then the rules' pins
@@ -1036,7 +1083,7 @@ impl Engine {
     }
 
     /// The answer ranked rows give: their ids, titles and scores, and the version.
-    pub fn answer(&self, hits: Vec<Hit>, skipped: Vec<String>, source: &str) -> Recommendations {
+    pub fn answer(&self, Ranked { hits, skipped, source }: Ranked) -> Recommendations {
         let items = hits
             .into_iter()
             .map(|hit| {

@@ -3,7 +3,7 @@
 //! what native tools and tests use. docs/shards.md has the protocol.
 
 use crate::bundle::{shard_of, BundleFiles, LoadOptions, Shard};
-use crate::engine::{merge_parts, Engine, EngineError, QueryPart, Ranking, Recommendations};
+use crate::engine::{merge_parts, Engine, EngineError, QueryPart, Ranked, Ranking, Recommendations};
 use crate::rules::Rules;
 
 /// Pieces the files are streamed in, as a Worker reads them.
@@ -56,7 +56,7 @@ impl Shards {
             .map(|engine| engine.scan_part(ranking, k, rules, &query))
             .collect::<Result<Vec<_>, _>>()?;
         let (skipped, source) = (parts[0].skipped.clone(), parts[0].source);
-        Ok(self.lead().answer(merge_parts(&parts, k), skipped, source))
+        Ok(self.lead().answer(Ranked { hits: merge_parts(&parts, k), skipped, source }))
     }
 
     /// A search, personalised by the history as one engine does it: the

@@ -4,12 +4,15 @@
 //! and converts results and errors back. No logic lives here. Every error
 //! becomes a thrown JS `Error` with a stable `code`; bad input never panics.
 
+use std::cell::RefCell;
+use std::thread::LocalKey;
+
 use js_sys::{Array, Float32Array, Map, Object, Reflect, Uint32Array, Uint8Array};
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
 use crate::bundle::{BundleFiles, Limits, LoadOptions, PublicKey};
-use crate::engine::{Engine as CoreEngine, EngineError, Recommendations};
+use crate::engine::{Engine as CoreEngine, EngineError, Ranked};
 use crate::kernel::{self, Hit, ItemMatrix};
 use crate::rules::Rules;
 
@@ -118,7 +121,7 @@ impl Engine {
         category: &JsValue,
         rules: &JsValue,
     ) -> Result<JsValue, JsValue> {
-        to_js(&self.similar_answer(item_id, k, category, rules)?)
+        to_js(&self.inner.answer(self.similar_rows(item_id, k, category, rules)?))
     }
 
     /// Best items for a user known to the bundle's factor model.
@@ -131,7 +134,7 @@ impl Engine {
     /// Best items for an anonymous shopper, folded in from an array of item ids.
     #[wasm_bindgen(js_name = forHistory)]
     pub fn for_history(&self, item_ids: &JsValue, k: f64, rules: &JsValue) -> Result<JsValue, JsValue> {
-        to_js(&self.for_history_answer(item_ids, k, rules)?)
+        to_js(&self.inner.answer(self.for_history_rows(item_ids, k, rules)?))
     }
 
     /// What comes next after a session of item ids (oldest first), from the
@@ -145,7 +148,7 @@ impl Engine {
         exclude_history: &JsValue,
         rules: &JsValue,
     ) -> Result<JsValue, JsValue> {
-        to_js(&self.next_up_answer(item_ids, k, exclude_history, rules)?)
+        to_js(&self.inner.answer(self.next_up_rows(item_ids, k, exclude_history, rules)?))
     }
 
     /// Items whose title or categories match `text`, re-ranked by the taste
@@ -157,18 +160,18 @@ impl Engine {
         item_ids: &JsValue,
         rules: &JsValue,
     ) -> Result<JsValue, JsValue> {
-        to_js(&self.search_answer(text, k, item_ids, rules)?)
+        to_js(&self.inner.answer(self.search_rows(text, k, item_ids, rules)?))
     }
 
     /// What is trending (time-decayed popularity from training), optionally
     /// in one category; needs a bundle with popularity scores.
     pub fn trending(&self, category: &JsValue, k: f64, rules: &JsValue) -> Result<JsValue, JsValue> {
-        to_js(&self.trending_answer(category, k, rules)?)
+        to_js(&self.inner.answer(self.trending_rows(category, k, rules)?))
     }
 
     /// "Frequently bought together" with a cart of item ids (or one).
     pub fn together(&self, item_ids: &JsValue, k: f64, rules: &JsValue) -> Result<JsValue, JsValue> {
-        to_js(&self.together_answer(item_ids, k, rules)?)
+        to_js(&self.inner.answer(self.together_rows(item_ids, k, rules)?))
     }
 
     /// The answer of `method` (`similar`, `forHistory`, `nextUp`, `search`,
@@ -179,16 +182,16 @@ impl Engine {
     #[wasm_bindgen(js_name = rankRows)]
     pub fn rank_rows(&self, method: &str, args: &Array) -> Result<JsValue, JsValue> {
         let k = args.get(1).as_f64().unwrap_or(f64::NAN);
-        let answer = match method {
-            "similar" => self.similar_answer(&args.get(0), k, &args.get(2), &args.get(3)),
-            "forHistory" => self.for_history_answer(&args.get(0), k, &args.get(2)),
-            "nextUp" => self.next_up_answer(&args.get(0), k, &args.get(2), &args.get(3)),
-            "search" => self.search_answer(&args.get(0), k, &args.get(2), &args.get(3)),
-            "trending" => self.trending_answer(&args.get(0), k, &args.get(2)),
-            "together" => self.together_answer(&args.get(0), k, &args.get(2)),
+        let ranked = match method {
+            "similar" => self.similar_rows(&args.get(0), k, &args.get(2), &args.get(3)),
+            "forHistory" => self.for_history_rows(&args.get(0), k, &args.get(2)),
+            "nextUp" => self.next_up_rows(&args.get(0), k, &args.get(2), &args.get(3)),
+            "search" => self.search_rows(&args.get(0), k, &args.get(2), &args.get(3)),
+            "trending" => self.trending_rows(&args.get(0), k, &args.get(2)),
+            "together" => self.together_rows(&args.get(0), k, &args.get(2)),
             _ => return Err(error("bad_method", &format!("rankRows: no ranking method {method:?}"))),
         }?;
-        self.rows_answer(&answer)
+        rows_object(&self.inner, &ranked.hits, &ranked.skipped, ranked.source)
     }
 
     /// Which models this bundle has: some of `"similar"`, `"factors"`, `"next_up"`.
@@ -218,7 +221,7 @@ mod split {
         string_arg, to_js, Engine,
     };
     use crate::bundle::{LoadOptions, Shard, ShardFiles};
-    use crate::engine::{Engine as CoreEngine, QueryPart, Ranking};
+    use crate::engine::{Engine as CoreEngine, QueryPart, Ranked, Ranking};
     use crate::kernel::Hit;
     use crate::rules::Rules;
 
@@ -321,9 +324,11 @@ mod split {
             }
             let tastes: Vec<(usize, f32)> =
                 rows.iter().zip(scores).map(|(&row, &score)| (row as usize, score)).collect();
-            let answer =
-                self.inner.search_with_tastes(&text, k, &history, &rules, &tastes).map_err(engine_error)?;
-            self.rows_answer(&answer)
+            let ranked = self
+                .inner
+                .search_with_tastes_rows(&text, k, &history, &rules, &tastes)
+                .map_err(engine_error)?;
+            rows_object(&self.inner, &ranked.hits, &ranked.skipped, ranked.source)
         }
 
         /// The parity cases a split version runs through its shards:
@@ -370,7 +375,7 @@ mod split {
             }
             let hits =
                 rows.iter().zip(scores).map(|(&row, &score)| Hit { index: row as usize, score }).collect();
-            let answer = self.inner.answer(hits, Vec::new(), "");
+            let answer = self.inner.answer(Ranked { hits, skipped: Vec::new(), source: "" });
             self.inner.check_parity_answer(case, &answer.items).map_err(engine_error)
         }
     }
@@ -455,89 +460,65 @@ mod split {
     }
 }
 
+// Each ranking's arguments read from JS, ranked as catalog rows.
 impl Engine {
-    fn rows_answer(&self, answer: &Recommendations) -> Result<JsValue, JsValue> {
-        let catalog = self.inner.catalog();
-        let hits: Vec<Hit> = answer
-            .items
-            .iter()
-            .map(|item| Hit {
-                index: catalog.index_of(&item.id).unwrap_or(u32::MAX as usize),
-                score: item.score,
-            })
-            .collect();
-        let value = rows_object(&self.inner, &hits, &answer.skipped, &answer.source)?;
-        Ok(value)
-    }
-
-    fn similar_answer(
+    fn similar_rows(
         &self,
         item_id: &JsValue,
         k: f64,
         category: &JsValue,
         rules: &JsValue,
-    ) -> Result<Recommendations, JsValue> {
+    ) -> Result<Ranked, JsValue> {
         let item_id = string_arg("itemId", item_id)?;
         let category = optional_string_arg("category", category)?;
         let rules = rules_arg(rules)?;
-        self.inner.similar_with(&item_id, k_arg(k)?, category.as_deref(), &rules).map_err(engine_error)
+        self.inner.similar_rows(&item_id, k_arg(k)?, category.as_deref(), &rules).map_err(engine_error)
     }
 
-    fn together_answer(
-        &self,
-        item_ids: &JsValue,
-        k: f64,
-        rules: &JsValue,
-    ) -> Result<Recommendations, JsValue> {
+    fn together_rows(&self, item_ids: &JsValue, k: f64, rules: &JsValue) -> Result<Ranked, JsValue> {
         let item_ids = history_arg(item_ids)?;
-        self.inner.together(&item_ids, k_arg(k)?, &rules_arg(rules)?).map_err(engine_error)
+        self.inner.together_rows(&as_strs(&item_ids), k_arg(k)?, &rules_arg(rules)?).map_err(engine_error)
     }
 
-    fn trending_answer(
-        &self,
-        category: &JsValue,
-        k: f64,
-        rules: &JsValue,
-    ) -> Result<Recommendations, JsValue> {
+    fn trending_rows(&self, category: &JsValue, k: f64, rules: &JsValue) -> Result<Ranked, JsValue> {
         let category = optional_string_arg("category", category)?;
-        self.inner.trending(k_arg(k)?, category.as_deref(), &rules_arg(rules)?).map_err(engine_error)
+        self.inner.trending_rows(k_arg(k)?, category.as_deref(), &rules_arg(rules)?).map_err(engine_error)
     }
 
-    fn for_history_answer(
-        &self,
-        item_ids: &JsValue,
-        k: f64,
-        rules: &JsValue,
-    ) -> Result<Recommendations, JsValue> {
+    fn for_history_rows(&self, item_ids: &JsValue, k: f64, rules: &JsValue) -> Result<Ranked, JsValue> {
         let item_ids = history_arg(item_ids)?;
-        self.inner.for_history_with(&item_ids, k_arg(k)?, &rules_arg(rules)?).map_err(engine_error)
+        self.inner.for_history_rows(&as_strs(&item_ids), k_arg(k)?, &rules_arg(rules)?).map_err(engine_error)
     }
 
-    fn next_up_answer(
+    fn next_up_rows(
         &self,
         item_ids: &JsValue,
         k: f64,
         exclude_history: &JsValue,
         rules: &JsValue,
-    ) -> Result<Recommendations, JsValue> {
+    ) -> Result<Ranked, JsValue> {
         let item_ids = history_arg(item_ids)?;
         let exclude_history = exclude_history_arg(exclude_history)?;
         self.inner
-            .next_up_with(&item_ids, k_arg(k)?, exclude_history, &rules_arg(rules)?)
+            .next_up_rows(&as_strs(&item_ids), k_arg(k)?, exclude_history, &rules_arg(rules)?)
             .map_err(engine_error)
     }
 
-    fn search_answer(
+    fn search_rows(
         &self,
         text: &JsValue,
         k: f64,
         item_ids: &JsValue,
         rules: &JsValue,
-    ) -> Result<Recommendations, JsValue> {
+    ) -> Result<Ranked, JsValue> {
         let text = string_arg("text", text)?;
         let history = optional_history_arg(item_ids)?;
-        self.inner.search_with(&text, k_arg(k)?, &history, &rules_arg(rules)?).map_err(engine_error)
+        self.inner.search_rows(&text, k_arg(k)?, &as_strs(&history), &rules_arg(rules)?).map_err(engine_error)
     }
+}
+
+fn as_strs(ids: &[String]) -> Vec<&str> {
+    ids.iter().map(String::as_str).collect()
 }
 
 /// A synthetic item matrix and queries for `make bench-scan`: the kernel's
@@ -661,27 +642,46 @@ fn rows_object(
     engine: &CoreEngine,
     hits: &[Hit],
     skipped: &[String],
-    source: &str,
+    source: &'static str,
 ) -> Result<JsValue, JsValue> {
     thread_local! {
-        /// The answer's property names, made once: each JS string made from
-        /// Rust is decoded again, and every ranking through a Worker comes here.
+        /// The answer's property names, and the last version and sources
+        /// answered, made once: each JS string made from Rust is decoded
+        /// again, and every ranking through a Worker comes here.
         static KEYS: [JsValue; 5] = ["version", "rows", "scores", "skipped", "source"].map(JsValue::from_str);
+        static STRINGS: RefCell<Vec<(String, JsValue)>> = const { RefCell::new(Vec::new()) };
     }
     let rows: Vec<u32> = hits.iter().map(|hit| hit.index as u32).collect();
     let scores: Vec<f32> = hits.iter().map(|hit| hit.score).collect();
     let values = [
-        JsValue::from_str(engine.version()),
+        js_string(&STRINGS, engine.version()),
         Uint32Array::from(rows.as_slice()).into(),
         Float32Array::from(scores.as_slice()).into(),
-        to_js(skipped)?,
-        JsValue::from_str(source),
+        if skipped.is_empty() { Array::new().into() } else { to_js(skipped)? },
+        js_string(&STRINGS, source),
     ];
     let object = Object::new();
     KEYS.with(|keys| {
         keys.iter().zip(&values).try_for_each(|(key, value)| Reflect::set(&object, key, value).map(|_| ()))
     })?;
     Ok(object.into())
+}
+
+/// `text` as a JS string, from `cache` when it was made before (the cache
+/// holds the few strings an answer names: sources and versions).
+fn js_string(cache: &'static LocalKey<RefCell<Vec<(String, JsValue)>>>, text: &str) -> JsValue {
+    const MOST: usize = 16;
+    cache.with_borrow_mut(|cache| {
+        if let Some((_, value)) = cache.iter().find(|(cached, _)| cached == text) {
+            return value.clone();
+        }
+        let value = JsValue::from_str(text);
+        if cache.len() == MOST {
+            cache.remove(0);
+        }
+        cache.push((text.to_owned(), value.clone()));
+        value
+    })
 }
 
 fn exclude_history_arg(value: &JsValue) -> Result<bool, JsValue> {

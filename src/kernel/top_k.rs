@@ -86,20 +86,23 @@ impl TopK {
         if self.k == 0 {
             return;
         }
-        let index = hit.index;
-        if self.heap.len() == self.k {
-            let worst = &self.heap.peek().expect("heap holds k > 0 hits").0;
-            if hit.rank_cmp(worst) != Ordering::Less {
-                return;
+        if self.heap.len() < self.k {
+            if keep(hit.index) {
+                self.heap.push(Worst(hit));
+                self.set_bar();
             }
-        }
-        if !keep(index) {
             return;
         }
-        self.heap.push(Worst(hit));
-        if self.heap.len() > self.k {
-            self.heap.pop();
+        let mut worst = self.heap.peek_mut().expect("heap holds k > 0 hits");
+        if hit.rank_cmp(&worst.0) == Ordering::Less && keep(hit.index) {
+            // Replaced in place: one sift down instead of a push and a pop.
+            *worst = Worst(hit);
+            drop(worst);
+            self.set_bar();
         }
+    }
+
+    fn set_bar(&mut self) {
         if self.heap.len() == self.k {
             self.bar = self.heap.peek().expect("heap holds k > 0 hits").0.score;
         }

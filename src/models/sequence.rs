@@ -280,37 +280,35 @@ impl SequenceModel {
 
     /// The query and how it was computed.
     pub fn query_and_encoding(&self, history: &[usize]) -> Result<(Vec<f32>, Encoding), SequenceError> {
-        let (encoded, how) = self.encode(history)?;
-        Ok((encoded.query, how))
-    }
-
-    fn encode(&self, history: &[usize]) -> Result<(Encoded, Encoding), SequenceError> {
         let recent = &history[history.len().saturating_sub(self.max_len)..];
-        let Some(step) = &self.step else { return Ok((self.encode_full(recent)?, Encoding::Full)) };
+        let Some(step) = &self.step else { return Ok((self.encode_full(recent)?.query, Encoding::Full)) };
         // A poisoned lock only means a panic elsewhere: the cache is still whole.
         let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
-        let (encoded, how) = match last.as_ref() {
-            Some(prev) if prev.rows == recent => (prev.clone(), Encoding::Cached),
+        Ok(match last.as_mut() {
+            Some(prev) if prev.rows == recent => (prev.query.clone(), Encoding::Cached),
             Some(prev)
                 if recent.len() > prev.rows.len()
                     && recent.starts_with(&prev.rows)
                     && self.max_len - recent.len() >= step.settled_after =>
             {
-                let mut state = prev.clone();
+                // The cached state moves one step per new item, so it always
+                // matches its rows, even if a step fails.
+                let added = recent.len() - prev.rows.len();
                 for &row in &recent[prev.rows.len()..] {
-                    (state.query, state.h, state.c) =
-                        self.run_step(step, &state.h, &state.c, row as i64 + 1)?;
-                    state.rows.push(row);
+                    (prev.query, prev.h, prev.c) = self.run_step(step, &prev.h, &prev.c, row as i64 + 1)?;
+                    prev.rows.push(row);
                 }
-                (state, Encoding::Steps(recent.len() - prev.rows.len()))
+                (prev.query.clone(), Encoding::Steps(added))
             }
-            _ => (self.encode_full(recent)?, Encoding::Full),
-        };
-        *last = Some(encoded.clone());
-        Ok((encoded, how))
+            _ => {
+                let encoded = self.encode_full(recent)?;
+                let query = encoded.query.clone();
+                *last = Some(encoded);
+                (query, Encoding::Full)
+            }
+        })
     }
 
-    /// The whole history (at most `max_len` rows) through the encoder.
     fn encode_full(&self, recent: &[usize]) -> Result<Encoded, SequenceError> {
         let tokens = self.whole_tokens(recent);
         let outputs = self.plan.run(tvec!(self.history_input(&tokens)?.into_tvalue()))?;

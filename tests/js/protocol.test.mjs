@@ -240,6 +240,22 @@ test('a call timeout rejects with call_timeout, fails the rest, terminates the W
   assert.equal((await settled(engine.call('similar', ['1', 10]))).error.code, 'worker_failed', 'a dead client fails fast');
 });
 
+test('each call times out at its own deadline, whatever was answered before it', async () => {
+  let hang = false;
+  const { engine, worker, clock } = client((message) => (hang ? 'hang' : healthyEngine('1')(message)), { callTimeoutMs: 1_000 });
+  await engine.load();
+  await engine.call('similar', ['1', 10]); // answered at once, at t = 0
+  await clock.advance(600);
+  hang = true;
+  const late = settled(engine.call('similar', ['2', 10])); // due at t = 1,600
+  await clock.advance(900);
+  assert.equal(engine.pendingCount, 1, 'not timed out by the earlier call\'s deadline');
+  assert.ok(!worker.terminated);
+  await clock.advance(100);
+  assert.equal((await late).error.code, 'call_timeout');
+  assert.ok(worker.terminated);
+});
+
 test('a load timeout fails the load with load_timeout (transient) and terminates the Worker; no crash report', async () => {
   const { engine, worker, clock, events } = client(() => 'hang', { loadTimeoutMs: 2_000 });
   const loading = settled(engine.load());

@@ -18,7 +18,7 @@
 // Worker -> page   { type: 'loaded', info } | { type: 'failed', error: { code, message } }
 //                  { type: 'result', id, value } | { type: 'result', id, error: { code, message } }
 // A ranking's value is { version, rows: Uint32Array, scores: Float32Array, skipped, source }
-// (its buffers transferred); the client turns rows into { id, title, score }
+// (copied; a large answer's buffers are transferred); the client turns rows into { id, title, score }
 // with the version's catalog, `info.catalog` ({ ids, titles }) of 'loaded'.
 import { InputError, UnavailableError, errorFromCode } from './errors.js';
 
