@@ -140,9 +140,12 @@ export class ShardedClient {
     return { version, rows, scores, skipped, source };
   }
 
-  // Phase one: the summed query, or null when shard 0 answers alone.
+  // Phase one: the summed query, or null when shard 0 answers alone. Next
+  // up's query is the encoder's, which only shard 0 runs (the others would
+  // answer "no part"), so only shard 0 is asked.
   async #query(method, args) {
-    const parts = await Promise.all(this.#shards.map((shard) => shard.call('queryPart', [method, args])));
+    const asked = method === 'nextUp' ? [this.#lead] : this.#shards;
+    const parts = await Promise.all(asked.map((shard) => shard.call('queryPart', [method, args])));
     if (parts.some((part) => part.fallback)) return null;
     return sum(parts.map((part) => part.part));
   }
