@@ -119,12 +119,7 @@ def score(model: lstm.NextUpModel, targets, n_items: int, seed: int, users: int 
     own = scores[np.arange(len(wanted)), wanted]
     ranks = (scores > own[:, None]).sum(axis=1)
     sampled_ranks = (np.take_along_axis(scores, negatives, axis=1) > own[:, None]).sum(axis=1)
-
-    def measures(rank):
-        hit = rank < 10
-        return float(hit.mean()), float(np.where(hit, 1.0 / np.log2(rank + 2.0), 0.0).mean())
-
-    return measures(ranks), measures(sampled_ranks)
+    return lstm.hr_ndcg_at_10(ranks), lstm.hr_ndcg_at_10(sampled_ranks)
 
 
 if __name__ == "__main__":

@@ -128,9 +128,15 @@ pub struct Ranked {
 }
 
 impl Ranked {
-    fn new(hits: Vec<Hit>, skipped: Vec<String>, source: &'static str) -> Self {
+    pub(crate) fn new(hits: Vec<Hit>, skipped: Vec<String>, source: &'static str) -> Self {
         Self { hits, skipped, source }
     }
+}
+
+/// Ids as `&str`, whatever their type: each ranking's body is compiled once,
+/// for `&[&str]`, not once per id type.
+pub(crate) fn id_strs<S: AsRef<str>>(ids: &[S]) -> Vec<&str> {
+    ids.iter().map(AsRef::as_ref).collect()
 }
 
 /// A ranking that scans a split matrix: what the shards of a split
@@ -428,9 +434,7 @@ impl Engine {
         k: usize,
         rules: &Rules,
     ) -> Result<Recommendations, EngineError> {
-        // One copy of the body, whatever the id type.
-        let ids: Vec<&str> = history.iter().map(AsRef::as_ref).collect();
-        self.for_history_rows(&ids, k, rules).map(|ranked| self.answer(ranked))
+        self.for_history_rows(&id_strs(history), k, rules).map(|ranked| self.answer(ranked))
     }
 
     pub(crate) fn for_history_rows(
@@ -472,9 +476,7 @@ impl Engine {
         exclude_history: bool,
         rules: &Rules,
     ) -> Result<Recommendations, EngineError> {
-        // One copy of the body, whatever the id type.
-        let ids: Vec<&str> = history.iter().map(AsRef::as_ref).collect();
-        self.next_up_rows(&ids, k, exclude_history, rules).map(|ranked| self.answer(ranked))
+        self.next_up_rows(&id_strs(history), k, exclude_history, rules).map(|ranked| self.answer(ranked))
     }
 
     pub(crate) fn next_up_rows(
@@ -519,9 +521,7 @@ impl Engine {
         history: &[S],
         rules: &Rules,
     ) -> Result<Recommendations, EngineError> {
-        // One copy of the body, whatever the id type.
-        let ids: Vec<&str> = history.iter().map(AsRef::as_ref).collect();
-        self.search_rows(text, k, &ids, rules).map(|ranked| self.answer(ranked))
+        self.search_rows(text, k, &id_strs(history), rules).map(|ranked| self.answer(ranked))
     }
 
     pub(crate) fn search_rows(
@@ -663,9 +663,7 @@ impl Engine {
         k: usize,
         rules: &Rules,
     ) -> Result<Recommendations, EngineError> {
-        // One copy of the body, whatever the id type.
-        let ids: Vec<&str> = cart.iter().map(AsRef::as_ref).collect();
-        self.together_rows(&ids, k, rules).map(|ranked| self.answer(ranked))
+        self.together_rows(&id_strs(cart), k, rules).map(|ranked| self.answer(ranked))
     }
 
     pub(crate) fn together_rows(

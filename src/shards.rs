@@ -56,7 +56,7 @@ impl Shards {
             .map(|engine| engine.scan_part(ranking, k, rules, &query))
             .collect::<Result<Vec<_>, _>>()?;
         let (skipped, source) = (parts[0].skipped.clone(), parts[0].source);
-        Ok(self.lead().answer(Ranked { hits: merge_parts(&parts, k), skipped, source }))
+        Ok(self.lead().answer(Ranked::new(merge_parts(&parts, k), skipped, source)))
     }
 
     /// A search, personalised by the history as one engine does it: the

@@ -5,14 +5,13 @@
 //! becomes a thrown JS `Error` with a stable `code`; bad input never panics.
 
 use std::cell::RefCell;
-use std::thread::LocalKey;
 
 use js_sys::{Array, Float32Array, Map, Object, Reflect, Uint32Array, Uint8Array};
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
 use crate::bundle::{BundleFiles, Limits, LoadOptions, PublicKey};
-use crate::engine::{Engine as CoreEngine, EngineError, Ranked};
+use crate::engine::{id_strs, Engine as CoreEngine, EngineError, Ranked};
 use crate::kernel::{self, Hit, ItemMatrix};
 use crate::rules::Rules;
 
@@ -375,7 +374,7 @@ mod split {
             }
             let hits =
                 rows.iter().zip(scores).map(|(&row, &score)| Hit { index: row as usize, score }).collect();
-            let answer = self.inner.answer(Ranked { hits, skipped: Vec::new(), source: "" });
+            let answer = self.inner.answer(Ranked::new(hits, Vec::new(), ""));
             self.inner.check_parity_answer(case, &answer.items).map_err(engine_error)
         }
     }
@@ -477,7 +476,7 @@ impl Engine {
 
     fn together_rows(&self, item_ids: &JsValue, k: f64, rules: &JsValue) -> Result<Ranked, JsValue> {
         let item_ids = history_arg(item_ids)?;
-        self.inner.together_rows(&as_strs(&item_ids), k_arg(k)?, &rules_arg(rules)?).map_err(engine_error)
+        self.inner.together_rows(&id_strs(&item_ids), k_arg(k)?, &rules_arg(rules)?).map_err(engine_error)
     }
 
     fn trending_rows(&self, category: &JsValue, k: f64, rules: &JsValue) -> Result<Ranked, JsValue> {
@@ -487,7 +486,7 @@ impl Engine {
 
     fn for_history_rows(&self, item_ids: &JsValue, k: f64, rules: &JsValue) -> Result<Ranked, JsValue> {
         let item_ids = history_arg(item_ids)?;
-        self.inner.for_history_rows(&as_strs(&item_ids), k_arg(k)?, &rules_arg(rules)?).map_err(engine_error)
+        self.inner.for_history_rows(&id_strs(&item_ids), k_arg(k)?, &rules_arg(rules)?).map_err(engine_error)
     }
 
     fn next_up_rows(
@@ -500,7 +499,7 @@ impl Engine {
         let item_ids = history_arg(item_ids)?;
         let exclude_history = exclude_history_arg(exclude_history)?;
         self.inner
-            .next_up_rows(&as_strs(&item_ids), k_arg(k)?, exclude_history, &rules_arg(rules)?)
+            .next_up_rows(&id_strs(&item_ids), k_arg(k)?, exclude_history, &rules_arg(rules)?)
             .map_err(engine_error)
     }
 
@@ -513,12 +512,8 @@ impl Engine {
     ) -> Result<Ranked, JsValue> {
         let text = string_arg("text", text)?;
         let history = optional_history_arg(item_ids)?;
-        self.inner.search_rows(&text, k_arg(k)?, &as_strs(&history), &rules_arg(rules)?).map_err(engine_error)
+        self.inner.search_rows(&text, k_arg(k)?, &id_strs(&history), &rules_arg(rules)?).map_err(engine_error)
     }
-}
-
-fn as_strs(ids: &[String]) -> Vec<&str> {
-    ids.iter().map(String::as_str).collect()
 }
 
 /// A synthetic item matrix and queries for `make bench-scan`: the kernel's
@@ -642,23 +637,21 @@ fn rows_object(
     engine: &CoreEngine,
     hits: &[Hit],
     skipped: &[String],
-    source: &'static str,
+    source: &str,
 ) -> Result<JsValue, JsValue> {
     thread_local! {
-        /// The answer's property names, and the last version and sources
-        /// answered, made once: each JS string made from Rust is decoded
-        /// again, and every ranking through a Worker comes here.
+        /// The answer's property names, made once: each JS string made from
+        /// Rust is decoded again, and every ranking through a Worker comes here.
         static KEYS: [JsValue; 5] = ["version", "rows", "scores", "skipped", "source"].map(JsValue::from_str);
-        static STRINGS: RefCell<Vec<(String, JsValue)>> = const { RefCell::new(Vec::new()) };
     }
     let rows: Vec<u32> = hits.iter().map(|hit| hit.index as u32).collect();
     let scores: Vec<f32> = hits.iter().map(|hit| hit.score).collect();
     let values = [
-        js_string(&STRINGS, engine.version()),
+        js_string(engine.version()),
         Uint32Array::from(rows.as_slice()).into(),
         Float32Array::from(scores.as_slice()).into(),
         if skipped.is_empty() { Array::new().into() } else { to_js(skipped)? },
-        js_string(&STRINGS, source),
+        js_string(source),
     ];
     let object = Object::new();
     KEYS.with(|keys| {
@@ -667,11 +660,14 @@ fn rows_object(
     Ok(object.into())
 }
 
-/// `text` as a JS string, from `cache` when it was made before (the cache
-/// holds the few strings an answer names: sources and versions).
-fn js_string(cache: &'static LocalKey<RefCell<Vec<(String, JsValue)>>>, text: &str) -> JsValue {
+/// `text` as a JS string, made once for the few an answer names (its
+/// version and source), like the property names above.
+fn js_string(text: &str) -> JsValue {
     const MOST: usize = 16;
-    cache.with_borrow_mut(|cache| {
+    thread_local! {
+        static MADE: RefCell<Vec<(String, JsValue)>> = const { RefCell::new(Vec::new()) };
+    }
+    MADE.with_borrow_mut(|cache| {
         if let Some((_, value)) = cache.iter().find(|(cached, _)| cached == text) {
             return value.clone();
         }

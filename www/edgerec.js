@@ -417,7 +417,7 @@ export class EdgeRec extends EventTarget {
   // version. Inside it: both versions rank 2k items and their reciprocal ranks
   // are blended, the new version's weight growing from 0 to 1 over the window.
   async #rank(method, args) {
-    const client = this.#lifecycle.serving ?? await this.#client(method); // no wait when a version serves
+    const client = await this.#client(method);
     if (client && client === this.#preview?.client) return this.#lifecycle.call(method, args, client);
     const fusion = this.#lifecycle.fusion;
     if (!fusion) return this.#lifecycle.call(method, args);

@@ -209,6 +209,13 @@ def _make_rank_fn():
 # --------------------------------------------------------------------------
 
 
+def hr_ndcg_at_10(ranks) -> tuple[float, float]:
+    """(HR@10, NDCG@10) of the targets' 0-based ranks."""
+    ranks = np.asarray(ranks)
+    hit = ranks < 10
+    return float(np.mean(hit)), float(np.mean(np.where(hit, 1.0 / np.log2(ranks + 2.0), 0.0)))
+
+
 def uniform_unseen(histories, targets, n_items, count, rng) -> np.ndarray:
     """[len(targets), count] items drawn uniformly from those neither in the
     user's history nor the target (with replacement among themselves)."""
@@ -451,8 +458,6 @@ def train_next_up(
                 q = np.concatenate([q, np.zeros((1024 - n, q.shape[1]), np.float32)])
                 tg = np.concatenate([tg, np.zeros(1024 - n, np.int32)])
             ranks.append(np.asarray(rank_fn(q, items, tg))[:n])
-        r = np.concatenate(ranks)
-        hit = r < 10
         # The same items against 100 uniformly drawn ones the user has not seen (reported, not chosen on).
         item_rows = np.asarray(items)
         ts = np.sum(Q * item_rows[v_tgt], axis=1)
@@ -460,9 +465,7 @@ def train_next_up(
         for a in range(0, len(Q), 1024):  # 1,024 users' negatives gathered at a time
             ns = np.einsum("nd,nkd->nk", Q[a : a + 1024], item_rows[v_neg[a : a + 1024]])
             rs[a : a + 1024] = np.sum(ns > ts[a : a + 1024, None], axis=1)
-        hs = rs < 10
-        sampled_metrics = (float(np.mean(hs)), float(np.mean(np.where(hs, 1.0 / np.log2(rs + 2.0), 0.0))))
-        return float(np.mean(hit)), float(np.mean(np.where(hit, 1.0 / np.log2(r + 2.0), 0.0))), sampled_metrics
+        return (*hr_ndcg_at_10(np.concatenate(ranks)), hr_ndcg_at_10(rs))
 
     best = (-1.0, 0, None)
     best_hit_rate = float("nan")

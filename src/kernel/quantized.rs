@@ -151,10 +151,7 @@ impl QuantizedMatrix {
         // Ranked as scored: at a million rows, holding every score cost more
         // memory traffic than it saved.
         let mut candidates = TopK::new(rerank_depth(k), self.rows);
-        self.each_approximate_score(query, |row, score| match bonus {
-            Some(bonus) => candidates.offer(row, score + bonus[row], &keep),
-            None => candidates.offer(row, score, &keep),
-        });
+        self.each_approximate_score(query, |row, score| candidates.offer(row, score + extra(row), &keep));
         let mut hits: Vec<Hit> = candidates
             .into_hits()
             .into_iter()

@@ -43,9 +43,6 @@ impl Ord for Worst {
 /// The best `k` indices of `scores` for which `keep(index)` is true, best
 /// first. Fewer than `k` come back when fewer are kept.
 pub fn top_k(scores: &[f32], k: usize, keep: impl Fn(usize) -> bool) -> Vec<Hit> {
-    if k == 0 {
-        return Vec::new();
-    }
     let mut best = TopK::new(k, scores.len());
     for (index, &score) in scores.iter().enumerate() {
         best.offer(index, score, &keep);
