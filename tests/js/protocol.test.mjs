@@ -188,7 +188,21 @@ test('load sends limits and public keys, and resolves to the info; calls resolve
   const answer = await engine.call('similar', ['1', 10, undefined]);
   assert.equal(answer.version, '1');
   assert.equal(engine.pendingCount, 0);
-  assert.equal(clock.pendingTimers, 0, 'every timeout is cleared once answered');
+  assert.ok(!worker.terminated);
+});
+
+test('one timer watches every request: set once for calls in a row, it fires once with nothing due and is not set again', async () => {
+  const { worker, engine, clock, events } = client(healthyEngine('1'), { loadTimeoutMs: 5_000, callTimeoutMs: 1_000 });
+  await engine.load();
+  assert.equal(clock.pendingTimers, 1, 'the load\'s');
+  for (let i = 0; i < 5; i++) await engine.call('similar', [String(i), 10]);
+  assert.equal(clock.pendingTimers, 1, 'the calls\' deadlines come before the load\'s: one timer, moved to the first');
+  await clock.advance(1_000);
+  assert.equal(clock.pendingTimers, 0, 'nothing pending: not set again');
+  assert.ok(!worker.terminated);
+  assert.deepEqual(events, []);
+  assert.equal((await engine.call('similar', ['1', 10])).version, '1', 'and a later call sets it again');
+  assert.equal(clock.pendingTimers, 1);
 });
 
 test('a ranking sent as catalog rows and scores comes back as items of the loaded catalog', async () => {
@@ -215,7 +229,6 @@ test('a call whose arguments cannot be cloned rejects with invalid_argument nami
   const proxied = await settled(engine.call('forHistory', [new Proxy(['1'], {}), 10]));
   assert.equal(proxied.error.code, 'invalid_argument');
   assert.equal(engine.pendingCount, 0);
-  assert.equal(clock.pendingTimers, 0);
   assert.ok(!worker.terminated, 'the Worker is not harmed');
   assert.equal((await engine.call('similar', ['1', 10])).version, '1', 'and keeps answering');
   await engine.retire();
@@ -363,5 +376,6 @@ test('postMessage failing for another reason is worker_failed, and nothing stays
   const { error } = await settled(engine.call('similar', ['1', 10]));
   assert.equal(error.code, 'worker_failed');
   assert.equal(engine.pendingCount, 0);
-  assert.equal(clock.pendingTimers, 0);
+  await clock.advance(DEFAULT_CALL_TIMEOUT_MS);
+  assert.equal(clock.pendingTimers, 0, 'the watchdog finds nothing due');
 });
