@@ -47,7 +47,12 @@ SETTINGS: dict[str, dict] = {
     "patience6": {"patience": 6},
     "negatives8192": {"negatives": 8192},
     "batch512-negatives8192": {"batch_tokens": 512, "negatives": 8192},
-    "no-refit": {"refit": False},  # ship the best epoch's model, never trained on the validation items
+    "no-refit": {"refit": False},
+    "uniform1": {"uniform_weight": 1.0},
+    "uniform0.5": {"uniform_weight": 0.5},
+    "emb-dropout0.2": {"emb_dropout": 0.2},
+    "emb-dropout0.4": {"emb_dropout": 0.4},
+    "uniform2": {"uniform_weight": 2.0},  # ship the best epoch's model, never trained on the validation items
 }
 
 

@@ -72,7 +72,8 @@ function report(channel, result, elapsed) {
     const viaWorker = quantile(group.times[names[1]], 0.5);
     // The click group's fourth row is a Worker that only spins: the round trip every Worker pays.
     const floor = names[3] && quantile(group.times[names[3]], 0.5);
-    const overFloor = floor ? ` (${((viaWorker - floor) * 1000).toFixed(0)} µs more than ${names[3].split(' (')[0]})` : '';
+    const beyond = floor && (viaWorker - floor) * 1000;
+    const overFloor = floor ? ` (${Math.abs(beyond).toFixed(0)} µs ${beyond >= 0 ? 'more' : 'less'} than ${names[3].split(' (')[0]})` : '';
     console.log(`\nthe Worker adds ${((viaWorker - direct) * 1000).toFixed(0)} µs at p50${overFloor}; largest score difference, ${names[2]} vs edgerec: ${group.maxScoreDiff.toExponential(2)}`);
   }
 }
