@@ -46,13 +46,11 @@ SETTINGS: dict[str, dict] = {
     "full-softmax": {"negatives": None},  # the default samples 4,096 negatives above 16,384 items
     "patience6": {"patience": 6},
     "negatives8192": {"negatives": 8192},
+    "negatives1024": {"negatives": 1024},
     "batch512-negatives8192": {"batch_tokens": 512, "negatives": 8192},
     "no-refit": {"refit": False},
-    "uniform1": {"uniform_weight": 1.0},
-    "uniform0.5": {"uniform_weight": 0.5},
-    "emb-dropout0.2": {"emb_dropout": 0.2},
-    "emb-dropout0.4": {"emb_dropout": 0.4},
-    "uniform2": {"uniform_weight": 2.0},  # ship the best epoch's model, never trained on the validation items
+    "dropout0.2": {"emb_dropout": 0.2},
+    "dropout0.4": {"emb_dropout": 0.4},
 }
 
 

@@ -138,7 +138,7 @@ def _lstm(params, tokens, drop_key=None, drop_rate=0.0):
     return jnp.swapaxes(hs, 0, 1), hT
 
 
-def _loss(params, tokens, pos, targets, neg, uneg, key, emb_drop, out_drop, uniform_weight):
+def _loss(params, tokens, pos, targets, neg, key, emb_drop, out_drop):
     """Mean next-item cross-entropy over the positions `pos` (flat indices into
     tokens) whose targets are `targets` (catalog+1; 0 = unused slot).
 
@@ -164,21 +164,15 @@ def _loss(params, tokens, pos, targets, neg, uneg, key, emb_drop, out_drop, unif
         nl = hs @ out[neg].T + shift
         nl = jnp.where(neg[None, :] == tg[:, None], -jnp.inf, nl)
         lse = jax.nn.logsumexp(jnp.concatenate([tgt[:, None], nl], axis=1), axis=-1)
-    loss = jnp.sum((lse - tgt) * mask) / jnp.maximum(jnp.sum(mask), 1.0)
-    if uneg is not None and uniform_weight > 0.0:
-        ul = hs @ out[uneg].T
-        ul = jnp.where(uneg[None, :] == tg[:, None], -jnp.inf, ul)
-        ulse = jax.nn.logsumexp(jnp.concatenate([tgt[:, None], ul], axis=1), axis=-1)
-        loss = loss + uniform_weight * jnp.sum((ulse - tgt) * mask) / jnp.maximum(jnp.sum(mask), 1.0)
-    return loss
+    return jnp.sum((lse - tgt) * mask) / jnp.maximum(jnp.sum(mask), 1.0)
 
 
-def _make_train_step(lr, weight_decay, emb_drop, out_drop, uniform_weight=0.0, b1=0.9, b2=0.999, eps=1e-8):
+def _make_train_step(lr, weight_decay, emb_drop, out_drop, b1=0.9, b2=0.999, eps=1e-8):
     jax, jnp = _jax()
 
-    def train_step(params, m, v, t, tokens, pos, targets, neg, uneg, key):
+    def train_step(params, m, v, t, tokens, pos, targets, neg, key):
         loss, grads = jax.value_and_grad(_loss)(
-            params, tokens, pos, targets, neg, uneg, key, emb_drop, out_drop, uniform_weight
+            params, tokens, pos, targets, neg, key, emb_drop, out_drop
         )
         t = t + 1
         bc1 = 1.0 - b1**t
@@ -369,8 +363,6 @@ def train_next_up(
     max_seconds: float | None = None,
     valid_users: int = 10000,
     refit: bool = True,
-    uniform_weight: float = 0.0,
-    uniform_negatives: int = 100,
 ) -> NextUpModel:
     """Train the next-item LSTM; see the module docstring for the model.
 
@@ -427,7 +419,7 @@ def train_next_up(
         f"softmax={'sampled %d' % negatives if sampled else 'full'}"
     )
 
-    step = _make_train_step(lr, weight_decay, emb_dropout, out_dropout, uniform_weight)
+    step = _make_train_step(lr, weight_decay, emb_dropout, out_dropout)
     fwd = jax.jit(lambda p, tok: _lstm(p, tok)[1])
     rank_fn = _make_rank_fn()
     key = jax.random.PRNGKey(seed)
@@ -445,9 +437,8 @@ def train_next_up(
         for bidx in rng.permutation(len(batches)):
             bi, bp, bt, w = batches[bidx]
             neg = rng.integers(0, n_items, negatives).astype(np.int32) if sampled else None
-            uneg = rng.integers(0, n_items, uniform_negatives).astype(np.int32) if uniform_weight > 0 else None
             number = int(state[3]) + 1  # the step about to run, which draws its own dropout
-            *updated, loss = step(*state, bi, bp, bt, neg, uneg, jax.random.fold_in(key, number))
+            *updated, loss = step(*state, bi, bp, bt, neg, jax.random.fold_in(key, number))
             state[:] = updated
             total += float(loss) * w
             count += w
