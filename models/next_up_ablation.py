@@ -46,7 +46,6 @@ SETTINGS: dict[str, dict] = {
     "full-softmax": {"negatives": None},  # the default samples 4,096 negatives above 16,384 items
     "patience6": {"patience": 6},
     "negatives8192": {"negatives": 8192},
-    "negatives1024": {"negatives": 1024},
     "batch512-negatives8192": {"batch_tokens": 512, "negatives": 8192},
     "no-refit": {"refit": False},
     "dropout0.2": {"emb_dropout": 0.2},
