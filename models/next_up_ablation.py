@@ -47,7 +47,7 @@ SETTINGS: dict[str, dict] = {
     "patience6": {"patience": 6},
     "negatives8192": {"negatives": 8192},
     "batch512-negatives8192": {"batch_tokens": 512, "negatives": 8192},
-    "no-refit": {"refit": False},
+    "no-refit": {"refit": False},  # ship the best epoch's model, never trained on the validation items
     "dropout0.2": {"emb_dropout": 0.2},
     "dropout0.4": {"emb_dropout": 0.4},
 }
