@@ -2,7 +2,8 @@
 // `workers`) against the same version in one Worker, in one headless
 // Chromium page, on the release build. For similar items, for you and next
 // up: the latency of one call at a time (p50 / p95), and the throughput with
-// several calls in flight (calls/s), each instance in turn, round by round.
+// 2 and 4 calls in flight per Worker of the split version (calls/s), each
+// instance in turn, round by round.
 // Also the time to open and each Worker's wasm memory. Answers are compared.
 //     make bench-shards [WORKERS=2] [CHANNEL=/synthetic/synthetic-1m/] [ROUNDS=3]
 import { serve } from './static-server.mjs';
@@ -23,7 +24,7 @@ try {
   await page.waitForFunction(() => window.opened || window.openError, null, { timeout: 1_800_000, polling: 1000 });
   const error = await page.evaluate(() => window.openError);
   if (error) throw new Error(`${error.code}: ${error.message}`);
-  const result = await page.evaluate(measure, { rounds, inFlight: 2 * workers });
+  const result = await page.evaluate(measure, { rounds, inFlight: [2 * workers, 4 * workers] });
   report(result);
 } finally {
   await browser.close();
@@ -46,7 +47,7 @@ async function measure({ rounds, inFlight }) {
   const result = { items: ids.length, openMs: window.openMs, methods: {}, memory: {} };
   for (const [name, call] of Object.entries(methods)) {
     const times = { one: [], split: [] };
-    const rates = { one: [], split: [] };
+    const rates = Object.fromEntries(inFlight.map((calls) => [calls, { one: [], split: [] }]));
     let same = 0;
     for (const i of histories.keys()) {
       const [a, b] = await Promise.all([call(window.one, i), call(window.split, i)]);
@@ -61,12 +62,16 @@ async function measure({ rounds, inFlight }) {
           await call(rec, i);
           times[which].push(performance.now() - started);
         }
-        // Throughput: `inFlight` calls always waiting, the inputs twice over.
-        let next = 0;
-        const started = performance.now();
-        const lane = async () => { while (next < 2 * histories.length) await call(rec, next++ % histories.length); };
-        await Promise.all(Array.from({ length: inFlight }, lane));
-        rates[which].push((2 * histories.length) / ((performance.now() - started) / 1000));
+        // Throughput: `calls` always waiting, the inputs twice over. A split
+        // call waits for every shard between its two rounds, so a shard idles
+        // unless other calls are queued behind it.
+        for (const calls of inFlight) {
+          let next = 0;
+          const started = performance.now();
+          const lane = async () => { while (next < 2 * histories.length) await call(rec, next++ % histories.length); };
+          await Promise.all(Array.from({ length: calls }, lane));
+          rates[calls][which].push((2 * histories.length) / ((performance.now() - started) / 1000));
+        }
       }
     }
     result.methods[name] = { times, rates, same, inputs: histories.length };
@@ -82,11 +87,15 @@ function report({ items, openMs, methods, memory }) {
   console.log(`\n${channel}: ${items.toLocaleString('en')} items, ${workers} Workers against one; ${rounds} rounds`);
   console.log(`opened in: one Worker ${(openMs.one / 1000).toFixed(1)} s, ${workers} Workers ${(openMs.split / 1000).toFixed(1)} s`);
   console.log(`wasm memory: one Worker ${mb(memory.one[0])}; split ${memory.split.map(mb).join(' + ')}`);
-  console.log('\n| call | latency p50 / p95, one Worker | split | throughput, one Worker | split | ratio (goal ≥ 0.8 × N) | same answers |');
-  console.log('|---|---|---|---|---|---|---|');
+  console.log('\n| call | latency p50 / p95, one Worker | split | calls in flight | throughput, one Worker | split | ratio (goal ≥ 0.8 × N) | same answers |');
+  console.log('|---|---|---|---|---|---|---|---|');
   for (const [name, { times, rates, same, inputs }] of Object.entries(methods)) {
     const ms = (values) => `${median(values).toFixed(2)} / ${quantile(values, 0.95).toFixed(2)} ms`;
-    const [one, split] = [median(rates.one), median(rates.split)];
-    console.log(`| ${name} | ${ms(times.one)} | ${ms(times.split)} | ${one.toFixed(0)}/s | ${split.toFixed(0)}/s | ${(split / one).toFixed(2)}× (${(split / one / workers).toFixed(2)} × N) | ${same}/${inputs} |`);
+    Object.entries(rates).forEach(([calls, rate], row) => {
+      const [one, split] = [median(rate.one), median(rate.split)];
+      const ratio = `${(split / one).toFixed(2)}× (${(split / one / workers).toFixed(2)} × N)`;
+      const latency = row ? '| | | ' : `| ${name} | ${ms(times.one)} | ${ms(times.split)} `;
+      console.log(`${latency}| ${calls} | ${one.toFixed(0)}/s | ${split.toFixed(0)}/s | ${ratio} | ${row ? '' : `${same}/${inputs}`} |`);
+    });
   }
 }
