@@ -50,6 +50,9 @@ SETTINGS: dict[str, dict] = {
     "no-refit": {"refit": False},  # ship the best epoch's model, never trained on the validation items
     "dropout0.2": {"emb_dropout": 0.2},
     "dropout0.4": {"emb_dropout": 0.4},
+    "batch128": {"batch_tokens": 128},
+    "no-item-drop": {"item_drop": 0.0},  # the defaults before item drop
+    "item-drop0.2": {"item_drop": 0.2},
 }
 
 

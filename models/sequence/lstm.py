@@ -28,10 +28,12 @@ equations (default activations sigmoid/tanh/tanh, no peepholes).
 
 Defaults (chosen on the validation item, docs/quality.md): dim 64, max_len
 50, Adam lr 2e-3, ~256 targets per batch, embedding dropout 0.3, dropout 0.5
-on the LSTM's output (training only: the exported graph has none), no weight
-decay, separate output matrix, early stopping patience 3 on validation
-NDCG@10, then a refit: trained again from the start on every sequence (the
-validation items included) for the chosen number of epochs. Full softmax up
+on the LSTM's output (training only: the exported graph has none), item
+drop 0.1 (each epoch every sequence loses each item but its last with that
+probability, drawn afresh), no weight decay, separate output matrix, early
+stopping patience 3 on validation NDCG@10, then a refit: trained again
+from the start on every sequence (the validation items included) for the
+chosen number of epochs. Full softmax up
 to 16,384 items, above that a sampled softmax with 4,096 shared uniform
 negatives (full softmax was ~4x slower per epoch on the 23.7k-item Games
 catalogue). Accuracy, measured through the Rust engine: docs/next-up.md.
@@ -267,6 +269,18 @@ def _training_windows(sequences, max_len):
     return out
 
 
+def _dropped(sequences, rate, rng):
+    """Each sequence with each item but its last left out with probability
+    `rate` (a fresh draw per call); one left with fewer than 2 items is kept whole."""
+    out = []
+    for s in sequences:
+        keep = rng.random(len(s)) >= rate
+        keep[-1] = True
+        kept = [item for item, k in zip(s, keep) if k]
+        out.append(kept if len(kept) >= 2 else list(s))
+    return out
+
+
 def _packed_batches(windows, batch_tokens, rng):
     """Shuffled batches of whole windows, packed so each holds <= batch_tokens targets.
 
@@ -358,6 +372,7 @@ def train_next_up(
     out_dropout: float = 0.5,
     weight_decay: float = 0.0,
     tied: bool = False,
+    item_drop: float = 0.1,
     patience: int = 3,
     negatives: int | str | None = "auto",
     max_seconds: float | None = None,
@@ -380,7 +395,8 @@ def train_next_up(
     otherwise sampled softmax with `negatives` uniform negatives shared by
     each batch.  Adam (decoupled weight decay), batches of about
     batch_tokens targets, dropout on the input embeddings and on the
-    LSTM outputs the loss scores.
+    LSTM outputs the loss scores; with item_drop, each epoch trains on the
+    sequences with each item but the last left out with that probability.
     """
     jax, jnp = _jax()
     t0 = time.time()
@@ -415,7 +431,7 @@ def train_next_up(
     log(
         f"lstm: {len(sequences)} users, {n_items} items, {n_targets} training targets, "
         f"dim={dim} max_len={max_len} lr={lr} batch_tokens={batch_tokens} "
-        f"emb_dropout={emb_dropout} out_dropout={out_dropout} wd={weight_decay} tied={tied} "
+        f"emb_dropout={emb_dropout} out_dropout={out_dropout} item_drop={item_drop} wd={weight_decay} tied={tied} "
         f"softmax={'sampled %d' % negatives if sampled else 'full'}"
     )
 
@@ -430,9 +446,13 @@ def train_next_up(
         zeros = lambda: {k: jnp.zeros_like(v) for k, v in params.items()}  # noqa: E731
         return [params, zeros(), zeros(), jnp.asarray(0, jnp.int32)], np.random.default_rng(seed)
 
-    def train_epoch(state, windows, rng):
-        """One pass over `windows` in shuffled batches, updating `state`; the mean loss."""
+    def train_epoch(state, seqs, windows, rng):
+        """One pass in shuffled batches over `windows` (the windows of `seqs`),
+        or with item_drop over a fresh thinned copy of `seqs`, updating
+        `state`; the mean loss."""
         total, count = 0.0, 0
+        if item_drop > 0.0:
+            windows = _training_windows(_dropped(seqs, item_drop, rng), max_len)
         batches = _packed_batches(windows, batch_tokens, rng)
         for bidx in rng.permutation(len(batches)):
             bi, bp, bt, w = batches[bidx]
@@ -473,7 +493,7 @@ def train_next_up(
     bad = 0
     for epoch in range(1, epochs + 1):
         te = time.time()
-        loss = train_epoch(state, windows, rng)
+        loss = train_epoch(state, train_seqs, windows, rng)
         params = state[0]
         msg = f"epoch {epoch:3d} loss {loss:.4f}"
         if valid:
@@ -508,10 +528,11 @@ def train_next_up(
         # train again from the start on every sequence for that many epochs,
         # so the model learns each user's most recent step too.
         state, rng = fresh()
-        windows = _training_windows([list(s) for s in sequences], max_len)
+        whole = [list(s) for s in sequences]
+        windows = _training_windows(whole, max_len)
         for epoch in range(1, best_epoch + 1):
             te = time.time()
-            loss = train_epoch(state, windows, rng)
+            loss = train_epoch(state, whole, windows, rng)
             log(f"refit epoch {epoch:3d} loss {loss:.4f} {time.time() - te:.1f}s (total {time.time() - t0:.0f}s)")
         bp = jax.tree_util.tree_map(np.asarray, state[0])
     bp = {k: np.asarray(v, np.float32) for k, v in bp.items()}

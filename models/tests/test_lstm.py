@@ -1,5 +1,6 @@
-"""The next-up trainer's refit: the validation items choose the epoch count,
-then the model is trained on them too."""
+"""The next-up trainer's refit (the validation items choose the epoch count,
+then the model is trained on them too) and its item drop (each epoch trains
+on the sequences with some of their items left out)."""
 
 from __future__ import annotations
 
@@ -47,6 +48,25 @@ class RefitTest(unittest.TestCase):
         lstm.train_next_up(sequences(), 40, max_len=10, dim=16, epochs=3, seed=0, valid=True, patience=3,
                            max_seconds=1e-9, log=said.append)
         self.assertTrue(any(line.startswith("no refit") for line in said), said)
+
+
+class ItemDropTest(unittest.TestCase):
+    def test_items_are_left_out_at_the_rate_asked_the_last_always_kept(self):
+        rng = np.random.default_rng(0)
+        seqs = [list(range(user, user + 20)) for user in range(500)]
+        thinned = lstm._dropped(seqs, 0.1, rng)
+        left_out = sum(len(s) - len(t) for s, t in zip(seqs, thinned)) / sum(len(s) for s in seqs)
+        self.assertAlmostEqual(left_out, 0.1 * 19 / 20, delta=0.01)
+        for s, t in zip(seqs, thinned):
+            self.assertEqual(t[-1], s[-1])
+            self.assertEqual(t, sorted(t), "the order is kept")
+            self.assertTrue(set(t) <= set(s))
+        self.assertNotEqual(thinned, lstm._dropped(seqs, 0.1, rng), "each epoch draws afresh")
+        self.assertEqual(lstm._dropped(seqs, 0.0, rng), seqs)
+
+    def test_a_sequence_left_with_one_item_is_kept_whole(self):
+        rng = np.random.default_rng(0)
+        self.assertEqual(lstm._dropped([[3, 4], [5, 6, 7]], 1.0, rng), [[3, 4], [5, 6, 7]])
 
 
 if __name__ == "__main__":
