@@ -33,10 +33,9 @@ drop 0.1 (each epoch every sequence loses each item but its last with that
 probability, drawn afresh), no weight decay, separate output matrix, early
 stopping patience 3 on validation NDCG@10, then a refit: trained again
 from the start on every sequence (the validation items included) for the
-chosen number of epochs. Full softmax up
-to 16,384 items, above that a sampled softmax with 4,096 shared uniform
-negatives (full softmax was ~4x slower per epoch on the 23.7k-item Games
-catalogue). Accuracy, measured through the Rust engine: docs/next-up.md.
+chosen number of epochs. Full softmax up to 16,384 items, above that a
+sampled softmax with 4,096 shared uniform negatives (full softmax was ~4x
+slower per epoch on the 23.7k-item Games catalogue). Accuracy, measured through the Rust engine: docs/next-up.md.
 
 Self-check:  python -m models.sequence.lstm --selftest   (from the repo root)
 """
@@ -529,7 +528,7 @@ def train_next_up(
         # so the model learns each user's most recent step too.
         state, rng = fresh()
         whole = [list(s) for s in sequences]
-        windows = _training_windows(whole, max_len)
+        windows = None if item_drop > 0.0 else _training_windows(whole, max_len)  # else built each epoch
         for epoch in range(1, best_epoch + 1):
             te = time.time()
             loss = train_epoch(state, whole, windows, rng)
