@@ -404,6 +404,33 @@ test('first visit: similar answers from the core files while next up\'s still do
   check(state.ready.includes('1'), 'version 1 is ready in the cache');
 });
 
+test('first visit: the whole version in before the preview has loaded: whichever Worker is ready first answers', async ({ context }) => {
+  // Each Worker fetches the core build's glue when it loads a version: the
+  // preview's request, then the whole version's, are held in turn.
+  const glue = [];
+  await context.route('**/pkg-core/edgerec.js', async (route) => {
+    await new Promise((resolve) => glue.push(resolve));
+    await route.continue();
+  });
+  const page = await context.newPage();
+  await page.goto(`${server.url}fixture/hostile.html`);
+  const requests = async (n) => {
+    for (let tries = 0; glue.length < n && tries < 300; tries++) await new Promise((resolve) => setTimeout(resolve, 100));
+    return glue.length;
+  };
+  check(await requests(2) === 2, 'the preview\'s Worker and the whole version\'s both wait for their glue');
+  glue[0]();
+  await page.waitForFunction(() => window.rec || window.openError, null, { timeout: 30_000 });
+  check(await page.evaluate(() => window.rec?.version) === '1', 'open() resolves on the preview while the whole version\'s Worker still waits');
+  const loads = await page.evaluate(() => window.loadMessages);
+  check(loads.length === 2 && loads[0].preview && !loads[1].preview, `two loads, the preview's first (${JSON.stringify(loads)})`);
+  check((await similar(page)).version === '1', 'similar answers from the preview');
+  glue[1]();
+  await page.waitForFunction(() => window.liveWorkers.length === 1, null, { timeout: 30_000 });
+  check((await similar(page)).version === '1', 'the preview retires once the version serves from its own Worker');
+  check((await eventsOf(page, 'modelchange')).length === 0, 'no modelchange: the page served version 1 throughout');
+});
+
 test('first visit: a next-up file that fails its checks after the preview ends it; calls reject with the reason', async ({ context }) => {
   const release = await holdFile(context, 'versions/1/next_up_items.f32');
   const page = await openPage(context);

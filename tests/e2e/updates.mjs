@@ -328,6 +328,8 @@ test('history: by id, capped, persistent; unknown ids skipped, not lost', async 
 
 test('a Worker that fails is replaced by a fresh one of the same version', async ({ context }) => {
   const page = await openPage(context);
+  // A first visit may answer from a preview until the version serves from its own Worker.
+  await page.waitForFunction(() => window.liveWorkers.length === 1, null, { timeout: 30_000 });
   // Fire the error event a dying Worker fires, on the page's own Worker (see fixtures/updates.html).
   const during = await page.evaluate(() => {
     window.crashed = window.liveWorkers.at(-1);
