@@ -155,8 +155,8 @@ export class EdgeRec extends EventTarget {
     let previewFirst = !cached && await Promise.race([checking.then(() => false), previewLoaded]);
     if (!cached && !previewFirst && this.#preview) {
       // The whole version is in while the preview still loads: it starts now,
-      // and whichever Worker is ready first answers (on two cores, 50–90 ms
-      // sooner than dropping the preview's head start).
+      // and whichever Worker is ready first answers, rather than the preview's
+      // head start being thrown away (docs/loading.md).
       served = checking.then(serve);
       served.catch(() => {}); // awaited below, unless the preview answers first
       previewFirst = await Promise.race([served.then(() => false, () => false), previewLoaded]);
