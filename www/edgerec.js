@@ -150,26 +150,19 @@ export class EdgeRec extends EventTarget {
       .catch((error) => ({ status: 'unreachable', reason: error.message }));
     const brief = () => Promise.race([checking, new Promise((resolve) => setTimeout(() => resolve({}), OPEN_CHECK_WAIT_MS))]);
     const serve = (checked) => this.#lifecycle.start(checked.reason && `${channel}: ${checked.reason}`);
-    const previewLoaded = preview.then(() => true, () => false);
-    let served = null; // the whole version's start, once begun
-    let previewFirst = !cached && await Promise.race([checking.then(() => false), previewLoaded]);
-    if (!cached && !previewFirst && this.#preview) {
-      // The whole version is in while the preview still loads: it starts now,
-      // and whichever Worker is ready first answers, rather than the preview's
-      // head start being thrown away (docs/loading.md).
-      served = checking.then(serve);
-      served.catch(() => {}); // awaited below, unless the preview answers first
-      previewFirst = await Promise.race([served.then(() => false, () => false), previewLoaded]);
-    }
-    if (previewFirst) {
+    // A first load starts the whole version as soon as it is in; a preview
+    // still loading then keeps its head start: whichever is ready first answers.
+    const served = cached ? null : checking.then(serve);
+    served?.catch(() => {}); // awaited below, unless the preview answers first
+    if (served && await Promise.race([served.then(() => false, () => false), preview.then(() => true, () => false)])) {
       // The rest downloads and the version is loaded as usual behind the preview.
-      (served ?? checking.then(serve)).then(this.#serving.resolve, (error) => this.#previewEnds(error));
+      served.then(this.#serving.resolve, (error) => this.#previewEnds(error));
       this.#compileFullBuild();
       return;
     }
     this.#preview?.client.terminate(); // its load lost the race with the whole version
     this.#preview = null;
-    await (served ?? serve(await (!cached ? checking : busy ? {} : brief())));
+    await (served ?? serve(await (busy ? {} : brief())));
     // Only once the first answers can flow: the full build must not slow them down.
     if (build === 'core') this.#compileFullBuild();
   }

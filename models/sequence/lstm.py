@@ -35,7 +35,8 @@ stopping patience 3 on validation NDCG@10, then a refit: trained again
 from the start on every sequence (the validation items included) for the
 chosen number of epochs. Full softmax up to 16,384 items, above that a
 sampled softmax with 4,096 shared uniform negatives (full softmax was ~4x
-slower per epoch on the 23.7k-item Games catalogue). Accuracy, measured through the Rust engine: docs/next-up.md.
+slower per epoch on the 23.7k-item Games catalogue). Accuracy, measured
+through the Rust engine: docs/next-up.md.
 
 Self-check:  python -m models.sequence.lstm --selftest   (from the repo root)
 """
@@ -445,13 +446,14 @@ def train_next_up(
         zeros = lambda: {k: jnp.zeros_like(v) for k, v in params.items()}  # noqa: E731
         return [params, zeros(), zeros(), jnp.asarray(0, jnp.int32)], np.random.default_rng(seed)
 
-    def train_epoch(state, seqs, windows, rng):
-        """One pass in shuffled batches over `windows` (the windows of `seqs`),
-        or with item_drop over a fresh thinned copy of `seqs`, updating
-        `state`; the mean loss."""
+    def epoch_windows(seqs, fixed, rng):
+        """What an epoch trains on: `fixed` (the windows of `seqs`), or with
+        item_drop the windows of a fresh thinned copy of `seqs`."""
+        return _training_windows(_dropped(seqs, item_drop, rng), max_len) if item_drop > 0.0 else fixed
+
+    def train_epoch(state, windows, rng):
+        """One pass over `windows` in shuffled batches, updating `state`; the mean loss."""
         total, count = 0.0, 0
-        if item_drop > 0.0:
-            windows = _training_windows(_dropped(seqs, item_drop, rng), max_len)
         batches = _packed_batches(windows, batch_tokens, rng)
         for bidx in rng.permutation(len(batches)):
             bi, bp, bt, w = batches[bidx]
@@ -492,7 +494,7 @@ def train_next_up(
     bad = 0
     for epoch in range(1, epochs + 1):
         te = time.time()
-        loss = train_epoch(state, train_seqs, windows, rng)
+        loss = train_epoch(state, epoch_windows(train_seqs, windows, rng), rng)
         params = state[0]
         msg = f"epoch {epoch:3d} loss {loss:.4f}"
         if valid:
@@ -531,7 +533,7 @@ def train_next_up(
         windows = None if item_drop > 0.0 else _training_windows(whole, max_len)  # else built each epoch
         for epoch in range(1, best_epoch + 1):
             te = time.time()
-            loss = train_epoch(state, whole, windows, rng)
+            loss = train_epoch(state, epoch_windows(whole, windows, rng), rng)
             log(f"refit epoch {epoch:3d} loss {loss:.4f} {time.time() - te:.1f}s (total {time.time() - t0:.0f}s)")
         bp = jax.tree_util.tree_map(np.asarray, state[0])
     bp = {k: np.asarray(v, np.float32) for k, v in bp.items()}
